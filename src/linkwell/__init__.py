@@ -1,0 +1,74 @@
+"""linkwell: privacy-preserving data linkage under the separation principle.
+
+Survey answers and local-authority service data are linked through anonymous link IDs so that no
+party ever holds both who a child is and what the child said or received. The public API is the
+list below; everything else is internal and may change without notice.
+"""
+
+from linkwell.config import ProjectConfig, Role, load_project
+from linkwell.errors import (
+    AuditError,
+    ConfigError,
+    DigestError,
+    DisclosureError,
+    ExpiredError,
+    HostKeyError,
+    IdentityError,
+    InputError,
+    InternalError,
+    LinkwellError,
+    MisdirectedError,
+    PackageError,
+    PackageFormatError,
+    ReadError,
+    ReplayError,
+    RoleError,
+    SchemaError,
+    SeparationError,
+    SignatureError,
+    StorageError,
+    TransferError,
+    TransportError,
+    UnknownSenderError,
+    ValidationError,
+    VaultError,
+)
+from linkwell.schema import DatasetDef, is_valid_id, issue_ids, load_dataset
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuditError",
+    "ConfigError",
+    "DatasetDef",
+    "DigestError",
+    "DisclosureError",
+    "ExpiredError",
+    "HostKeyError",
+    "IdentityError",
+    "InputError",
+    "InternalError",
+    "LinkwellError",
+    "MisdirectedError",
+    "PackageError",
+    "PackageFormatError",
+    "ProjectConfig",
+    "ReadError",
+    "ReplayError",
+    "Role",
+    "RoleError",
+    "SchemaError",
+    "SeparationError",
+    "SignatureError",
+    "StorageError",
+    "TransferError",
+    "TransportError",
+    "UnknownSenderError",
+    "ValidationError",
+    "VaultError",
+    "__version__",
+    "is_valid_id",
+    "issue_ids",
+    "load_dataset",
+    "load_project",
+]

@@ -1,0 +1,359 @@
+"""Typed settings: the project file every party shares and the workspace file each party keeps.
+
+A project file (TOML) is written once by the people setting up a linkage project and given to all
+parties: it names the project and wave, the parties with their roles and public identities, the
+sources with their column mappings, the release and disclosure policies and the transport. It is
+parsed once into frozen models (unknown keys rejected) and passed explicitly; its digest is
+recorded in every output so that any result can be traced to the exact settings that made it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from linkwell.errors import ConfigError
+
+__all__ = [
+    "ColumnMapping",
+    "DisclosurePolicy",
+    "FolderTransport",
+    "IdentityCard",
+    "Party",
+    "ProjectConfig",
+    "ProjectInfo",
+    "ReleasePolicy",
+    "Role",
+    "SftpEndpoint",
+    "SftpTransport",
+    "Source",
+    "SourceKind",
+    "TransportConfig",
+    "WorkspaceConfig",
+    "load_model",
+    "load_project",
+    "load_workspace",
+]
+
+M = TypeVar("M", bound=BaseModel)
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+"""Lower-case name used in file names and package manifests, e.g. ``ipsos`` or ``fife-council``."""
+
+
+class Role(StrEnum):
+    """The five roles of the separation principle (DESIGN.md, "The parties")."""
+
+    SURVEY_PROVIDER = "survey-provider"
+    AUTHORITY_PROVIDER = "authority-provider"
+    INDEXER = "indexer"
+    LINKER = "linker"
+    ANALYST = "analyst"
+
+
+class SourceKind(StrEnum):
+    """Whether a source holds survey answers or local-authority service data."""
+
+    SURVEY = "survey"
+    AUTHORITY = "authority"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IdentityCard(_Model):
+    """A party's public identity, as printed by ``linkwell keys new``.
+
+    ``encryption_key`` is an age X25519 recipient (``age1…``) and ``signing_key`` an Ed25519
+    public key (``ed25519:`` + base64). A retired card still verifies and opens packages made
+    before rotation but is never used for new ones.
+    """
+
+    encryption_key: Annotated[str, StringConstraints(pattern=r"^age1[02-9ac-hj-np-z]{58}$")]
+    signing_key: Annotated[str, StringConstraints(pattern=r"^ed25519:[A-Za-z0-9+/]{43}=$")]
+    created: datetime
+    retired: bool = False
+
+
+class SftpEndpoint(_Model):
+    """Where one party logs in on the SFTP server and where its inbox lives there."""
+
+    user: str
+    inbox: str
+
+
+class Party(_Model):
+    """One party: an organisation acting in one role, with its own identity and workspace."""
+
+    name: Slug
+    role: Role
+    organisation: str = Field(min_length=1)
+    identities: tuple[IdentityCard, ...] = Field(min_length=1)
+    sftp: SftpEndpoint | None = None
+
+    @property
+    def active_identity(self) -> IdentityCard:
+        """The newest identity not retired: the one new packages are sealed to."""
+        active = [card for card in self.identities if not card.retired]
+        if not active:
+            raise ConfigError(
+                f"party {self.name!r} has no identity that is not retired",
+                field="parties.identities",
+                hint="add the party's current identity card to the project file",
+            )
+        return max(active, key=lambda card: card.created)
+
+
+class ColumnMapping(_Model):
+    """How a provider's columns and codes translate into the dataset's fields and codes.
+
+    ``columns`` maps the provider's column name to our field name; columns not named keep their
+    name. Yes/no fields accept ``true_codes`` and ``false_codes`` (compared case-insensitively
+    after trimming); ``codes`` maps, per field, the provider's codes to ours; a cell equal to one
+    of ``missing_codes`` counts as missing.
+    """
+
+    columns: dict[str, str] = Field(default_factory=dict)
+    true_codes: tuple[str, ...] = ("1", "y", "yes", "true", "t")
+    false_codes: tuple[str, ...] = ("0", "n", "no", "false", "f")
+    missing_codes: tuple[str, ...] = ("", "na", "n/a", ".")
+    codes: dict[str, dict[str, str]] = Field(default_factory=dict)
+    sheet: str | None = None
+
+    @model_validator(mode="after")
+    def _one_column_per_field(self) -> Self:
+        targets = list(self.columns.values())
+        doubled = sorted({t for t in targets if targets.count(t) > 1})
+        if doubled:
+            msg = f"two provider columns map to the same field(s) {doubled}"
+            raise ValueError(msg)
+        overlap = {c.lower() for c in self.true_codes} & {c.lower() for c in self.false_codes}
+        if overlap:
+            msg = "a code cannot mean both yes and no"
+            raise ValueError(msg)
+        return self
+
+
+class Source(_Model):
+    """A dataset one provider supplies: a survey or an authority's service extract."""
+
+    name: Slug
+    kind: SourceKind
+    dataset: str = Field(description="dataset definition id, e.g. 'survey-secondary'")
+    dataset_version: int = Field(ge=1)
+    provider: Slug
+    label: str | None = None
+    authority_code: str | None = Field(
+        default=None,
+        description="for an authority source: the code survey rows carry in their 'authority' "
+        "field, which decides whose participants list each surveyed pupil goes to",
+    )
+
+    mapping: ColumnMapping = Field(default_factory=ColumnMapping)
+
+    @model_validator(mode="after")
+    def _authority_has_code(self) -> Self:
+        if self.kind is SourceKind.AUTHORITY and not self.authority_code:
+            msg = "an authority source needs 'authority_code'"
+            raise ValueError(msg)
+        if self.kind is SourceKind.SURVEY and self.authority_code is not None:
+            msg = "'authority_code' belongs to authority sources only"
+            raise ValueError(msg)
+        return self
+
+
+class ProjectInfo(_Model):
+    """The project's identity: every package is bound to this id and wave."""
+
+    id: Slug
+    wave: int = Field(ge=1)
+    title: str = ""
+    package_ttl_days: int = Field(default=30, ge=1, le=366)
+
+
+class ReleasePolicy(_Model):
+    """What the linker may pass to the analyst, and how coarsely."""
+
+    simd: Literal["decile", "quintile"] = "decile"
+    urban_rural: Literal[8, 6, 3, 2] = 8
+    longitudinal_id: bool = False
+    k_anonymity: int = Field(default=10, ge=2)
+    quasi_identifiers: tuple[str, ...] = ("school", "stage", "sex", "simd", "urban_rural")
+
+
+class DisclosurePolicy(_Model):
+    """Statistical disclosure control applied to every number the analyst publishes."""
+
+    threshold: int = Field(default=10, ge=1)
+    rounding_base: int = Field(default=5, ge=1)
+    suppress_sensitive_zeros: bool = True
+    dominance_n: int = Field(default=2, ge=1)
+    dominance_k: float = Field(default=0.9, gt=0, le=1)
+    national_only: tuple[str, ...] = ("prospective_adopters", "through_care_after_care")
+
+
+class FolderTransport(_Model):
+    """A shared folder with one inbox per party: the default, used by the demo."""
+
+    kind: Literal["folder"] = "folder"
+    root: Path
+
+
+class SftpTransport(_Model):
+    """An SFTP server with a pinned host key; each party's login is in its ``sftp`` entry."""
+
+    kind: Literal["sftp"] = "sftp"
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    host_key: str = Field(description="the server's public host key, OpenSSH format")
+
+
+TransportConfig = Annotated[FolderTransport | SftpTransport, Field(discriminator="kind")]
+
+
+class ProjectConfig(_Model):
+    """The whole project file."""
+
+    format: Literal[1] = 1
+    project: ProjectInfo
+    parties: tuple[Party, ...]
+    sources: tuple[Source, ...]
+    release: ReleasePolicy = Field(default_factory=ReleasePolicy)
+    disclosure: DisclosurePolicy = Field(default_factory=DisclosurePolicy)
+    transport: TransportConfig
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        names = [p.name for p in self.parties]
+        if len(set(names)) != len(names):
+            msg = "party names must be unique"
+            raise ValueError(msg)
+        for role in (Role.INDEXER, Role.LINKER, Role.ANALYST):
+            if sum(p.role is role for p in self.parties) != 1:
+                msg = f"the project needs exactly one {role.value}"
+                raise ValueError(msg)
+        keys = [
+            k for p in self.parties for c in p.identities for k in (c.signing_key, c.encryption_key)
+        ]
+        if len(set(keys)) != len(keys):
+            msg = "every party needs its own identity; two parties share a key"
+            raise ValueError(msg)
+        by_name = {p.name: p for p in self.parties}
+        wanted = {
+            SourceKind.SURVEY: Role.SURVEY_PROVIDER,
+            SourceKind.AUTHORITY: Role.AUTHORITY_PROVIDER,
+        }
+        for source in self.sources:
+            provider = by_name.get(source.provider)
+            if provider is None:
+                msg = f"source {source.name!r} names provider {source.provider!r}, not a party"
+                raise ValueError(msg)
+            if provider.role is not wanted[source.kind]:
+                msg = (
+                    f"source {source.name!r} is a {source.kind.value} source; "
+                    f"its provider must be a {wanted[source.kind].value}"
+                )
+                raise ValueError(msg)
+        source_names = [s.name for s in self.sources]
+        if len(set(source_names)) != len(source_names):
+            msg = "source names must be unique"
+            raise ValueError(msg)
+        return self
+
+    def party(self, name: str) -> Party:
+        """The party called ``name``."""
+        for party in self.parties:
+            if party.name == name:
+                return party
+        raise ConfigError(
+            f"no party called {name!r} in the project file",
+            field="parties",
+            hint="check the party name, or add the party's identity card to the project file",
+        )
+
+    def parties_with_role(self, role: Role) -> tuple[Party, ...]:
+        """Every party acting in ``role``."""
+        return tuple(p for p in self.parties if p.role is role)
+
+    def the(self, role: Role) -> Party:
+        """The single party acting in ``role`` (indexer, linker or analyst)."""
+        (party,) = self.parties_with_role(role)
+        return party
+
+    def source(self, name: str) -> Source:
+        """The source called ``name``."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise ConfigError(
+            f"no source called {name!r} in the project file",
+            field="sources",
+            hint="use one of: " + ", ".join(s.name for s in self.sources),
+        )
+
+    def digest(self) -> str:
+        """SHA-256 of the settings in canonical JSON: recorded in every output."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class WorkspaceConfig(_Model):
+    """A party's private settings, kept in its own workspace and never shared."""
+
+    format: Literal[1] = 1
+    party: Slug
+    project_file: Path
+    identity_file: Path = Path("identity.age")
+    passphrase_env: str = "LINKWELL_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
+    passphrase_file: Path | None = None
+    sftp_key_file: Path | None = None
+
+
+def load_model(model: type[M], path: Path, *, what: str) -> M:
+    """Read a TOML file into ``model``; every problem becomes a :class:`ConfigError` naming it.
+
+    Pydantic's messages are rebuilt from their location and type only, because its default text
+    quotes the offending input value.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{what} not found", file=path, hint="check the path") from exc
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            f"{what} is not valid UTF-8 TOML", file=path, hint="fix the syntax and try again"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"{what} cannot be read ({exc.strerror})", file=path) from exc
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or None
+        count = exc.error_count()
+        more = f" (and {count - 1} more problem(s))" if count > 1 else ""
+        raise ConfigError(
+            f"{what} is invalid: {first['msg']}{more}",
+            file=path,
+            field=where,
+            hint="see docs/project-file.md for every key and its allowed values",
+        ) from exc
+
+
+def load_project(path: Path) -> ProjectConfig:
+    """Read and validate a project file."""
+    return load_model(ProjectConfig, path, what="project file")
+
+
+def load_workspace(path: Path) -> WorkspaceConfig:
+    """Read and validate a party's workspace file."""
+    return load_model(WorkspaceConfig, path, what="workspace file")

@@ -1,0 +1,172 @@
+"""The :class:`Engine`: one DuckDB connection through which every SQL statement runs.
+
+The engine owns the connection's settings (threads, memory limit, spill directory, insertion
+order), writes Parquet atomically, and is the single place where DuckDB errors become linkwell
+errors. DuckDB's own messages are kept out of linkwell's messages unless they are about storage,
+because conversion and constraint messages quote the offending values.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self, TypeAlias, final
+
+import duckdb
+import pyarrow as pa
+
+from linkwell.engine.sql import quote_string
+from linkwell.errors import InternalError, LinkwellError, StorageError
+from linkwell.fileio import atomic_path
+
+__all__ = ["Engine", "Params"]
+
+logger = logging.getLogger(__name__)
+
+Params: TypeAlias = Sequence[object] | Mapping[str, object] | None
+"""Bound parameters for a statement: positional (``?``) or named (``$name``)."""
+
+_STORAGE_ERRORS: Final = (
+    duckdb.IOException,
+    duckdb.OutOfMemoryException,
+    duckdb.PermissionException,
+)
+
+
+@final
+class Engine:
+    """A DuckDB connection with linkwell's settings; use as a context manager.
+
+    Args:
+        database: ``":memory:"`` or the path of a database file.
+        temp_dir: where DuckDB may spill when a query outgrows ``memory_limit``.
+        memory_limit: DuckDB's memory limit, e.g. ``"1GB"``; DuckDB's default if ``None``.
+        threads: worker threads; DuckDB's default (all cores) if ``None``.
+    """
+
+    def __init__(
+        self,
+        database: str | Path = ":memory:",
+        *,
+        temp_dir: Path | None = None,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        try:
+            self._con = duckdb.connect(str(database))
+        except duckdb.Error as exc:
+            raise self._translate(exc, "open the database", database) from exc
+        self.execute("SET preserve_insertion_order = false", purpose="allow streaming order")
+        if temp_dir is not None:
+            temp_dir.mkdir(parents=True, exist_ok=True)
+            self.execute(f"SET temp_directory = {quote_string(temp_dir)}", purpose="set spill dir")
+        if memory_limit is not None:
+            self.execute(
+                f"SET memory_limit = {quote_string(memory_limit)}", purpose="set memory limit"
+            )
+        if threads is not None:
+            self.execute(f"SET threads = {int(threads)}", purpose="set threads")
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The raw connection, for registering Arrow objects and reading relations."""
+        return self._con
+
+    def execute(
+        self, sql: str, params: Params = None, *, purpose: str, log_sql: bool = True
+    ) -> duckdb.DuckDBPyConnection:
+        """Run one statement with bound ``params``; ``purpose`` names it in logs and errors.
+
+        ``log_sql=False`` keeps the statement text out of the debug log, for statements that
+        bind secrets (the vault key is bound, but its statement is still not worth logging).
+        """
+        started = time.perf_counter()
+        try:
+            result = (
+                self._con.execute(sql, params) if params is not None else self._con.execute(sql)
+            )
+        except duckdb.Error as exc:
+            raise self._translate(exc, purpose, None) from exc
+        if logger.isEnabledFor(logging.DEBUG):
+            elapsed = time.perf_counter() - started
+            text = " ".join(sql.split()) if log_sql else "<not logged>"
+            logger.debug("sql %s (%.3fs): %s", purpose, elapsed, text)
+        return result
+
+    def fetchall(self, sql: str, params: Params = None, *, purpose: str) -> list[tuple[Any, ...]]:
+        """Run a query and return every row (for small results such as counts)."""
+        return self.execute(sql, params, purpose=purpose).fetchall()
+
+    def scalar(self, sql: str, params: Params = None, *, purpose: str) -> Any:  # noqa: ANN401
+        """Run a query that returns one value."""
+        row = self.execute(sql, params, purpose=purpose).fetchone()
+        if row is None:
+            raise InternalError(f"query for {purpose} returned no row")
+        return row[0]
+
+    def arrow(self, sql: str, params: Params = None, *, purpose: str) -> pa.Table:
+        """Run a query and return its result as an Arrow table (for bounded results)."""
+        try:
+            return self.execute(sql, params, purpose=purpose).fetch_arrow_table()
+        except duckdb.Error as exc:
+            raise self._translate(exc, purpose, None) from exc
+
+    def register(self, name: str, data: pa.Table | pa.RecordBatchReader) -> None:
+        """Expose an Arrow table or stream to SQL as view ``name``."""
+        self._con.register(name, data)
+
+    def unregister(self, name: str) -> None:
+        """Remove a view made by :meth:`register`."""
+        self._con.unregister(name)
+
+    def copy_to_parquet(
+        self,
+        query: str,
+        dest: Path,
+        params: Params = None,
+        *,
+        purpose: str,
+        row_group_size: int = 122_880,
+    ) -> int:
+        """Stream ``query``'s result into a Parquet file written atomically; return its rows."""
+        with atomic_path(dest) as partial:
+            sql = (
+                f"COPY ({query}) TO {quote_string(partial)} "
+                f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {int(row_group_size)})"
+            )
+            row = self.execute(sql, params, purpose=purpose).fetchone()
+        if row is None:
+            raise InternalError(f"{purpose}: COPY reported no row count", file=dest)
+        return int(row[0])
+
+    def close(self) -> None:
+        """Close the connection; the engine cannot be used afterwards."""
+        self._con.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @staticmethod
+    def _translate(exc: duckdb.Error, purpose: str, file: str | Path | None) -> LinkwellError:
+        """Turn a DuckDB error into linkwell's, quoting DuckDB only about storage."""
+        if isinstance(exc, _STORAGE_ERRORS):
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return StorageError(
+                f"{purpose} failed: {first_line}",
+                file=file,
+                hint="check free disk space, permissions and the memory limit",
+            )
+        return InternalError(
+            f"{purpose} failed in the database engine ({type(exc).__name__})", file=file
+        )

@@ -1,0 +1,85 @@
+"""Crash-safe file writing shared by every layer.
+
+A file another step might read is never written in place: it is written to a hidden partial path
+beside its destination, flushed to disk, then renamed over the destination in one atomic step, and
+the directory entry is flushed too. A crash therefore leaves either the old file or the complete
+new one, plus at most a ``.partial`` file that nothing accepts.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from linkwell.errors import StorageError
+
+__all__ = ["PARTIAL_SUFFIX", "atomic_path", "fsync_dir", "write_bytes_atomic", "write_text_atomic"]
+
+PARTIAL_SUFFIX = ".partial"
+"""Suffix of files still being written; every reader ignores them."""
+
+
+def fsync_dir(directory: Path) -> None:
+    """Flush a directory's entries so a rename inside it survives a power cut."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _storage_error(exc: OSError, dest: Path) -> StorageError:
+    if exc.errno == errno.ENOSPC:
+        return StorageError(
+            "the disk is full", file=dest, hint="free some space and run the step again"
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StorageError(
+            "no permission to write here",
+            file=dest,
+            hint="check the folder's owner and permissions",
+        )
+    return StorageError(f"cannot write the file ({exc.strerror})", file=dest)
+
+
+@contextmanager
+def atomic_path(dest: Path, *, mode: int = 0o600) -> Iterator[Path]:
+    """Yield a partial path to write; on success it replaces ``dest`` atomically.
+
+    The partial file is created empty with ``mode`` before the caller writes to it, so secret
+    content is never readable by others even briefly. On any exception it is removed.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        os.close(fd)
+        yield partial
+        fd = os.open(partial, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        partial.replace(dest)
+        fsync_dir(dest.parent)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise _storage_error(exc, dest) from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(dest: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Write ``data`` to ``dest`` atomically."""
+    with atomic_path(dest, mode=mode) as partial:
+        partial.write_bytes(data)
+
+
+def write_text_atomic(dest: Path, text: str, *, mode: int = 0o600) -> None:
+    """Write UTF-8 ``text`` to ``dest`` atomically."""
+    write_bytes_atomic(dest, text.encode("utf-8"), mode=mode)

@@ -1,0 +1,1 @@
+"""The analyst role (filled in by the linkage-flow work)."""

@@ -1,0 +1,1 @@
+"""The indexer role (filled in by the linkage-flow work)."""

@@ -1,0 +1,1 @@
+"""The linker role (filled in by the linkage-flow work)."""

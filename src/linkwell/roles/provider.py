@@ -1,0 +1,1 @@
+"""The provider role (filled in by the linkage-flow work)."""

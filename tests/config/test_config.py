@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from linkwell.config import load_project
+from linkwell.errors import ConfigError
+
+CARD = """
+[[parties.identities]]
+encryption_key = "age1{enc}"
+signing_key = "ed25519:{sig}="
+created = 2026-01-01T00:00:00Z
+"""
+
+
+def _party(name: str, role: str, n: int) -> str:
+    enc = (("q" * 57) + "qpzry9x8gf2tvdw0s3jn54khce6mua7l"[n])[:58]
+    sig = ("A" * 42) + "ABCDEFGHIJ"[n]
+    return (
+        f'[[parties]]\nname = "{name}"\nrole = "{role}"\norganisation = "{name}"\n'
+        + CARD.format(enc=enc, sig=sig)
+    )
+
+
+def _project(extra: str = "") -> str:
+    parties = [
+        ("ipsos", "survey-provider"), ("fife", "authority-provider"), ("nrs", "indexer"),
+        ("edris", "linker"), ("scotcen", "analyst"),
+    ]  # fmt: skip
+    text = '[project]\nid = "rcs-test"\nwave = 1\n\n[transport]\nkind = "folder"\nroot = "x"\n\n'
+    text += extra
+    text += "".join(_party(n, r, i) for i, (n, r) in enumerate(parties))
+    text += (
+        '[[sources]]\nname = "secondary"\nkind = "survey"\ndataset = "survey-secondary"\n'
+        'dataset_version = 1\nprovider = "ipsos"\n'
+        '[[sources]]\nname = "fife"\nkind = "authority"\ndataset = "authority"\n'
+        'dataset_version = 1\nprovider = "fife"\nauthority_code = "S12000047"\n'
+    )
+    return text
+
+
+def test_valid_project_loads_and_has_stable_digest(tmp_path: Path) -> None:
+    path = tmp_path / "project.toml"
+    path.write_text(_project())
+    config = load_project(path)
+    assert config.the(config.parties[2].role).name == "nrs"
+    assert config.digest() == load_project(path).digest()
+
+
+def test_unknown_key_is_rejected_with_its_location(tmp_path: Path) -> None:
+    path = tmp_path / "project.toml"
+    path.write_text(_project('[release]\nsimd = "decile"\nsecret_extra = 1\n\n'))
+    with pytest.raises(ConfigError) as info:
+        load_project(path)
+    assert info.value.field == "release.secret_extra"
+    assert str(path) in str(info.value)
+
+
+def test_source_provider_must_have_the_right_role(tmp_path: Path) -> None:
+    path = tmp_path / "project.toml"
+    path.write_text(_project().replace('provider = "fife"', 'provider = "ipsos"'))
+    with pytest.raises(ConfigError, match="authority-provider"):
+        load_project(path)
+
+
+def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "project.toml"
+    path.write_text("[project\n")
+    with pytest.raises(ConfigError, match="not valid UTF-8 TOML"):
+        load_project(path)
+    with pytest.raises(ConfigError, match="not found"):
+        load_project(tmp_path / "missing.toml")

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from linkwell.engine import Engine, quote_ident, quote_string
+from linkwell.errors import InternalError
+
+
+def test_quote_ident_doubles_quotes() -> None:
+    assert quote_ident('a"b') == '"a""b"'
+    assert quote_string("it's") == "'it''s'"
+    with pytest.raises(ValueError, match="NUL"):
+        quote_ident("a\x00")
+
+
+def test_copy_to_parquet_is_atomic_and_counts(tmp_path: Path) -> None:
+    dest = tmp_path / "out.parquet"
+    with Engine() as engine:
+        rows = engine.copy_to_parquet("SELECT range AS x FROM range(?)", dest, [1234], purpose="t")
+    assert rows == 1234
+    assert pq.read_table(dest).num_rows == 1234
+    assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]
+
+
+def test_errors_never_quote_data_values(tmp_path: Path) -> None:
+    secret = "4839201175"
+    with Engine() as engine:
+        engine.register("t", pa.table({"x": [secret]}))
+        with pytest.raises(InternalError) as info:
+            engine.execute("SELECT CAST(x AS INTEGER) + 1e99::INTEGER FROM t", purpose="cast")
+    assert secret not in str(info.value)
+    assert "cast" in str(info.value)
+
+
+def test_failed_copy_leaves_no_partial(tmp_path: Path) -> None:
+    dest = tmp_path / "out.parquet"
+    with Engine() as engine, pytest.raises(InternalError):
+        engine.copy_to_parquet("SELECT error('boom')", dest, purpose="t")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from linkwell.engine import Engine
+from linkwell.schema.ids import check_digit, damm_sql, is_valid_id, issue_ids
+
+payloads = st.integers(min_value=100_000_000, max_value=999_999_999).map(str)
+
+
+def _id(payload: str) -> str:
+    return payload + check_digit(payload)
+
+
+@given(payloads)
+def test_issued_shape_is_valid(payload: str) -> None:
+    assert is_valid_id(_id(payload))
+
+
+@given(payloads, st.integers(0, 9), st.integers(0, 9))
+def test_every_single_digit_error_is_detected(payload: str, position: int, digit: int) -> None:
+    good = _id(payload)
+    bad = good[:position] + str(digit) + good[position + 1 :]
+    assert is_valid_id(bad) == (bad == good)
+
+
+@given(payloads, st.integers(0, 8))
+def test_every_adjacent_transposition_is_detected(payload: str, position: int) -> None:
+    good = _id(payload)
+    swapped = good[:position] + good[position + 1] + good[position] + good[position + 2 :]
+    assert is_valid_id(swapped) == (swapped == good)
+
+
+@given(st.text(max_size=12))
+def test_sql_check_agrees_with_python(candidate: str) -> None:
+    with Engine() as engine:
+        engine.register("t", pa.table({"x": [candidate]}))
+        (ok,) = engine.fetchall(f"SELECT {damm_sql('x')} FROM t", purpose="check")[0]
+    assert ok == is_valid_id(candidate)
+
+
+def test_known_answer() -> None:
+    # Damm's published example: the check digit of 572 is 4.
+    assert check_digit("572") == "4"
+    # Damm's table maps (0, 0) to 0, so trailing zeros keep a valid sequence valid.
+    assert is_valid_id("5724000000")
+    assert not is_valid_id("5723000000")
+    assert not is_valid_id("0724000000")  # a leading zero would not survive a spreadsheet
+    assert not is_valid_id("572400000")  # nine digits
+
+
+def test_issue_is_unique_random_and_valid() -> None:
+    ids = issue_ids(50_000)
+    assert len(set(ids.tolist())) == 50_000
+    assert all(is_valid_id(x) for x in ids[:2000].tolist())
+    assert all(x[0] != "0" for x in ids.tolist())
+    # no visible sequence: consecutive issues are not ordered
+    assert not np.all(ids[:-1] < ids[1:])
+
+
+def test_issue_excludes_existing() -> None:
+    first = issue_ids(1000)
+    second = issue_ids(1000, exclude=first)
+    assert not set(first.tolist()) & set(second.tolist())
+
+
+def test_issue_rejects_negative() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        issue_ids(-1)
