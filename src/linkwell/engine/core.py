@@ -110,7 +110,7 @@ class Engine:
     def arrow(self, sql: str, params: Params = None, *, purpose: str) -> pa.Table:
         """Run a query and return its result as an Arrow table (for bounded results)."""
         try:
-            return self.execute(sql, params, purpose=purpose).fetch_arrow_table()
+            return self.execute(sql, params, purpose=purpose).to_arrow_table()
         except duckdb.Error as exc:
             raise self._translate(exc, purpose, None) from exc
 
