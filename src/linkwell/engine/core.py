@@ -96,6 +96,25 @@ class Engine:
             logger.debug("sql %s (%.3fs): %s", purpose, elapsed, text)
         return result
 
+    def enable_encryption(self) -> None:
+        """Load DuckDB's read-write crypto module so encrypted databases can be written.
+
+        DuckDB ships only a read-only AES module; the read-write one comes with its httpfs
+        extension, installed from PyPI as ``duckdb-extension-httpfs`` (same release as DuckDB)
+        and loaded by path, so no network access is ever needed.
+        """
+        import duckdb_extension_httpfs  # noqa: PLC0415 - only the vault needs it
+
+        package = Path(duckdb_extension_httpfs.__file__).parent
+        extension = package / "extensions" / f"v{duckdb.__version__}" / "httpfs.duckdb_extension"
+        if not extension.is_file():
+            raise StorageError(
+                f"DuckDB's httpfs extension for DuckDB {duckdb.__version__} is not installed",
+                file=extension,
+                hint="install duckdb-extension-httpfs of the same version as duckdb",
+            )
+        self.execute(f"LOAD {quote_string(extension)}", purpose="load the crypto extension")
+
     def fetchall(self, sql: str, params: Params = None, *, purpose: str) -> list[tuple[Any, ...]]:
         """Run a query and return every row (for small results such as counts)."""
         return self.execute(sql, params, purpose=purpose).fetchall()

@@ -1,1 +1,0 @@
-"""The indexer role (filled in by the linkage-flow work)."""

@@ -1,0 +1,201 @@
+"""Building the linkage key from the providers' identifiers files.
+
+Every identifiers row is classified exactly once: an invalid survey ID; a duplicate (the same ID
+on two rows of one kind of source, which cannot be resolved without identifying data, so every
+such row is excluded); keyed; or, for authority rows, withheld because the child did not take part
+in the survey (the consent rule, enforced here again) or because the child's survey rows were
+excluded. Keyed rows get the child's link ID from the vault. The match-quality report holds
+counts only, and its counts add up for every source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import pyarrow as pa
+
+from linkwell.config import SourceKind
+from linkwell.engine import Engine, quote_ident
+from linkwell.errors import ValidationError
+from linkwell.roles.indexer.hmac_sql import hmac_sha256_sql
+from linkwell.roles.indexer.vault import AssignCounts, Vault
+from linkwell.schema.ids import damm_sql
+
+__all__ = ["IdentifierFile", "KeyResult", "RowStatus", "build_linkage_key"]
+
+
+class RowStatus(StrEnum):
+    """What became of one identifiers row."""
+
+    INVALID_ID = "invalid-id"
+    DUPLICATE = "duplicate"
+    KEYED = "keyed"
+    NOT_PARTICIPANT = "withheld-not-participant"
+    SURVEY_EXCLUDED = "withheld-survey-excluded"
+
+
+@dataclass(frozen=True)
+class IdentifierFile:
+    """One opened identifiers payload: ``(row_ref, unique_id)`` from one source."""
+
+    source: str
+    kind: SourceKind
+    path: Path
+
+
+@dataclass(frozen=True)
+class KeyResult:
+    """Rows written to the key, the counts per source and status, and what the vault added."""
+
+    key_rows: int
+    counts: dict[str, dict[str, int]]
+    assigned: AssignCounts
+
+
+def build_linkage_key(
+    engine: Engine,
+    vault: Vault,
+    files: Sequence[IdentifierFile],
+    *,
+    project: str,
+    wave: int,
+    longitudinal: bool,
+    key_dest: Path,
+    report_dest: Path,
+) -> KeyResult:
+    """Classify every identifiers row, assign IDs in the vault, write the key and the report.
+
+    The key is ``(source, row_ref, link_id[, longitudinal_id])`` ordered by the random row
+    reference; the report is ``(source, kind, measure, count)``.
+    """
+    if not any(f.kind is SourceKind.SURVEY for f in files):
+        raise ValidationError(
+            "no survey identifiers to link",
+            hint="the key covers surveyed children only: receive each survey provider's "
+            "identifiers package first",
+        )
+    _load_identifiers(engine, vault, files)
+    _classify(engine)
+    keyed = "(SELECT DISTINCT id_hmac FROM classified WHERE status = 'keyed' AND kind = 'survey')"
+    assigned = vault.assign(keyed, project=project, wave=wave, longitudinal=longitudinal)
+    links, params = vault.links_sql(project=project, wave=wave, longitudinal=longitudinal)
+    extra = ", k.longitudinal_id" if longitudinal else ""
+    key_rows = engine.copy_to_parquet(
+        f"SELECT c.source, c.row_ref, k.link_id{extra} FROM classified c "
+        f"JOIN {links} k USING (id_hmac) WHERE c.status = 'keyed' ORDER BY c.row_ref",
+        key_dest,
+        params,
+        purpose="write the linkage key",
+    )
+    counts = _report(engine, report_dest, files)
+    keyed_total = sum(c.get(RowStatus.KEYED.value, 0) for c in counts.values())
+    if key_rows != keyed_total:
+        raise ValidationError("the key lost rows while looking up link IDs; nothing was issued")
+    return KeyResult(key_rows, counts, assigned)
+
+
+def _load_identifiers(engine: Engine, vault: Vault, files: Sequence[IdentifierFile]) -> None:
+    selects, params = [], dict(vault.hmac_params)
+    for index, item in enumerate(files):
+        params[f"path{index}"] = str(item.path)
+        params[f"source{index}"] = item.source
+        params[f"kind{index}"] = item.kind.value
+        selects.append(
+            f"SELECT $source{index} AS source, $kind{index} AS kind, row_ref, unique_id "
+            f"FROM read_parquet($path{index})"
+        )
+    valid = damm_sql("unique_id")
+    engine.execute(
+        "CREATE OR REPLACE TEMP TABLE identifiers AS "
+        f"SELECT source, kind, row_ref, {valid} AS valid, "
+        f"CASE WHEN {valid} THEN {hmac_sha256_sql('unique_id')} END AS id_hmac "
+        f"FROM ({' UNION ALL '.join(selects)})",
+        params,
+        purpose="load and key the identifiers",
+    )
+    doubled = engine.fetchall(
+        "SELECT source FROM identifiers GROUP BY source "
+        "HAVING count(*) <> count(DISTINCT row_ref) OR count(row_ref) <> count(*)",
+        purpose="check row references",
+    )
+    if doubled:
+        raise ValidationError(
+            "an identifiers package repeats or omits row references; it was not made by linkwell",
+            field="row_ref",
+            hint=f"ask the provider of source {doubled[0][0]!r} to split and send it again",
+        )
+
+
+def _classify(engine: Engine) -> None:
+    engine.execute(
+        "CREATE OR REPLACE TEMP TABLE id_stats AS SELECT kind, id_hmac, count(*) AS n "
+        "FROM identifiers WHERE valid GROUP BY kind, id_hmac",
+        purpose="count rows per child",
+    )
+    engine.execute(
+        "CREATE OR REPLACE TEMP TABLE surveyed AS SELECT id_hmac, n = 1 AS keyed "
+        "FROM id_stats WHERE kind = 'survey'",
+        purpose="find surveyed children",
+    )
+    engine.execute(
+        "CREATE OR REPLACE TEMP TABLE classified AS SELECT i.source, i.kind, i.row_ref, i.id_hmac, "
+        "CASE WHEN NOT i.valid THEN 'invalid-id' "
+        "WHEN s.n > 1 THEN 'duplicate' "
+        "WHEN i.kind = 'survey' THEN 'keyed' "
+        "WHEN v.id_hmac IS NULL THEN 'withheld-not-participant' "
+        "WHEN NOT v.keyed THEN 'withheld-survey-excluded' "
+        "ELSE 'keyed' END AS status "
+        "FROM identifiers i "
+        "LEFT JOIN id_stats s ON s.kind = i.kind AND s.id_hmac = i.id_hmac "
+        "LEFT JOIN surveyed v ON v.id_hmac = i.id_hmac",
+        purpose="classify identifiers rows",
+    )
+
+
+def _report(
+    engine: Engine, dest: Path, files: Sequence[IdentifierFile]
+) -> dict[str, dict[str, int]]:
+    """Counts per source: rows, each status, and matched / survey-only for keyed rows.
+
+    Every source appears, with zeros where it sent no rows, so that no count goes unexplained.
+    """
+    statuses = ", ".join(
+        f"count(*) FILTER (WHERE status = '{s.value}') AS {quote_ident(s.value)}" for s in RowStatus
+    )
+    engine.execute(
+        "CREATE OR REPLACE TEMP TABLE authority_keyed AS "
+        "SELECT DISTINCT id_hmac FROM classified WHERE kind = 'authority' AND status = 'keyed'",
+        purpose="find linked authority rows",
+    )
+    sources = pa.table({"source": [f.source for f in files], "kind": [f.kind.value for f in files]})
+    engine.register("sources", sources)
+    wide = (
+        f"SELECT source, kind, count(row_ref) AS rows, {statuses}, "
+        "count(*) FILTER (WHERE status = 'keyed' "
+        "AND (kind = 'authority' OR a.id_hmac IS NOT NULL)) AS matched, "
+        "count(*) FILTER (WHERE status = 'keyed' AND kind = 'survey' AND a.id_hmac IS NULL) "
+        'AS "survey-only" '
+        "FROM sources LEFT JOIN classified USING (source, kind) "
+        "LEFT JOIN authority_keyed a USING (id_hmac) GROUP BY source, kind"
+    )
+    measures = ["rows", *(s.value for s in RowStatus), "matched", "survey-only"]
+    unpivot = " UNION ALL ".join(
+        f"SELECT source, kind, '{m}' AS measure, {quote_ident(m)} AS count FROM wide"
+        for m in measures
+    )
+    engine.execute(
+        f"CREATE OR REPLACE TEMP TABLE match_report AS WITH wide AS ({wide}) {unpivot}",
+        purpose="count the match report",
+    )
+    engine.copy_to_parquet(
+        "SELECT * FROM match_report ORDER BY source, measure", dest, purpose="write match report"
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for source, measure, count in engine.fetchall(
+        "SELECT source, measure, count FROM match_report", purpose="read match report"
+    ):
+        counts.setdefault(source, {})[measure] = int(count)
+    return counts

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pyrage
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkwell.config import SourceKind
+from linkwell.engine import Engine
+from linkwell.errors import ValidationError
+from linkwell.roles.indexer import (
+    IdentifierFile,
+    KeyResult,
+    Vault,
+    VaultSecrets,
+    build_linkage_key,
+    read_secrets,
+    write_secrets,
+)
+from linkwell.schema import issue_ids
+
+from .conftest import write_identifiers
+
+
+def _typo(unique_id: str) -> str:
+    digit = str((int(unique_id[3]) + 1) % 10)
+    return unique_id[:3] + digit + unique_id[4:]
+
+
+def _run(engine: Engine, vault: Vault, out: Path, files: list[IdentifierFile]) -> KeyResult:
+    return build_linkage_key(
+        engine,
+        vault,
+        files,
+        project="p",
+        wave=1,
+        longitudinal=False,
+        key_dest=out / "key.parquet",
+        report_dest=out / "report.parquet",
+    )
+
+
+def _files(
+    out: Path, survey: list[str | None], authority: list[str | None]
+) -> list[IdentifierFile]:
+    return [
+        IdentifierFile("sec", SourceKind.SURVEY, write_identifiers(out / "s.pq", survey)),
+        IdentifierFile("la", SourceKind.AUTHORITY, write_identifiers(out / "a.pq", authority)),
+    ]
+
+
+def test_key_covers_survey_and_only_participating_authority_rows(
+    tmp_path: Path, open_vault: tuple[Engine, Vault]
+) -> None:
+    engine, vault = open_vault
+    ids = issue_ids(100).tolist()
+    survey = [*ids[:60], _typo(ids[60]), ids[61], ids[61]]  # 60 ok, 1 typo, 1 duplicated
+    authority = [*ids[:50], *ids[70:90], ids[61], None]  # 50 participants, 20 not, 1 excluded
+    result = _run(engine, vault, tmp_path, _files(tmp_path, survey, authority))
+    s, a = result.counts["sec"], result.counts["la"]
+    assert (s["rows"], s["keyed"], s["invalid-id"], s["duplicate"]) == (63, 60, 1, 2)
+    assert (s["matched"], s["survey-only"]) == (50, 10)
+    assert (a["rows"], a["keyed"], a["withheld-not-participant"]) == (72, 50, 20)
+    assert (a["withheld-survey-excluded"], a["invalid-id"], a["matched"]) == (1, 1, 50)
+    key = pq.read_table(tmp_path / "key.parquet").to_pylist()
+    assert len(key) == result.key_rows == 110
+    by_source: dict[str, set[str]] = {}
+    for row in key:
+        by_source.setdefault(row["source"], set()).add(row["link_id"])
+    assert by_source["la"] <= by_source["sec"]
+    assert len(by_source["sec"]) == 60
+    report = pq.read_table(tmp_path / "report.parquet")
+    assert set(report.column_names) == {"source", "kind", "measure", "count"}
+
+
+def test_a_source_with_no_rows_still_appears_with_zeros(
+    tmp_path: Path, open_vault: tuple[Engine, Vault]
+) -> None:
+    engine, vault = open_vault
+    result = _run(engine, vault, tmp_path, _files(tmp_path, issue_ids(5).tolist(), []))
+    assert result.counts["la"]["rows"] == 0
+    assert result.counts["la"]["keyed"] == 0
+
+
+def test_no_survey_identifiers_is_refused(tmp_path: Path, open_vault: tuple[Engine, Vault]) -> None:
+    engine, vault = open_vault
+    only = write_identifiers(tmp_path / "a.parquet", ["1"])
+    with pytest.raises(ValidationError, match="no survey identifiers"):
+        _run(engine, vault, tmp_path, [IdentifierFile("la", SourceKind.AUTHORITY, only)])
+
+
+@settings(max_examples=25)
+@given(
+    n=st.integers(1, 60),
+    mess=st.tuples(st.integers(0, 5), st.integers(0, 5), st.integers(0, 10), st.integers(0, 10)),
+)
+def test_every_row_is_accounted_for(
+    tmp_path_factory: pytest.TempPathFactory, n: int, mess: tuple[int, int, int, int]
+) -> None:
+    typos, dups, absent, outsiders = mess
+    typos, dups = min(typos, n), min(dups, n)
+    tmp = tmp_path_factory.mktemp("prop")
+    identity = pyrage.x25519.Identity.generate()
+    write_secrets(VaultSecrets.generate(), tmp / "secrets.age", str(identity.to_public()))
+    ids = issue_ids(n + outsiders).tolist()
+    surveyed, others = ids[:n], ids[n:]
+    survey = surveyed + [_typo(i) for i in surveyed[:typos]] + surveyed[:dups]
+    authority = surveyed[absent:] + others
+    with Engine() as engine:
+        vault = Vault(engine, tmp, read_secrets(tmp / "secrets.age", identity), create=True)
+        result = _run(engine, vault, tmp, _files(tmp, list(survey), list(authority)))
+    duplicated = set(surveyed[:dups])
+    keyed_survey = [i for i in surveyed if i not in duplicated]
+    s, a = result.counts["sec"], result.counts["la"]
+    assert s["rows"] == len(survey) == s["keyed"] + s["invalid-id"] + s["duplicate"]
+    assert s["keyed"] == len(keyed_survey) == s["matched"] + s["survey-only"]
+    assert s["invalid-id"] == typos
+    assert a["rows"] == a["keyed"] + a["withheld-not-participant"] + a["withheld-survey-excluded"]
+    assert a["withheld-not-participant"] == len(others)
+    assert a["keyed"] == len([i for i in surveyed[absent:] if i not in duplicated])
+    assert result.key_rows == s["keyed"] + a["keyed"]

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyrage
+import pytest
+
+from linkwell.engine import Engine
+from linkwell.errors import IdentityError, VaultError
+from linkwell.roles.indexer import Vault, read_secrets, restore
+from linkwell.roles.indexer.hmac_sql import hmac_sha256_sql
+from linkwell.schema import issue_ids
+
+
+def _assign(
+    engine: Engine, vault: Vault, ids: list[str], project: str, wave: int
+) -> dict[bytes, str]:
+    engine.register("incoming", pa.table({"unique_id": ids}))
+    engine.execute(
+        f"CREATE OR REPLACE TEMP TABLE hashed AS SELECT {hmac_sha256_sql('unique_id')} AS id_hmac "
+        "FROM incoming",
+        vault.hmac_params,
+        purpose="t",
+    )
+    vault.assign("hashed", project=project, wave=wave, longitudinal=True)
+    links, params = vault.links_sql(project=project, wave=wave, longitudinal=False)
+    return {
+        bytes(h): link for h, link in engine.fetchall(f"SELECT * FROM {links}", params, purpose="t")
+    }
+
+
+def test_ids_are_stored_only_as_hmacs(open_vault: tuple[Engine, Vault], vault_dir: Path) -> None:
+    engine, vault = open_vault
+    ids = issue_ids(200).tolist()
+    _assign(engine, vault, ids, "p1", 1)
+    engine.execute("CHECKPOINT vault", purpose="t")
+    raw = (vault_dir / "vault.duckdb").read_bytes()
+    for unique_id in ids[:50]:
+        assert unique_id.encode() not in raw
+    for column_type in engine.fetchall(
+        "SELECT data_type FROM duckdb_columns() WHERE database_name = 'vault' "
+        "AND table_name = 'persons'",
+        purpose="t",
+    ):
+        assert column_type[0] in ("BLOB", "VARCHAR", "INTEGER")
+
+
+def test_rerun_keeps_link_ids_and_new_wave_or_project_gets_new_ones(
+    open_vault: tuple[Engine, Vault],
+) -> None:
+    engine, vault = open_vault
+    ids = issue_ids(300).tolist()
+    first = _assign(engine, vault, ids, "p1", 1)
+    again = _assign(engine, vault, ids, "p1", 1)
+    assert first == again
+    wave2 = _assign(engine, vault, ids, "p1", 2)
+    other = _assign(engine, vault, ids, "p2", 1)
+    assert set(wave2) == set(first) == set(other)
+    assert not set(wave2.values()) & set(first.values())
+    assert not set(other.values()) & set(first.values())
+    persons = engine.scalar("SELECT count(*) FROM vault.persons", purpose="t")
+    assert persons == 300  # the same children, one internal person each, across waves and projects
+    longitudinal = engine.fetchall(
+        "SELECT project, count(*) FROM vault.longitudinal_ids GROUP BY ALL ORDER BY 1", purpose="t"
+    )
+    assert longitudinal == [("p1", 300), ("p2", 300)]
+    assert vault.verify().ok
+
+
+def test_wrong_identity_cannot_open_secrets(vault_dir: Path) -> None:
+    with pytest.raises(IdentityError, match="cannot open the vault"):
+        read_secrets(vault_dir / "secrets.age", pyrage.x25519.Identity.generate())
+
+
+def test_missing_vault_is_not_silently_created(
+    vault_dir: Path, identity: pyrage.x25519.Identity
+) -> None:
+    with Engine() as engine, pytest.raises(VaultError, match="no vault here"):
+        Vault(engine, vault_dir, read_secrets(vault_dir / "secrets.age", identity))
+
+
+def test_corruption_is_detected_by_verify(
+    vault_dir: Path, identity: pyrage.x25519.Identity
+) -> None:
+    vault_secrets = read_secrets(vault_dir / "secrets.age", identity)
+    with Engine() as engine:
+        vault = Vault(engine, vault_dir, vault_secrets, create=True)
+        _assign(engine, vault, issue_ids(20_000).tolist(), "p1", 1)
+    database = vault_dir / "vault.duckdb"
+    data = bytearray(database.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    database.write_bytes(bytes(data))
+    with Engine() as engine, pytest.raises(VaultError):
+        Vault(engine, vault_dir, vault_secrets).verify()
+
+
+def test_backup_destroy_restore_gives_the_same_link_ids(
+    tmp_path: Path, vault_dir: Path, identity: pyrage.x25519.Identity
+) -> None:
+    vault_secrets = read_secrets(vault_dir / "secrets.age", identity)
+    ids = issue_ids(500).tolist()
+    with Engine() as engine:
+        vault = Vault(engine, vault_dir, vault_secrets, create=True)
+        before = _assign(engine, vault, ids, "p1", 1)
+        manifest = vault.backup(tmp_path / "backup")
+    assert manifest["persons"] == 500
+    shutil.rmtree(vault_dir)
+    restore(tmp_path / "backup", vault_dir)
+    with Engine() as engine:
+        vault = Vault(engine, vault_dir, read_secrets(vault_dir / "secrets.age", identity))
+        assert vault.verify().ok
+        links, params = vault.links_sql(project="p1", wave=1, longitudinal=False)
+        after = {
+            bytes(h): k for h, k in engine.fetchall(f"SELECT * FROM {links}", params, purpose="t")
+        }
+    assert after == before
+
+
+def test_damaged_backup_is_refused(tmp_path: Path, open_vault: tuple[Engine, Vault]) -> None:
+    engine, vault = open_vault
+    _assign(engine, vault, issue_ids(50).tolist(), "p1", 1)
+    vault.backup(tmp_path / "backup")
+    database = tmp_path / "backup" / "vault.duckdb"
+    data = bytearray(database.read_bytes())
+    data[-100] ^= 0xFF
+    database.write_bytes(bytes(data))
+    with pytest.raises(VaultError, match="damaged"):
+        restore(tmp_path / "backup", tmp_path / "restored")
+    assert not (tmp_path / "restored" / "vault.duckdb").exists()
+
+
+def test_restore_never_overwrites_a_vault(
+    tmp_path: Path, open_vault: tuple[Engine, Vault], vault_dir: Path
+) -> None:
+    _engine, vault = open_vault
+    vault.backup(tmp_path / "backup")
+    with pytest.raises(VaultError, match="already exists"):
+        restore(tmp_path / "backup", vault_dir)
