@@ -27,12 +27,18 @@ def _sql_hmac(key: bytes, messages: list[str]) -> list[bytes]:
 @pytest.mark.parametrize(
     ("key", "data", "expected"),
     [  # RFC 4231, test cases 1 and 2
-        (b"\x0b" * 20, "Hi There",
-         "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
-        (b"Jefe", "what do ya want for nothing?",
-         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+        (
+            b"\x0b" * 20,
+            "Hi There",
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+        ),
+        (
+            b"Jefe",
+            "what do ya want for nothing?",
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+        ),
     ],
-)  # fmt: skip
+)
 def test_rfc4231_known_answers(key: bytes, data: str, expected: str) -> None:
     assert _sql_hmac(key, [data])[0].hex() == expected
 

@@ -1,1 +1,0 @@
-"""The linker role (filled in by the linkage-flow work)."""
