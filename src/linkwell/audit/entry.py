@@ -22,10 +22,12 @@ from typing import Annotated, Final, Literal, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     StringConstraints,
+    ValidationInfo,
     model_validator,
 )
 from pydantic import ValidationError as PydanticValidationError
@@ -180,6 +182,31 @@ class CountName(StrEnum):
     BYTES_REMOVED = "bytes-removed"
 
 
+_COUNT_NAMES: Final = frozenset(name.value for name in CountName)
+
+
+def _count_names(value: object, info: ValidationInfo) -> object:
+    """Check count names before pydantic does, because pydantic names a bad key in its error.
+
+    In Python a name must be a :class:`CountName` member; in JSON, the text of one.
+    """
+    if not isinstance(value, dict):
+        return value
+    names = {}
+    for key, count in value.items():
+        if isinstance(key, CountName):
+            names[key] = count
+        elif info.mode == "json" and isinstance(key, str) and key in _COUNT_NAMES:
+            names[CountName(key)] = count
+        else:
+            msg = "a count must be named by a CountName member"
+            raise ValueError(msg)
+    return names
+
+
+Counts = Annotated[dict[CountName, Count], BeforeValidator(_count_names)]
+
+
 class DigestSubject(StrEnum):
     """What a recorded digest is the digest of."""
 
@@ -201,7 +228,15 @@ class _Record(BaseModel):
     # strict: no coercion ("5" is not 5, a plain str is not an enum member); inputs are never
     # echoed in validation errors, because the value being refused may be exactly what must not
     # be written down.
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, hide_input_in_errors=True)
+    # ``revalidate_instances``: a nested record made with ``model_construct`` (which skips
+    # validation) is checked again here, so it cannot smuggle a value in.
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        strict=True,
+        hide_input_in_errors=True,
+        revalidate_instances="always",
+    )
 
 
 class PackageRef(_Record):
@@ -235,7 +270,7 @@ class AuditEntry(_Record):
     peer_role: Role | None = None
     packages: tuple[PackageRef, ...] = ()
     digests: tuple[DigestRef, ...] = ()
-    counts: dict[CountName, Count] = Field(default_factory=dict)
+    counts: Counts = Field(default_factory=dict)
     config_digest: HexDigest | None = None
     checkpoint_every: Annotated[int, Field(ge=1, le=10_000)] | None = None
     checkpoint: SignedHead | None = None

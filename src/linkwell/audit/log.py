@@ -320,13 +320,14 @@ def _entry_checked(path: Path) -> Iterator[None]:
     try:
         yield
     except PydanticValidationError as exc:
-        # The models hide their input in errors (hide_input_in_errors), so chaining leaks nothing.
+        # Not chained: a pydantic error's location can quote the refused value (a dict key),
+        # and that value may be exactly what must never be written down. The field is enough.
         loc = exc.errors(include_input=False, include_url=False)[0]["loc"]
         raise InternalError(
             "an audit entry was given a value its field does not allow",
             file=path,
             field=str(loc[0]) if loc else None,
-        ) from exc
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -461,24 +461,29 @@ class _Verifier:
                 first.line,
                 "the log's creation was not checkpointed: its start may have been replaced",
             )
-        run = 0
+        run, run_start = 0, 0
         for sequence, rec in sorted(self.chain.items()):
             if rec.action is AuditAction.CHECKPOINT:
                 run = 0
             elif counts_toward_checkpoint(rec.action):
                 run += 1
+                run_start = sequence if run == 1 else run_start
                 if run == every + 1:
                     self._issue(
                         IssueKind.MISSING_CHECKPOINT,
                         sequence,
                         rec.line,
-                        f"more than {every} entries without a checkpoint: checkpoints were removed",
+                        f"more than {every} entries without a checkpoint: checkpoints were "
+                        "removed, and the entries since the last one may have been rewritten",
+                        earliest=run_start,
                     )
 
     def _check_witnesses(self) -> None:
         last = max(self.chain, default=-1)
         for signed in self.heads:
             head = signed.head
+            if self.party is None and self._signature_ok(signed):
+                self.party = head.party  # a log with no entries left is the witness's party's
             if head.party != self.party:
                 self._issue(
                     IssueKind.BAD_WITNESS,
