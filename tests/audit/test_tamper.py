@@ -313,7 +313,9 @@ def test_a_witness_agreeing_with_an_earlier_entry_is_fine(log_path: Path) -> Non
 
 
 def test_checkpoints_before_and_after_a_key_rotation_need_both_keys(log_path: Path) -> None:
-    rotated = AuditLog(log_path, party="nrs", signing_key=OTHER, clock=FixedClock())
+    rotated = AuditLog(
+        log_path, party="nrs", signing_key=OTHER, earlier_keys=[SIGNER], clock=FixedClock()
+    )
     rotated.append(attacker.AuditAction.SENT)
     rotated.checkpoint()
     both = [SIGNER, public_key_text(OTHER.public_key())]

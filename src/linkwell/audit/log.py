@@ -26,13 +26,12 @@ from pydantic import ValidationError as PydanticValidationError
 
 from linkwell.audit._logfile import (
     append_bytes,
-    first_line,
     iter_lines,
-    lines_backwards,
     locked,
     torn_tail,
     truncate_to,
 )
+from linkwell.audit._tail import Tail, read_tail
 from linkwell.audit.entry import (
     ZERO_HASH,
     AuditAction,
@@ -43,11 +42,10 @@ from linkwell.audit.entry import (
     DigestSubject,
     Malformed,
     PackageRef,
-    counts_toward_checkpoint,
     new_entry,
     parse_line,
 )
-from linkwell.audit.head import LogHead, SignedHead, sign_head, verify_head
+from linkwell.audit.head import LogHead, SignedHead, public_key_text, sign_head
 from linkwell.config import Role
 from linkwell.errors import AuditError, ConfigError, InternalError
 
@@ -77,15 +75,6 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class _Tail:
-    """What a writer needs to know about the log's end, read under the exclusive lock."""
-
-    last: AuditEntry
-    interval: int
-    since_checkpoint: int
-
-
 class AuditLog:
     """The audit log of one party, kept in one JSON-lines file.
 
@@ -96,6 +85,9 @@ class AuditLog:
             written, because every write may have to sign a checkpoint.
         checkpoint_every: for a new log, the most entries between two checkpoints; an existing
             log keeps the interval recorded in its first entry.
+        earlier_keys: public keys (``ed25519:…``) the party signed its log with before it
+            rotated to ``signing_key``. A writer signs on only after a checkpoint made with
+            one of its own keys, so that it never vouches for a log someone else re-signed.
         clock: the source of entry times (UTC); tests pass a fixed clock.
     """
 
@@ -106,6 +98,7 @@ class AuditLog:
         party: str,
         signing_key: Ed25519PrivateKey | None,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        earlier_keys: Iterable[str] = (),
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         if not 1 <= checkpoint_every <= 10_000:  # noqa: PLR2004 - the entry model's own bound
@@ -116,6 +109,9 @@ class AuditLog:
         self._path = path
         self._party = party
         self._key = signing_key
+        self._own_keys = frozenset(earlier_keys) | (
+            set() if signing_key is None else {public_key_text(signing_key.public_key())}
+        )
         self._checkpoint_every = checkpoint_every
         self._clock = clock
 
@@ -226,7 +222,7 @@ class AuditLog:
             )
         return entry, signed
 
-    def _tail_for_writing(self, fd: int, key: Ed25519PrivateKey) -> _Tail:
+    def _tail_for_writing(self, fd: int, key: Ed25519PrivateKey) -> Tail:
         """The tail of an intact log, creating the log (entry 0 and its checkpoint) if empty."""
         if os.fstat(fd).st_size == 0:
             with _entry_checked(self._path):
@@ -238,19 +234,16 @@ class AuditLog:
                     prev_hash=ZERO_HASH,
                     checkpoint_every=self._checkpoint_every,
                 )
-            first, _ = self._checkpoint_entry(genesis, key, AuditDetail.CREATED)
+            first, signed = self._checkpoint_entry(genesis, key, AuditDetail.CREATED)
             append_bytes(fd, genesis.to_line() + first.to_line(), path=self._path)
             logger.debug("audit: created the log of %s", self._party)
-            return _Tail(last=first, interval=self._checkpoint_every, since_checkpoint=0)
+            return Tail(
+                last=first, interval=self._checkpoint_every, since_checkpoint=0, checkpoint=signed
+            )
         return self._read_tail(fd)
 
-    def _read_tail(self, fd: int) -> _Tail:
-        """Check the log from its last checkpoint to its end, and read its interval from entry 0.
-
-        This is not a full verification (that is :func:`~linkwell.audit.verify.verify_log`), but
-        it guarantees that a checkpoint never signs over a tail that is torn, altered or
-        spliced since the previous checkpoint.
-        """
+    def _read_tail(self, fd: int) -> Tail:
+        """The checked tail of an intact log whose last checkpoint this writer may sign on from."""
         size, end = torn_tail(fd)
         if end < size:
             raise AuditError(
@@ -258,60 +251,16 @@ class AuditLog:
                 file=self._path,
                 hint="run `linkwell audit repair` to cut it off, with a record in the log",
             )
-        genesis = self._parsed(first_line(fd) or b"", "its first entry", any_party=True)
-        if genesis.checkpoint_every is None:
-            raise self._damaged("its first entry is not the log's creation")
-        if genesis.party != self._party:
-            raise ConfigError(
-                f"this audit log belongs to {genesis.party!r}, not {self._party!r}",
+        tail = read_tail(fd, self._path, end=end, party=self._party)
+        if self._key is not None and tail.checkpoint.signer not in self._own_keys:
+            raise AuditError(
+                f"the last checkpoint (entry {tail.checkpoint.head.sequence + 1}) was "
+                "not signed with this party's key; nothing was added",
                 file=self._path,
-                hint="use the log in the party's own workspace",
+                hint="if the party rotated its key, pass its earlier public keys "
+                "(earlier_keys); otherwise run `linkwell audit verify` on the log",
             )
-        entries: list[AuditEntry] = []
-        checkpoint_at: int | None = None
-        for raw in lines_backwards(fd, end):
-            entry = self._parsed(raw, "an entry near its end")
-            if entries and (
-                entry.entry_hash != entries[-1].prev_hash
-                or entry.sequence != entries[-1].sequence - 1
-            ):
-                raise self._damaged(f"entry {entries[-1].sequence} does not follow the one before")
-            entries.append(entry)
-            if checkpoint_at is not None:
-                break  # the entry the last checkpoint signed has been read
-            if entry.action is AuditAction.CHECKPOINT:
-                checkpoint_at = len(entries) - 1
-        if checkpoint_at is None or entries[checkpoint_at].checkpoint is None:
-            raise self._damaged("it has no checkpoint")
-        self._check_checkpoint(entries[checkpoint_at], entries[checkpoint_at + 1])
-        since = sum(counts_toward_checkpoint(entry.action) for entry in entries[:checkpoint_at])
-        return _Tail(last=entries[0], interval=genesis.checkpoint_every, since_checkpoint=since)
-
-    def _check_checkpoint(self, checkpoint: AuditEntry, signed_entry: AuditEntry) -> None:
-        signed = checkpoint.checkpoint
-        if (
-            signed is None
-            or signed.head.sequence != signed_entry.sequence
-            or signed.head.entry_hash != signed_entry.entry_hash
-        ):
-            raise self._damaged(f"the checkpoint at entry {checkpoint.sequence} does not match it")
-        try:
-            verify_head(signed, signed.signer)
-        except AuditError as exc:
-            raise self._damaged(f"the checkpoint at entry {checkpoint.sequence} is forged") from exc
-
-    def _parsed(self, raw: bytes, what: str, *, any_party: bool = False) -> AuditEntry:
-        parsed = parse_line(raw)
-        if isinstance(parsed, Malformed):
-            raise self._damaged(f"{what} cannot be read ({parsed.reason.value})")
-        if parsed.computed_hash() != parsed.entry_hash:
-            raise self._damaged(f"entry {parsed.sequence} does not match its hash")
-        if not any_party and parsed.party != self._party:
-            raise self._damaged(f"entry {parsed.sequence} belongs to another party's log")
-        return parsed
-
-    def _damaged(self, what: str) -> AuditError:
-        return AuditError(f"the audit log is damaged: {what}", file=self._path, hint=_VERIFY_HINT)
+        return tail
 
 
 @contextmanager
@@ -386,20 +335,20 @@ def repair_log(path: Path, *, clock: Callable[[], datetime] = _utc_now) -> Repai
             truncate_to(fd, 0, path=path)
             path.unlink()
             return RepairResult(bytes_removed=size, entry=None, log_removed=True)
-        last = next(lines_backwards(fd, end))
-        parsed = parse_line(last)
-        if isinstance(parsed, Malformed) or parsed.computed_hash() != parsed.entry_hash:
+        try:
+            last = read_tail(fd, path, end=end, party=None).last
+        except (AuditError, ConfigError) as exc:
             raise AuditError(
                 "the audit log has damage other than an interrupted last write; not repaired",
                 file=path,
                 hint="run `linkwell audit verify` on the log and keep it as evidence",
-            )
+            ) from exc
         entry = new_entry(
-            sequence=parsed.sequence + 1,
+            sequence=last.sequence + 1,
             time=clock(),
-            party=parsed.party,
+            party=last.party,
             action=AuditAction.REPAIRED,
-            prev_hash=parsed.entry_hash,
+            prev_hash=last.entry_hash,
             counts={CountName.BYTES_REMOVED: len(torn)},
             digests=(
                 DigestRef(subject=DigestSubject.TORN_TAIL, sha256=hashlib.sha256(torn).hexdigest()),
