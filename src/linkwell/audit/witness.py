@@ -75,7 +75,10 @@ def signing_keys(spec: str, *, party: str | None) -> tuple[str, ...]:
     if not keys:
         raise ConfigError("the identity card has no signing key", file=path, field="signing_key")
     for key in keys:
-        public_key_from_text(key)
+        try:
+            public_key_from_text(key)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, file=path, field="signing_key", hint=exc.hint) from exc
     return keys
 
 

@@ -48,11 +48,11 @@ def show(log: Path, tail: int | None) -> None:
       linkwell audit show workspace/audit.log
       linkwell audit show workspace/audit.log --tail 20
     """  # noqa: D301 - click keeps a paragraph unwrapped only after a real backspace (\b)
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    table = _table()
     for name in ("line", "entry", "time", "action"):
         table.add_column(name, no_wrap=True)
     for name in ("detail", "packages", "counts"):
-        table.add_column(name)
+        table.add_column(name, overflow="fold")  # never cut a count short
     for line in read_log(log, tail=tail):
         table.add_row(*_row(line))
     stdout.print(table)
@@ -122,6 +122,12 @@ def repair(log: Path) -> None:
         )
 
 
+def _table(*headers: str) -> Table:
+    return Table(
+        *headers, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True
+    )
+
+
 def _row(line: LogLine) -> tuple[str, ...]:
     entry = line.entry
     if entry is None:
@@ -133,7 +139,7 @@ def _row(line: LogLine) -> tuple[str, ...]:
         entry.action.value,
         _detail(entry),
         " ".join(ref.id[:8] for ref in entry.packages),
-        " ".join(f"{name.value}={value}" for name, value in sorted(entry.counts.items())),
+        "\n".join(f"{name.value}={value}" for name, value in sorted(entry.counts.items())),
     )
 
 
@@ -146,14 +152,8 @@ def _detail(entry: AuditEntry) -> str:
 
 def _render_report(report: VerifyReport) -> None:
     if report.issues:
-        table = Table(
-            "problem",
-            "entry",
-            "line",
-            "what it means",
-            title=escape(str(report.path)),
-            box=box.SIMPLE_HEAD,
-        )
+        stdout.print(f"{escape(str(report.path))}: {len(report.issues)} problem(s)")
+        table = _table("problem", "entry", "line", "what it means")
         for issue in report.issues:
             sequence = "" if issue.sequence is None else str(issue.sequence)
             if issue.earliest is not None:
