@@ -19,7 +19,7 @@ from linkwell.audit.entry import (
     AuditEntry,
     Malformed,
     counts_toward_checkpoint,
-    parse_line,
+    read_line,
 )
 from linkwell.audit.head import SignedHead, verify_head
 from linkwell.errors import AuditError, ConfigError
@@ -99,12 +99,12 @@ def _checked_checkpoint(path: Path, checkpoint: AuditEntry, signed_entry: AuditE
 
 
 def _parsed(path: Path, raw: bytes, what: str) -> AuditEntry:
-    parsed = parse_line(raw)
-    if isinstance(parsed, Malformed):
-        raise _damaged(path, f"{what} cannot be read ({parsed.reason.value})")
-    if parsed.computed_hash() != parsed.entry_hash:
-        raise _damaged(path, f"entry {parsed.sequence} does not match its hash")
-    return parsed
+    read = read_line(raw)
+    if isinstance(read, Malformed):
+        raise _damaged(path, f"{what} cannot be read ({read.reason.value})")
+    if not read.hash_ok:
+        raise _damaged(path, f"entry {read.entry.sequence} does not match its hash")
+    return read.entry
 
 
 def _damaged(path: Path, what: str) -> AuditError:

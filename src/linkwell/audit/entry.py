@@ -50,11 +50,13 @@ __all__ = [
     "MalformedReason",
     "PackageId",
     "PackageRef",
+    "ReadEntry",
     "canonical_json",
     "counts_toward_checkpoint",
     "entry_hash",
     "new_entry",
     "parse_line",
+    "read_line",
 ]
 
 ENTRY_FORMAT: Final = 1
@@ -392,25 +394,44 @@ class Malformed:
     field: str | None = None
 
 
-def parse_line(raw: bytes) -> AuditEntry | Malformed:
-    """Parse one line (without its newline). It must be an entry in exactly canonical form.
+@dataclass(frozen=True)
+class ReadEntry:
+    """An entry as read from a line, with the hash its content actually has."""
+
+    entry: AuditEntry
+    computed_hash: str
+
+    @property
+    def hash_ok(self) -> bool:
+        """Whether the stored hash is the one the content has."""
+        return self.computed_hash == self.entry.entry_hash
+
+
+def read_line(raw: bytes) -> ReadEntry | Malformed:
+    """Parse one line (without its newline); it must be an entry in exactly canonical form.
 
     Requiring the canonical bytes, not just equal content, means that no edit at all goes
     unnoticed, including ones that do not change the parsed value (spacing, duplicated keys,
-    escapes), and that a line is never read differently by two JSON parsers.
+    escapes), and that a line is never read differently by two JSON parsers. The line is parsed
+    once and dumped once; the canonical check and the hash both come from that one dump.
     """
     if len(raw) > MAX_LINE_BYTES:
         return Malformed(MalformedReason.TOO_LONG)
-    problem = _envelope_problem(raw)
-    if problem is not None:
-        return problem
     try:
         entry = AuditEntry.model_validate_json(raw)
     except PydanticValidationError as exc:
-        return Malformed(MalformedReason.INVALID, _top_level_field(exc))
-    if entry.to_line() != raw + b"\n":
+        return _envelope_problem(raw) or Malformed(MalformedReason.INVALID, _top_level_field(exc))
+    data = entry.model_dump(mode="json")
+    if canonical_json(data) != raw:
         return Malformed(MalformedReason.NOT_CANONICAL)
-    return entry
+    del data["entry_hash"]
+    return ReadEntry(entry, entry_hash(data))
+
+
+def parse_line(raw: bytes) -> AuditEntry | Malformed:
+    """:func:`read_line`, for when only the entry is wanted (its hash is not checked)."""
+    read = read_line(raw)
+    return read if isinstance(read, Malformed) else read.entry
 
 
 def _envelope_problem(raw: bytes) -> Malformed | None:

@@ -26,10 +26,10 @@ from pydantic import BaseModel, ConfigDict
 from linkwell.audit._logfile import LineRead, iter_lines, locked
 from linkwell.audit.entry import (
     AuditAction,
-    AuditEntry,
     Malformed,
+    ReadEntry,
     counts_toward_checkpoint,
-    parse_line,
+    read_line,
 )
 from linkwell.audit.head import LogHead, SignedHead, public_key_from_text, verify_head
 from linkwell.errors import AuditError, ConfigError
@@ -143,7 +143,8 @@ class _Rec:
     checkpoint_every: int | None
 
     @classmethod
-    def of(cls, line: int, entry: AuditEntry) -> _Rec:
+    def of(cls, line: int, read: ReadEntry) -> _Rec:
+        entry = read.entry
         return cls(
             line=line,
             sequence=entry.sequence,
@@ -152,7 +153,7 @@ class _Rec:
             party=entry.party,
             prev_hash=entry.prev_hash,
             stored_hash=entry.entry_hash,
-            hash_ok=entry.computed_hash() == entry.entry_hash,
+            hash_ok=read.hash_ok,
             checkpoint=entry.checkpoint,
             checkpoint_every=entry.checkpoint_every,
         )
@@ -230,7 +231,7 @@ class _Scan:
                 )
             )
             return
-        parsed = parse_line(line.raw + (b"\0" if line.too_long else b""))
+        parsed = read_line(line.raw + (b"\0" if line.too_long else b""))
         if isinstance(parsed, Malformed):
             self.unreadable.append(line.number)
             where = f" (field {parsed.field!r})" if parsed.field else ""
