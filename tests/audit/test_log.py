@@ -45,8 +45,7 @@ def new_log(path: Path, *, every: int = 4, key: Ed25519PrivateKey | None = KEY) 
 
 
 def test_the_first_append_creates_the_log_with_a_signed_start(tmp_path: Path) -> None:
-    path = tmp_path / "logs" / "nrs.log"
-    path.parent.mkdir()
+    path = tmp_path / "workspace" / "logs" / "nrs.log"  # folders made on first write
     entry = new_log(path).append(
         AuditAction.SEALED,
         peer_role=Role.LINKER,
@@ -260,6 +259,17 @@ def test_repair_refuses_any_other_damage(tmp_path: Path) -> None:
         handle.write(b"{")
     before = path.read_bytes()
     with pytest.raises(AuditError, match="not repaired"):
+        repair_log(path)
+    assert path.read_bytes() == before
+
+
+def test_repair_refuses_a_tail_longer_than_any_write(tmp_path: Path) -> None:
+    path = tmp_path / "nrs.log"
+    build_log(path, KEY, appends=2)
+    with path.open("ab") as handle:
+        handle.write(b"x" * (5 * MAX_LINE_BYTES))
+    before = path.read_bytes()
+    with pytest.raises(AuditError, match="more bytes without a newline"):
         repair_log(path)
     assert path.read_bytes() == before
 

@@ -42,7 +42,8 @@ class LineRead:
     """One line as read: its 1-based number, its bytes without the newline, and its state.
 
     ``complete`` is false only for the last line when the file does not end in a newline (a
-    torn write); ``too_long`` lines have ``raw`` cut to the bound.
+    torn write); a ``too_long`` line has ``raw`` cut to one byte over the bound, which no parser
+    accepts.
     """
 
     number: int
@@ -56,6 +57,8 @@ def locked(path: Path, *, write: bool) -> Iterator[int]:
     """Open the log and hold its lock: exclusive (creating the file) to write, shared to read."""
     flags = os.O_RDWR | os.O_CREAT | os.O_APPEND if write else os.O_RDONLY
     try:
+        if write:
+            path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, flags | os.O_CLOEXEC, _LOG_MODE)
     except FileNotFoundError as exc:
         raise AuditError(
@@ -84,7 +87,7 @@ def iter_lines(handle: BinaryIO) -> Iterator[LineRead]:
             yield LineRead(number, raw, complete=False)
         else:
             complete = _skip_rest_of_line(handle)
-            yield LineRead(number, raw[:MAX_LINE_BYTES], complete=complete, too_long=True)
+            yield LineRead(number, raw, complete=complete, too_long=True)
 
 
 def _skip_rest_of_line(handle: BinaryIO) -> bool:

@@ -33,6 +33,7 @@ from linkwell.audit._logfile import (
 )
 from linkwell.audit._tail import Tail, read_tail
 from linkwell.audit.entry import (
+    MAX_LINE_BYTES,
     ZERO_HASH,
     AuditAction,
     AuditDetail,
@@ -66,9 +67,8 @@ DEFAULT_CHECKPOINT_EVERY: Final = 16
 _INTERNAL_ACTIONS: Final = frozenset(
     {AuditAction.LOG_CREATED, AuditAction.CHECKPOINT, AuditAction.REPAIRED}
 )
-_VERIFY_HINT: Final = (
-    "run `linkwell audit verify` on the log to see what changed; nothing was added"
-)
+_MAX_TORN_BYTES: Final = 4 * MAX_LINE_BYTES
+"""More than one append ever writes at once (an entry and up to two checkpoints)."""
 
 
 def _utc_now() -> datetime:
@@ -301,7 +301,7 @@ def read_log(path: Path, *, tail: int | None = None) -> tuple[LogLine, ...]:
             if not line.complete:
                 kept.append(LogLine(line.number, None, "incomplete last line"))
                 continue
-            parsed = parse_line(line.raw + (b"\0" if line.too_long else b""))
+            parsed = parse_line(line.raw)
             if isinstance(parsed, Malformed):
                 kept.append(LogLine(line.number, None, f"not an entry ({parsed.reason.value})"))
             else:
@@ -330,6 +330,13 @@ def repair_log(path: Path, *, clock: Callable[[], datetime] = _utc_now) -> Repai
         size, end = torn_tail(fd)
         if end == size:
             return RepairResult(bytes_removed=0, entry=None)
+        if size - end > _MAX_TORN_BYTES:
+            raise AuditError(
+                "the audit log ends in more bytes without a newline than any write makes; "
+                "not repaired",
+                file=path,
+                hint="run `linkwell audit verify` on the log and keep it as evidence",
+            )
         torn = os.pread(fd, size - end, end)
         if end == 0:
             truncate_to(fd, 0, path=path)

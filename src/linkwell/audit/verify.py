@@ -231,7 +231,7 @@ class _Scan:
                 )
             )
             return
-        parsed = read_line(line.raw + (b"\0" if line.too_long else b""))
+        parsed = read_line(line.raw)
         if isinstance(parsed, Malformed):
             self.unreadable.append(line.number)
             where = f" (field {parsed.field!r})" if parsed.field else ""
