@@ -15,6 +15,7 @@ from linkwell.audit.entry import (
     DigestSubject,
     PackageRef,
 )
+from linkwell.audit.findings import AuditIssue, IssueKind, VerifyReport
 from linkwell.audit.head import (
     LogHead,
     SignedHead,
@@ -31,7 +32,7 @@ from linkwell.audit.log import (
     read_log,
     repair_log,
 )
-from linkwell.audit.verify import AuditIssue, IssueKind, VerifyReport, verify_log
+from linkwell.audit.verify import verify_log
 from linkwell.audit.witness import load_witnesses, signing_keys, verify_log_files
 
 __all__ = [

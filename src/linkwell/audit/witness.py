@@ -15,9 +15,10 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
+from linkwell.audit.findings import VerifyReport
 from linkwell.audit.head import SignedHead, public_key_from_text
 from linkwell.audit.log import read_log
-from linkwell.audit.verify import VerifyReport, verify_log
+from linkwell.audit.verify import verify_log
 from linkwell.config import load_project
 from linkwell.errors import ConfigError
 from linkwell.progress import SILENT, Progress
