@@ -17,6 +17,7 @@ from linkwell.audit import (
     signing_keys,
     verify_log_files,
 )
+from linkwell.audit.witness import log_party
 from linkwell.errors import ConfigError
 from tests.audit.attacker import build_log
 
@@ -151,3 +152,14 @@ def test_verify_log_files_resolves_the_party_from_the_log(tmp_path: Path) -> Non
     report = verify_log_files(path, signers=[str(project)], witness_files=[tmp_path / "w.json"])
     assert report.ok, report.issues
     assert report.witnessed_through == witness.head.sequence
+
+
+def test_the_logs_party_is_read_from_its_first_readable_entry(tmp_path: Path) -> None:
+    path = tmp_path / "nrs.log"
+    build_log(path, KEY, appends=1)
+    assert log_party(path) == "nrs"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"damaged\n" + b"".join(lines[1:]))
+    assert log_party(path) == "nrs"
+    path.write_bytes(b"")
+    assert log_party(path) is None

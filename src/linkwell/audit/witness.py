@@ -15,9 +15,10 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
+from linkwell.audit._logfile import iter_lines, locked
+from linkwell.audit.entry import AuditEntry, parse_line
 from linkwell.audit.findings import VerifyReport
 from linkwell.audit.head import SignedHead, public_key_from_text
-from linkwell.audit.log import read_log
 from linkwell.audit.verify import verify_log
 from linkwell.config import load_project
 from linkwell.errors import ConfigError
@@ -45,10 +46,12 @@ def verify_log_files(
 
 
 def log_party(path: Path) -> str | None:
-    """The party named by the first readable entry of the log, if any."""
-    for line in read_log(path):
-        if line.entry is not None:
-            return line.entry.party
+    """The party named by the first readable entry of the log, if any (read no further)."""
+    with locked(path, write=False) as fd, open(fd, "rb", closefd=False) as handle:
+        for line in iter_lines(handle):
+            entry = parse_line(line.raw) if line.complete else None
+            if isinstance(entry, AuditEntry):
+                return entry.party
     return None
 
 
