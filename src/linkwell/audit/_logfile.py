@@ -42,14 +42,13 @@ class LineRead:
     """One line as read: its 1-based number, its bytes without the newline, and its state.
 
     ``complete`` is false only for the last line when the file does not end in a newline (a
-    torn write); a ``too_long`` line has ``raw`` cut to one byte over the bound, which no parser
-    accepts.
+    torn write). A line longer than the bound has ``raw`` cut to one byte over it, which no
+    parser accepts.
     """
 
     number: int
     raw: bytes
     complete: bool
-    too_long: bool = False
 
 
 @contextmanager
@@ -87,7 +86,7 @@ def iter_lines(handle: BinaryIO) -> Iterator[LineRead]:
             yield LineRead(number, raw, complete=False)
         else:
             complete = _skip_rest_of_line(handle)
-            yield LineRead(number, raw, complete=complete, too_long=True)
+            yield LineRead(number, raw, complete=complete)
 
 
 def _skip_rest_of_line(handle: BinaryIO) -> bool:

@@ -96,7 +96,10 @@ def _utc(value: datetime) -> datetime:
 UtcTime = Annotated[
     datetime,
     AfterValidator(_utc),
-    PlainSerializer(lambda value: value.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), return_type=str),
+    PlainSerializer(
+        lambda value: value.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        return_type=str,
+    ),
 ]
 """A UTC time, always written with microseconds and ``Z`` so its encoding never varies."""
 
