@@ -5,6 +5,7 @@ party ever holds both who a child is and what the child said or received. The pu
 list below; everything else is internal and may change without notice.
 """
 
+from linkwell.audit import AuditAction, AuditLog, VerifyReport, verify_log
 from linkwell.config import ProjectConfig, Role, load_project
 from linkwell.errors import (
     AuditError,
@@ -38,7 +39,9 @@ from linkwell.schema import DatasetDef, is_valid_id, issue_ids, load_dataset
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuditAction",
     "AuditError",
+    "AuditLog",
     "ConfigError",
     "DatasetDef",
     "DigestError",
@@ -66,9 +69,11 @@ __all__ = [
     "UnknownSenderError",
     "ValidationError",
     "VaultError",
+    "VerifyReport",
     "__version__",
     "is_valid_id",
     "issue_ids",
     "load_dataset",
     "load_project",
+    "verify_log",
 ]
