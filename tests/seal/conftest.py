@@ -123,8 +123,12 @@ class World:
 
 @pytest.fixture
 def world() -> World:
-    return World({name: [new_identity(name, role, now=NOW - timedelta(days=60))]
-                  for name, role in ROLES.items()})  # fmt: skip
+    return World(
+        {
+            name: [new_identity(name, role, now=NOW - timedelta(days=60))]
+            for name, role in ROLES.items()
+        }
+    )
 
 
 def write_payload(path: Path, rows: int = 200, *, seed: int = 7, blob_bytes: int = 0) -> Path:

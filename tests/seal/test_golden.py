@@ -47,8 +47,10 @@ def test_golden_package_opens(tmp_path: Path) -> None:
     assert pq.read_table(opened.path).equals(golden_table())
     manifest = opened.manifest
     assert (manifest.kind, manifest.source, manifest.parents) == (
-        PackageKind.CONTENT, "secondary", (PARENT,),
-    )  # fmt: skip
+        PackageKind.CONTENT,
+        "secondary",
+        (PARENT,),
+    )
     assert manifest.sender_log_head is not None
     assert manifest.sender_log_head.head.sequence == 3
     assert inspect_package(GOLDEN / "package.lwpkg", project=project) == manifest

@@ -60,15 +60,22 @@ CANONICAL = (
     b'{"name":"row_ref","type":"string"},{"name":"link_id","type":"fixed_size_binary[16]"},{"name":"caf\\u00e9",'
     b'"type":"int64"}],"config_digest":"' + b"77" * 32 + b'","created":"2026-01-02T03:04:05Z",'
     b'"dataset":{"id":"linkage-key","version":1},"expires":"2026-02-01T03:04:05Z","format":1,'
-    b'"kind":"linkage-key","package_id":"' + b"0" * 32 + b'","parents":["' + b"5" * 32 + b'","'
-    + b"6" * 32 + b'"],"plaintext_sha256":"' + b"33" * 32 + b'","plaintext_size":1000,'
+    b'"kind":"linkage-key","package_id":"'
+    + b"0" * 32
+    + b'","parents":["'
+    + b"5" * 32
+    + b'","'
+    + b"6" * 32
+    + b'"],"plaintext_sha256":"'
+    + b"33" * 32
+    + b'","plaintext_size":1000,'
     b'"project":"rcs-test","recipient":{"fingerprint":"' + b"22" * 32 + b'","party":"edris"},'
     b'"rows":12345,"sender":{"fingerprint":"' + b"11" * 32 + b'","party":"nrs"},'
     b'"sender_log_head":{"head":{"entry_hash":"' + b"ab" * 32 + b'","party":"nrs","sequence":7,'
     b'"time":"2026-01-02T00:00:00Z"},"signature":"tnfZ+7kbN+6pdZskf13/SMGNpbNRuV1ytKhfv51gZBKNOk9r'
     b'l+c6LoZsqcnxahx7RXmCtgwrwA4nfrhq8uroCg==","signer":"ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1f'
     b'HdyGZBJVMbg="},"source":null,"wave":2}'
-)  # fmt: skip
+)
 SIGNATURE_HEX = (
     "543adcfa78c8ff59f7dfec89ccc41f0989c2c3181fafad0fddb170061f1b8178"
     "05bf40ad80e74436343d88325e2d4700c824e179557062c89eeaece14df9d906"

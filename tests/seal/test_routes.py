@@ -15,8 +15,12 @@ from linkwell.seal.routes import check_expected_kind, check_source
 from tests.seal.conftest import World
 
 S, A, IX, LK, AN = (
-    Role.SURVEY_PROVIDER, Role.AUTHORITY_PROVIDER, Role.INDEXER, Role.LINKER, Role.ANALYST,
-)  # fmt: skip
+    Role.SURVEY_PROVIDER,
+    Role.AUTHORITY_PROVIDER,
+    Role.INDEXER,
+    Role.LINKER,
+    Role.ANALYST,
+)
 
 # The brief's routes, written out by hand: the code must match this list exactly.
 ALLOWED = {
@@ -78,5 +82,5 @@ def test_source_rule(world: World) -> None:
         check_source(project, PackageKind.CONTENT, "fife", ipsos)  # another provider's source
     with pytest.raises(RoleError, match="must name a source"):
         check_source(project, PackageKind.CONTENT, None, ipsos)
-    with pytest.raises(RoleError, match="names no source"):
+    with pytest.raises(RoleError, match="name no source"):
         check_source(project, PackageKind.LINKAGE_KEY, "secondary", nrs)

@@ -21,6 +21,7 @@ from linkwell.seal.keyfile import (
     read_cards,
     read_passphrase,
     save_identity,
+    sealing_identity,
 )
 from linkwell.seal.ledger import Receipt, ReceiptLedger, ReceiptState
 from linkwell.seal.manifest import FORMAT_VERSION, Column, DatasetRef, Manifest, PartyRef
@@ -62,4 +63,5 @@ __all__ = [
     "routes_markdown",
     "save_identity",
     "seal_package",
+    "sealing_identity",
 ]

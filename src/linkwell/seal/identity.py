@@ -179,6 +179,8 @@ class SecretIdentity:
             raise _corrupt(file, f"it lacks the field(s) {sorted(missing)}")
         if len(keys) != 1:
             raise _corrupt(file, "it must hold exactly one age secret key")
+        if not _PARTY_PATTERN.fullmatch(fields["party"]):
+            raise _corrupt(file, "its party name is not a valid party name")
         return cls(
             party=fields["party"],
             role=_parse_role(fields["role"], file),

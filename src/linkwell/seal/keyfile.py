@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +43,7 @@ __all__ = [
     "read_cards",
     "read_passphrase",
     "save_identity",
+    "sealing_identity",
 ]
 
 IDENTITY_SUFFIX: Final = ".identity.age"
@@ -280,3 +282,17 @@ def read_cards(path: Path, *, party: str | None = None) -> tuple[CardInfo, ...]:
             hint="copy the card again from the party's card.toml",
         ) from None
     return tuple(CardInfo(card, fingerprint(card)) for card in cards)
+
+
+def sealing_identity(keyring: Sequence[SecretIdentity], project: ProjectConfig) -> SecretIdentity:
+    """The identity in ``keyring`` whose card is its party's active card in the project file."""
+    if not keyring:
+        raise IdentityError("no secret identity given", hint="load the party's keyring")
+    active = project.party(keyring[0].party).active_identity
+    for identity in keyring:
+        if identity.fingerprint == fingerprint(active):
+            return identity
+    raise IdentityError(
+        "none of these identities is the party's current card in the project file",
+        hint="add the newest card.toml to the project file, or load the keyring that holds it",
+    )

@@ -85,21 +85,27 @@ def _now(now: datetime | None) -> str:
 
 
 class ReceiptLedger:
-    """The receipt ledger at ``path`` (created, mode 0600, if missing). Use as a context manager."""
+    """The receipt ledger at ``path`` (created, mode 0600, if missing). Use as a context manager.
 
-    def __init__(self, path: Path) -> None:
+    ``timeout`` is how long to wait, in seconds, for another process's transaction to finish.
+    """
+
+    def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
         self.path = path
         try:
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            self._con = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self._con = sqlite3.connect(path, isolation_level=None, timeout=timeout)
         except (OSError, sqlite3.Error) as exc:
             raise self._storage_error(exc) from exc
         try:
             self._con.execute("PRAGMA journal_mode = WAL")
             self._con.execute("PRAGMA synchronous = FULL")
-            with self._transaction():
+            if self._con.execute("PRAGMA user_version").fetchone()[0] == 0:
+                with self._transaction():
+                    self._create_or_check_schema()
+            else:
                 self._create_or_check_schema()
         except sqlite3.Error as exc:
             self._con.close()

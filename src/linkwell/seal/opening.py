@@ -84,7 +84,8 @@ class _Verified:
 def _package_fd(path: Path) -> Iterator[tuple[int, int]]:
     """The package open read-only, with its size; one descriptor serves every check and read."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        # O_NONBLOCK: a FIFO planted as a package must be refused, not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError as exc:
         raise StorageError(
             "the package file does not exist", file=path, hint="check the path"
@@ -206,8 +207,8 @@ def _keyring(
     party = project.party(keyring[0].party)
     if party.role is not keyring[0].role:
         raise IdentityError(
-            f"these identities are for a {keyring[0].role.value}, but party {party.name!r} is a "
-            f"{party.role.value} in the project file",
+            f"these identities are for role {keyring[0].role.value}, but party {party.name!r} "
+            f"has role {party.role.value} in the project file",
             hint="use the identities made for this party's role",
         )
     return party, keyring

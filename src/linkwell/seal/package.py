@@ -55,8 +55,8 @@ def _sender_party(project: ProjectConfig, sender: SecretIdentity) -> Party:
     party = project.party(sender.party)
     if party.role is not sender.role:
         raise IdentityError(
-            f"this identity is for a {sender.role.value}, but party {party.name!r} is "
-            f"a {party.role.value} in the project file",
+            f"this identity is for role {sender.role.value}, but party {party.name!r} has "
+            f"role {party.role.value} in the project file",
             hint="use the identity made for this party's role",
         )
     for card in party.identities:

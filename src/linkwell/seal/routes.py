@@ -75,9 +75,9 @@ def check_route(
     if (sender, receiver) in allowed:
         return
     if not any(s is sender for s, _ in allowed):
-        message = f"a {sender.value} may not send a {kind.value} package"
+        message = f"the role {sender.value} may not send {kind.value} packages"
     else:
-        message = f"a {kind.value} package from a {sender.value} may not go to a {receiver.value}"
+        message = f"{kind.value} packages may not go from {sender.value} to {receiver.value}"
     raise RoleError(
         message,
         file=file,
@@ -120,7 +120,7 @@ def check_source(
     if kind not in PROVIDER_KINDS:
         if source is not None:
             raise RoleError(
-                f"a {kind.value} package names no source",
+                f"{kind.value} packages name no source",
                 file=file,
                 field="source",
                 hint="leave the source out for this kind",
@@ -129,7 +129,7 @@ def check_source(
     provided = [s.name for s in project.sources if s.provider == sender.name]
     if source is None or source not in provided:
         raise RoleError(
-            f"a {kind.value} package must name a source that party {sender.name!r} provides",
+            f"{kind.value} packages must name a source that party {sender.name!r} provides",
             file=file,
             field="source",
             hint="use one of: " + (", ".join(provided) or "(none: the party provides no source)"),
