@@ -20,6 +20,7 @@ from linkwell.errors import (
     IdentityError,
     MisdirectedError,
     ReadError,
+    ReplayError,
     RoleError,
     StorageError,
     UnknownSenderError,
@@ -320,3 +321,18 @@ def test_package_file_layout(seal: Sealer) -> None:
     assert data[-FOOTER_LENGTH:].startswith(b"linkwell-package/v1 payload=")
     manifest_bytes = manifest.canonical()
     assert len(data) == 20 + manifest.ciphertext_size + len(manifest_bytes) + 90 + 67
+
+
+def test_payload_is_removed_if_the_ledger_refuses_at_the_end(
+    world: World, seal: Sealer, inbox: Path, ledger: ReceiptLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes opening one package at once: the loser's payload does not stay."""
+    package, _ = seal()
+
+    def lost_race(*args: object, **kwargs: object) -> None:
+        raise ReplayError("this package was opened here meanwhile, by another process")
+
+    monkeypatch.setattr(ledger, "record_opened", lost_race)
+    with pytest.raises(ReplayError):
+        _open(world, package, ledger, inbox / "p.parquet")
+    assert listing(inbox) == []
