@@ -436,7 +436,29 @@ def test_insider_lies_after_the_signature(
     assert type(attempt(trailing)) is DigestError
     # Not age at all, signed.
     garbage = reforge(genuine, tmp_path / "garbage.lwpkg", key=key, ciphertext=os.urandom(5000))
-    assert type(attempt(garbage)) is DigestError
+    assert type(attempt(garbage)) is PackageFormatError
+    # Age header intact, every chunk after it garbage, signed.
+    header_end = ciphertext.index(b"\n", ciphertext.index(b"\n--- ") + 1) + 1
+    body = ciphertext[:header_end] + os.urandom(len(ciphertext) - header_end)
+    scrambled = reforge(genuine, tmp_path / "scrambled.lwpkg", key=key, ciphertext=body)
+    assert type(attempt(scrambled)) is DigestError
+    # Encrypted to edris and to an outsider too (or by passphrase), signed.
+    recipient = pyrage.x25519.Recipient.from_str(world.me("edris").card().encryption_key)
+    outsider = pyrage.x25519.Identity.generate().to_public()
+    plaintext = write_payload(tmp_path / "y.parquet").read_bytes()
+    for n, shared in enumerate(
+        [
+            pyrage.encrypt(plaintext, [recipient, outsider]),
+            pyrage.passphrase.encrypt(plaintext, "pw"),
+        ]
+    ):
+        leaky = reforge(
+            genuine, tmp_path / f"leaky-{n}.lwpkg", key=key, ciphertext=shared,
+            plaintext_sha256=hashlib.sha256(plaintext).hexdigest(), plaintext_size=len(plaintext),
+        )  # fmt: skip
+        error = attempt(leaky)
+        assert type(error) is MisdirectedError
+        assert "other recipients" in str(error)
     # Encrypted to someone else while naming edris's card.
     other = pyrage.x25519.Identity.generate().to_public()
     elsewhere = pyrage.encrypt(write_payload(tmp_path / "x.parquet").read_bytes(), [other])

@@ -3,10 +3,11 @@
 :func:`open_package` checks, in order: the file's layout and format version, that the sender's
 fingerprint is registered in the project file (retired cards included), the sender's signature,
 that the package is for this party and one of its identities, the project id and wave, the route
-and expected kinds, the validity period, the receipt ledger, and the ciphertext digest. Only then
-does it decrypt, into a private temporary file beside ``dest``, check the plaintext digest and the
-Parquet shape against the manifest, rename the file into place and record it in the ledger. Any
-failure raises its own :class:`~linkwell.errors.PackageError` and leaves nothing behind.
+and expected kinds, the validity period, the receipt ledger, the ciphertext digest, and that age
+names this one recipient only. Only then does it decrypt, into a private temporary file beside
+``dest``, check the plaintext digest and the Parquet shape against the manifest, rename the file
+into place and record it in the ledger. Any failure raises its own
+:class:`~linkwell.errors.PackageError` and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from linkwell.fileio import atomic_path
 from linkwell.progress import SILENT, Progress
 from linkwell.seal._layout import Layout, read_layout
 from linkwell.seal._parquet import parquet_shape
-from linkwell.seal._stream import ReadAhead, ShortFileError, WriteBehind, hash_region
+from linkwell.seal._stream import ReadAhead, ShortFileError, WriteBehind, hash_region, read_exact
 from linkwell.seal.identity import SecretIdentity, fingerprint
 from linkwell.seal.ledger import Receipt, ReceiptLedger
 from linkwell.seal.manifest import (
@@ -57,6 +58,8 @@ __all__ = ["MAX_CLOCK_SKEW", "OpenedPackage", "inspect_package", "open_package"]
 MAX_CLOCK_SKEW: Final = timedelta(minutes=5)
 """How far in the future a package's creation time may lie (the parties' clocks differ)."""
 _RESEND: Final = "do not use this package; ask the sender to send it again and tell them"
+_AGE_MAGIC: Final = b"age-encryption.org/v1\n"
+_AGE_HEADER_LIMIT: Final = 64 * 1024
 
 
 class OpenedPackage(BaseModel):
@@ -176,6 +179,28 @@ def _check_ciphertext(fd: int, verified: _Verified, file: Path, progress: Progre
     if digest != verified.manifest.ciphertext_sha256:
         raise DigestError(
             "the encrypted payload does not match the digest the sender signed",
+            file=file,
+            hint=_RESEND,
+        )
+
+
+def _check_single_recipient(fd: int, layout: Layout, file: Path) -> None:
+    """The age header must name exactly one recipient, of type X25519 (grease stanzas aside).
+
+    An honest sender seals to one card; a package that others could decrypt too is refused
+    before decryption, whoever signed it.
+    """
+    head = read_exact(fd, min(_AGE_HEADER_LIMIT, layout.ciphertext_size), layout.ciphertext_offset)
+    end = head.find(b"\n---")
+    if not head.startswith(_AGE_MAGIC) or end < 0:
+        raise PackageFormatError(
+            "the payload is not an age v1 encrypted file", file=file, hint=_RESEND
+        )
+    stanzas = [line[3:].split(b" ", 1)[0] for line in head[:end].split(b"\n") if line[:3] == b"-> "]
+    recipients = [kind for kind in stanzas if not kind.endswith(b"-grease")]
+    if recipients != [b"X25519"]:
+        raise MisdirectedError(
+            "the payload is encrypted to other recipients than the one it is addressed to",
             file=file,
             hint=_RESEND,
         )
@@ -397,6 +422,7 @@ def open_package(
         _check_time(manifest, project, moment, path)
         ledger.check_not_opened(manifest, file=path)
         _check_ciphertext(fd, verified, path, progress)
+        _check_single_recipient(fd, verified.layout, path)
         with atomic_path(dest) as partial:
             _decrypt(
                 fd=fd,
