@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkwell.errors import StorageError
+from linkwell.errors import InternalError, StorageError
 from linkwell.seal import PackageKind, ReceiptLedger, open_package
 from linkwell.seal._stream import BLOCK_SIZE, ReadAhead, ShortFileError, WriteBehind, hash_region
 from tests.seal.conftest import NOW, Sealer, World, listing
@@ -93,7 +93,7 @@ def test_abandoned_read_ahead_stops(source: Path) -> None:
         with ReadAhead(fd, 0, len(DATA), task=Counter()) as reader:
             reader.read(10)  # the consumer gives up with blocks still queued
         assert not reader._thread.is_alive()
-        with pytest.raises(RuntimeError):
+        with pytest.raises(InternalError):
             ReadAhead(fd, 0, 1, task=Counter(), digest=False).hexdigest()
     finally:
         os.close(fd)

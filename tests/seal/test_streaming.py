@@ -92,19 +92,19 @@ def seal_and_open_in_child(world: World, work: Path, size: int) -> dict[str, flo
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         timeout=1800,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stderr[-2000:]
     assert (work / "opened.parquet").stat().st_size == (work / "payload.parquet").stat().st_size
     return json.loads(result.stdout)
 
 
 def test_memory_does_not_grow_with_the_payload(world: World, tmp_path: Path) -> None:
-    # 16 MiB already fills every buffer in flight (a few 1 MiB blocks per thread).
+    # 16 MiB already fills every buffer in flight (a few 1 MiB blocks per thread, about 12 MiB
+    # at most); 96 MiB more payload may then cost no more than a quarter of it in memory.
     small = seal_and_open_in_child(world, tmp_path / "small", 16 * MB)
-    large = seal_and_open_in_child(world, tmp_path / "large", 64 * MB)
-    assert large["bytes"] > 3.9 * small["bytes"]
-    # 48 MiB more payload may not cost even a fifth of it in memory.
-    assert large["peak_mb"] - small["peak_mb"] < 10, (small, large)
-    assert large["peak_mb"] < 200
+    large = seal_and_open_in_child(world, tmp_path / "large", 112 * MB)
+    assert large["bytes"] > 6.9 * small["bytes"]
+    assert large["peak_mb"] - small["peak_mb"] < 24, (small, large)
+    assert large["peak_mb"] < 200, (small, large)
 
 
 @pytest.mark.slow

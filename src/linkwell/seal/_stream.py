@@ -15,6 +15,7 @@ import threading
 from types import TracebackType
 from typing import Final, Self
 
+from linkwell.errors import InternalError
 from linkwell.progress import ProgressTask
 
 __all__ = ["BLOCK_SIZE", "ReadAhead", "ShortFileError", "WriteBehind", "hash_region", "read_exact"]
@@ -134,8 +135,7 @@ class ReadAhead:
     def hexdigest(self) -> str:
         """SHA-256 of the region; meaningful once :attr:`complete`, if made with ``digest``."""
         if not self._digest:
-            msg = "this reader was made without a digest"
-            raise RuntimeError(msg)
+            raise InternalError("a digest was asked of a reader made without one")
         return self._hash.hexdigest()
 
 
@@ -168,7 +168,7 @@ class WriteBehind:
         tb: TracebackType | None,
     ) -> None:
         if self._thread.is_alive():
-            self.error = self.error or RuntimeError("abandoned")
+            self.error = self.error or InternalError("the writer was abandoned")
             self._queue.put(None)
             self._thread.join()
 

@@ -89,7 +89,11 @@ class SecretIdentity:
                 hint="use the party's name exactly as in the project file",
             )
         if created.tzinfo is None:
-            raise IdentityError("an identity's creation time must carry a time zone")
+            raise IdentityError(
+                "an identity's creation time must carry a time zone",
+                field="created",
+                hint="give the time in UTC, e.g. datetime.now(UTC)",
+            )
         self._party = party
         self._role = Role(role)
         self._created = created.astimezone(UTC)

@@ -84,7 +84,11 @@ def _check_private(path: Path, what: str) -> None:
     except FileNotFoundError as exc:
         raise IdentityError(f"{what} not found", file=path, hint="check the path") from exc
     except OSError as exc:
-        raise IdentityError(f"{what} cannot be read ({exc.strerror})", file=path) from exc
+        raise IdentityError(
+            f"{what} cannot be read ({exc.strerror})",
+            file=path,
+            hint="check the file's and its folder's permissions",
+        ) from exc
     if not stat.S_ISREG(info.st_mode):
         raise IdentityError(f"{what} is not a regular file", file=path, hint="check the path")
     if info.st_mode & 0o077:
@@ -107,8 +111,13 @@ def read_passphrase(*, env: str | None = DEFAULT_PASSPHRASE_ENV, file: Path | No
         _check_private(file, "the passphrase file")
         try:
             text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise IdentityError("the passphrase file cannot be read", file=file) from exc
+        except (OSError, UnicodeDecodeError):
+            # from None: the decoder's message would quote a byte of the passphrase.
+            raise IdentityError(
+                "the passphrase file cannot be read as UTF-8 text",
+                file=file,
+                hint="write the passphrase as the file's first line",
+            ) from None
         value = text.split("\n", 1)[0].removesuffix("\r")
         source = f"the passphrase file {file}"
     elif env is not None and os.environ.get(env):
@@ -156,7 +165,9 @@ def load_identity(path: Path, passphrase: str) -> SecretIdentity:
             data = handle.read(_MAX_IDENTITY_BYTES + 1)
     except OSError as exc:
         raise IdentityError(
-            f"the identity file cannot be read ({exc.strerror})", file=path
+            f"the identity file cannot be read ({exc.strerror})",
+            file=path,
+            hint="check the file's and its folder's permissions",
         ) from exc
     if len(data) > _MAX_IDENTITY_BYTES or not data.startswith(_AGE_MAGIC):
         raise IdentityError(
@@ -172,8 +183,13 @@ def load_identity(path: Path, passphrase: str) -> SecretIdentity:
             file=path,
             hint="check the passphrase; if it is right, restore the file from your backup",
         ) from exc
-    except UnicodeDecodeError as exc:
-        raise IdentityError("the identity file does not hold text", file=path) from exc
+    except UnicodeDecodeError:
+        # from None: the decoder's message quotes a byte of the secret.
+        raise IdentityError(
+            "the identity file does not hold a linkwell identity",
+            file=path,
+            hint="give the file written by 'linkwell keys new', or restore it from backup",
+        ) from None
     return SecretIdentity.from_secret_text(text, file=path)
 
 

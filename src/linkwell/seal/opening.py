@@ -94,7 +94,11 @@ def _package_fd(path: Path) -> Iterator[tuple[int, int]]:
             "the package file does not exist", file=path, hint="check the path"
         ) from exc
     except OSError as exc:
-        raise StorageError(f"the package cannot be read ({exc.strerror})", file=path) from exc
+        raise StorageError(
+            f"the package cannot be read ({exc.strerror})",
+            file=path,
+            hint="check the file's and its folder's permissions",
+        ) from exc
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

@@ -161,7 +161,11 @@ def seal_package(
         _check_own_head(log_head, sender_party)
     columns, rows = parquet_shape(
         payload,
-        on_error=lambda why: ReadError(f"the payload cannot be sealed: {why}", file=payload),
+        on_error=lambda why: ReadError(
+            f"the payload cannot be sealed: {why}",
+            file=payload,
+            hint="seal the Parquet file written by the previous step",
+        ),
     )
     if any(not _PACKAGE_ID.fullmatch(parent) for parent in parents):
         raise ConfigError(
@@ -228,6 +232,7 @@ def seal_package(
                         f"the payload cannot be described by a manifest: {first['msg']}",
                         file=payload,
                         field=".".join(str(part) for part in first["loc"]) or None,
+                        hint="the payload has too many columns or a column name is too long",
                     ) from None
                 signature = encode_signature(sign_manifest(manifest, sender.signing_key))
                 tail = trailer(manifest.canonical(), signature, ciphertext_size)
