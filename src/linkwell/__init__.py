@@ -35,6 +35,20 @@ from linkwell.errors import (
     VaultError,
 )
 from linkwell.schema import DatasetDef, is_valid_id, issue_ids, load_dataset
+from linkwell.seal import (
+    Manifest,
+    OpenedPackage,
+    PackageKind,
+    ReceiptLedger,
+    SecretIdentity,
+    inspect_package,
+    load_identity,
+    load_keyring,
+    new_identity,
+    open_package,
+    save_identity,
+    seal_package,
+)
 
 __version__ = "0.1.0"
 
@@ -52,15 +66,20 @@ __all__ = [
     "InputError",
     "InternalError",
     "LinkwellError",
+    "Manifest",
     "MisdirectedError",
+    "OpenedPackage",
     "PackageError",
     "PackageFormatError",
+    "PackageKind",
     "ProjectConfig",
     "ReadError",
+    "ReceiptLedger",
     "ReplayError",
     "Role",
     "RoleError",
     "SchemaError",
+    "SecretIdentity",
     "SeparationError",
     "SignatureError",
     "StorageError",
@@ -71,9 +90,16 @@ __all__ = [
     "VaultError",
     "VerifyReport",
     "__version__",
+    "inspect_package",
     "is_valid_id",
     "issue_ids",
     "load_dataset",
+    "load_identity",
+    "load_keyring",
     "load_project",
+    "new_identity",
+    "open_package",
+    "save_identity",
+    "seal_package",
     "verify_log",
 ]

@@ -2,7 +2,10 @@
 
 from linkwell.cli._app import main
 from linkwell.cli.audit import audit
+from linkwell.cli.keys import keys
+from linkwell.cli.package import package
 
-main.add_command(audit)
+for _command in (audit, keys, package):
+    main.add_command(_command)
 
 __all__ = ["main"]

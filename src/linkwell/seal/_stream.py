@@ -1,0 +1,212 @@
+"""Streaming file I/O around the age cipher, with hashing moved off the cipher's thread.
+
+pyrage holds the GIL while it encrypts, but file reads, writes and SHA-256 release it; so reading
+ahead and hashing on one background thread, and hashing and writing behind on another, keeps a
+second core busy while the first runs the cipher. Memory is bounded by a few blocks in flight
+(``depth`` x ``block_size``) whatever the payload's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import threading
+from types import TracebackType
+from typing import Final, Self
+
+from linkwell.errors import InternalError
+from linkwell.progress import ProgressTask
+
+__all__ = ["BLOCK_SIZE", "ReadAhead", "ShortFileError", "WriteBehind", "hash_region", "read_exact"]
+
+BLOCK_SIZE: Final = 1024 * 1024
+"""Bytes per block handed between threads."""
+_DEPTH: Final = 4
+
+
+class ShortFileError(OSError):
+    """The file ended before the region the caller expected (it shrank, or was cut short)."""
+
+
+def _pread_exact(fd: int, length: int, offset: int) -> bytes:
+    data = os.pread(fd, length, offset)
+    while len(data) < length:
+        more = os.pread(fd, length - len(data), offset + len(data))
+        if not more:
+            raise ShortFileError("the file ended early")
+        data += more
+    return data
+
+
+def read_exact(fd: int, length: int, offset: int) -> bytes:
+    """Exactly ``length`` bytes at ``offset`` of ``fd``, or :class:`ShortFileError`."""
+    return _pread_exact(fd, length, offset) if length else b""
+
+
+def hash_region(fd: int, offset: int, length: int, task: ProgressTask) -> str:
+    """SHA-256 (hex) of ``length`` bytes at ``offset`` of ``fd``, reading one block at a time."""
+    digest = hashlib.sha256()
+    position, end = offset, offset + length
+    while position < end:
+        block = _pread_exact(fd, min(BLOCK_SIZE, end - position), position)
+        digest.update(block)
+        position += len(block)
+        task.advance(len(block))
+    return digest.hexdigest()
+
+
+class ReadAhead:
+    """A file-like ``read`` over a region of ``fd``, filled and hashed by a background thread.
+
+    Use as a context manager; leaving it stops the thread even when the consumer gave up early.
+    An error on the thread is kept in :attr:`error` and raised to the consumer.
+    """
+
+    def __init__(
+        self, fd: int, offset: int, length: int, *, task: ProgressTask, digest: bool = True
+    ) -> None:
+        self._fd, self._offset, self._length, self._task = fd, offset, length, task
+        self._digest = digest
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=_DEPTH)
+        self._stop = threading.Event()
+        self._hash = hashlib.sha256()
+        self._block = b""
+        self._position = 0
+        self._eof = False
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._fill, name="linkwell-read-ahead", daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                continue
+        self._thread.join()
+
+    def _fill(self) -> None:
+        try:
+            position, end = self._offset, self._offset + self._length
+            while position < end and not self._stop.is_set():
+                block = _pread_exact(self._fd, min(BLOCK_SIZE, end - position), position)
+                if self._digest:
+                    self._hash.update(block)
+                position += len(block)
+                self._queue.put(block)
+            self._queue.put(b"")
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer, who raises it
+            self._queue.put(exc)
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all of the current block if negative); ``b""`` at the end."""
+        if self._position >= len(self._block):
+            if self._eof:
+                return b""
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self.error = item
+                raise item
+            if not item:
+                self._eof = True
+                return b""
+            self._block, self._position = item, 0
+            self._task.advance(len(item))
+        end = len(self._block) if size < 0 else self._position + size
+        chunk = self._block[self._position : end]
+        self._position += len(chunk)
+        return chunk
+
+    @property
+    def complete(self) -> bool:
+        """Whether the consumer read the whole region up to its end."""
+        return self._eof
+
+    def hexdigest(self) -> str:
+        """SHA-256 of the region; meaningful once :attr:`complete`, if made with ``digest``."""
+        if not self._digest:
+            raise InternalError("a digest was asked of a reader made without one")
+        return self._hash.hexdigest()
+
+
+class WriteBehind:
+    """A file-like ``write`` into ``fd`` from ``offset`` on, hashed and written by a thread.
+
+    :meth:`finish` flushes and returns the digest and size; leaving the context without it (on
+    an error) stops the thread and discards what was not yet written.
+    """
+
+    def __init__(self, fd: int, offset: int) -> None:
+        self._fd, self._position = fd, offset
+        self._queue: queue.Queue[bytearray | None] = queue.Queue(maxsize=_DEPTH)
+        self._buffer = bytearray()
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._drain, name="linkwell-write-behind", daemon=True
+        )
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._thread.is_alive():
+            self.error = self.error or InternalError("the writer was abandoned")
+            self._queue.put(None)
+            self._thread.join()
+
+    def _drain(self) -> None:
+        while (block := self._queue.get()) is not None:
+            if self.error is not None:
+                continue  # keep taking blocks so the producer never blocks on a dead writer
+            try:
+                self._hash.update(block)
+                view = memoryview(block)
+                while view:
+                    written = os.pwrite(self._fd, view, self._position)
+                    self._position += written
+                    view = view[written:]
+            except Exception as exc:  # noqa: BLE001 - handed to the producer, who raises it
+                self.error = exc
+
+    def write(self, data: bytes) -> int:
+        """Queue ``data``; raises the writing thread's error, if it had one."""
+        if self.error is not None:
+            raise self.error
+        self._buffer += data
+        self._size += len(data)
+        if len(self._buffer) >= BLOCK_SIZE:
+            self._queue.put(self._buffer)
+            self._buffer = bytearray()
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing to do: blocks are written by the thread; :meth:`finish` waits for them."""
+
+    def finish(self) -> tuple[str, int, int]:
+        """Write what is left; return (SHA-256 hex, bytes written, end offset in the file)."""
+        if self._buffer:
+            self._queue.put(self._buffer)
+            self._buffer = bytearray()
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self._hash.hexdigest(), self._size, self._position
