@@ -33,7 +33,15 @@ from linkwell.errors import (
     ValidationError,
     VaultError,
 )
-from linkwell.schema import DatasetDef, is_valid_id, issue_ids, load_dataset
+from linkwell.schema import (
+    DatasetDef,
+    ValidationResult,
+    is_valid_id,
+    issue_ids,
+    load_dataset,
+    read_table,
+    validate_file,
+)
 
 __version__ = "0.1.0"
 
@@ -65,10 +73,13 @@ __all__ = [
     "TransportError",
     "UnknownSenderError",
     "ValidationError",
+    "ValidationResult",
     "VaultError",
     "__version__",
     "is_valid_id",
     "issue_ids",
     "load_dataset",
     "load_project",
+    "read_table",
+    "validate_file",
 ]
