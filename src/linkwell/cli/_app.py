@@ -50,7 +50,7 @@ class LinkwellGroup(click.Group):
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
 @click.option("--debug", is_flag=True, help="Show a traceback for unexpected errors.")
 def main(verbose: int, debug: bool) -> None:  # noqa: FBT001
-    r"""Link survey answers to service data without any party holding both.
+    """Link survey answers to service data without any party holding both.
 
     \b
     Quick start:
@@ -59,7 +59,7 @@ def main(verbose: int, debug: bool) -> None:  # noqa: FBT001
       linkwell validate --dataset authority area/authority.csv
 
     Each party runs its own commands in its own workspace; see docs/ for the guide per role.
-    """
+    """  # noqa: D301 - click's \b marks a verbatim block
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(
         level=max(level, logging.DEBUG),
