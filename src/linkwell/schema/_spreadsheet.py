@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import openpyxl
 from openpyxl.utils.cell import get_column_letter, range_boundaries
@@ -108,13 +108,12 @@ def _extent(book: openpyxl.Workbook, path: Path, sheet: str | None) -> SheetExte
     if not hasattr(worksheet, "calculate_dimension"):
         raise ReadError(f"sheet {chosen!r} is a chart, not a table", file=path)
     try:
-        dimension = worksheet.calculate_dimension()
+        bounds = range_boundaries(worksheet.calculate_dimension())
     except ValueError:
-        worksheet.reset_dimensions()
-        dimension = worksheet.calculate_dimension(force=True)
-    first_column, header_row, last_column, last_row = range_boundaries(dimension)
-    if None in (first_column, header_row, last_column, last_row):
-        raise _damaged(path)
+        bounds = _measure(worksheet)
+    first_column, header_row, last_column, last_row = bounds
+    if None in bounds:
+        raise ReadError(f"sheet {chosen!r} is empty", file=path)
     extent = SheetExtent(
         sheet=chosen,
         sheets=names,
@@ -130,6 +129,23 @@ def _extent(book: openpyxl.Workbook, path: Path, sheet: str | None) -> SheetExte
             hint="delete the empty columns to the right of the table and save it again",
         )
     return extent
+
+
+def _measure(worksheet: Any) -> tuple[int | None, int | None, int | None, int | None]:  # noqa: ANN401 - openpyxl's read-only sheet is untyped
+    """The used range of a sheet whose writer did not record it, by walking its rows.
+
+    This is the one per-row loop in reading, and only for such workbooks: openpyxl's own
+    measure starts at A1 and would take empty leading rows for the header.
+    """
+    top = bottom = left = right = None
+    for number, cells in enumerate(worksheet.iter_rows(values_only=True), start=1):
+        filled = [i for i, value in enumerate(cells, start=1) if value is not None]
+        if filled:
+            top = number if top is None else top
+            bottom = number
+            left = filled[0] if left is None else min(left, filled[0])
+            right = filled[-1] if right is None else max(right, filled[-1])
+    return left, top, right, bottom
 
 
 def xlsx_relation(path: Path, extent: SheetExtent, first_row: int) -> tuple[str, list[object]]:

@@ -41,7 +41,7 @@ BLANKS: Final = " \t\r\n\u00a0"
 
 # Words that qualify "name" as something other than a person's name.
 _NOT_A_PERSON: Final = frozenset(
-    {"school", "authority", "council", "establishment", "centre", "center", "provider",
+    {"school", "la", "authority", "council", "establishment", "centre", "center", "provider",
      "variable", "sheet", "file", "area", "zone", "service", "team", "column", "field"}
 )  # fmt: skip
 
