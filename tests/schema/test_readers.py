@@ -332,7 +332,7 @@ def test_header_only_workbook(tmp_path: Path) -> None:
 # --- SPSS ------------------------------------------------------------------------------------
 
 
-def _sav(path: Path, cases: int = 4) -> Path:
+def _sav(path: Path, cases: int = 4, *, compress: bool = False) -> Path:
     frame = pd.DataFrame(
         {
             "pupil": [4839201175.0, 2.0, float("nan"), 13797302400.0][:cases] * (cases // 4 or 1),
@@ -345,6 +345,7 @@ def _sav(path: Path, cases: int = 4) -> Path:
         path,
         variable_value_labels={"fsm": {1: "Yes", 2: "No", 9: "Not known"}},
         missing_ranges={"fsm": [9]},
+        compress=compress,
     )
     return path
 
@@ -359,6 +360,14 @@ def test_sav_lands_codes_with_labels_beside_them(tmp_path: Path) -> None:
         {"_row": 3, "pupil": None, "school": "St Mary", "fsm": None},  # 9 is user-missing
         {"_row": 4, "pupil": "13797302400", "school": "x", "fsm": "1.5"},
     ]
+
+
+def test_zsav_is_read_too(tmp_path: Path) -> None:
+    path = _sav(tmp_path / "s.zsav", compress=True)
+    assert path.read_bytes()[:4] == b"$FL3"
+    result, rows = land(path)
+    assert result.format is SourceFormat.SAV
+    assert [r["pupil"] for r in rows] == ["4839201175", "2", None, "13797302400"]
 
 
 def test_sav_is_read_in_chunks_keeping_case_numbers(

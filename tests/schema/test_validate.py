@@ -13,6 +13,7 @@ import pytest
 from linkwell.config import ColumnMapping
 from linkwell.engine import Engine
 from linkwell.errors import ConfigError, ValidationError
+from linkwell.schema import load_dataset
 from linkwell.schema.ids import check_digit
 from linkwell.schema.rules import Rule
 from linkwell.schema.validate import ValidationResult, validate_file
@@ -241,3 +242,48 @@ def test_every_row_quarantined_still_writes_outputs(tmp_path: Path) -> None:
     assert (result.rows_accepted, result.rows_quarantined) == (0, 2)
     assert pq.read_table(result.accepted).num_rows == 0
     assert pq.read_schema(result.accepted).names[-1] == "_row"
+
+
+def test_a_failed_run_leaves_no_stale_outputs(tmp_path: Path) -> None:
+    good = write_csv(tmp_path / "good.csv", [clean_row(make_id(1))])
+    result = run(good)
+    assert result.summary.exists()
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(b"unique_id,school\n")
+    with pytest.raises(ValidationError):
+        run(broken)
+    assert list(result.out_dir.iterdir()) == []
+
+
+def test_survey_dataset_numbers_categories_and_items(tmp_path: Path) -> None:
+    survey = load_dataset("survey-secondary", 1)
+    header = ["unique_id", "school", "Authority", "Stage", "sex", "weight", "sdq_01", "wemwbs_01"]
+    values = [
+        ["s2", "female", "1.5", "2", "5"],
+        ["S4", "", "2e0", "", ""],
+        ["S5", "boy", "0", "3", "6"],
+        ["s1", "other", "heavy", "1.0", "1"],
+    ]
+    rows = [
+        dict(zip(header, [make_id(n), "5244439", "S12000015", *v], strict=True))
+        for n, v in enumerate(values, start=1)
+    ]
+    path = write_csv(tmp_path / "survey.csv", rows, header)
+    with Engine() as engine:
+        result = validate_file(
+            path, survey, ColumnMapping(), out_dir=tmp_path / "out", engine=engine
+        )
+    assert quarantine(result) == Counter(
+        {(3, "stage", "unknown-code"): 1, (3, "sex", "unknown-code"): 1,
+         (3, "weight", "out-of-range"): 1, (3, "sdq_01", "out-of-range"): 1,
+         (3, "wemwbs_01", "out-of-range"): 1, (4, "weight", "not-number"): 1}
+    )  # fmt: skip
+    accepted = {r["_row"]: r for r in pq.read_table(result.accepted).to_pylist()}
+    assert sorted(accepted) == [1, 2]
+    assert (accepted[1]["stage"], accepted[1]["sex"], accepted[1]["weight"]) == (
+        "S2",
+        "female",
+        1.5,
+    )
+    assert (accepted[2]["weight"], accepted[2]["sdq_01"]) == (2.0, None)
+    assert str(pq.read_schema(result.accepted).field("weight").type) == "double"

@@ -1,12 +1,10 @@
 """Delimited text: encoding detection, dialect sniffing and the engine query that reads it.
 
-A text file is checked once, streamed in blocks, before the engine sees it: control characters
-(binary data, UTF-16 without a byte-order mark) refuse it, valid UTF-8 (with or without a BOM) is
-read as it is, and anything else is read as Windows-1252 (the encoding Excel's "CSV" export uses
-in the UK) after transcoding to UTF-8 in blocks, unless it holds bytes Windows-1252 never uses.
-The delimiter is sniffed from the header and a sample of rows; the engine then reads every record
-with that dialect fixed, so no row can be skipped by a guess, and lines it cannot parse are
-collected and refused together.
+The file is checked once in blocks: control characters refuse it (binary, UTF-16 without a
+BOM), valid UTF-8 is read as it is, anything else as Windows-1252 (Excel's UK "CSV") after
+transcoding in blocks, unless it holds bytes Windows-1252 never uses. The delimiter is sniffed
+from a bounded sample; the engine then reads every record with that dialect fixed, so no row is
+skipped by a guess, and lines it cannot parse are collected and refused together.
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
-"""Excel workbooks (.xlsx): the sheet's extent from its own header, cells through the engine.
+"""Excel workbooks (.xlsx): the sheet's extent from its header, its cells through the engine.
 
-The engine's excel extension (shipped as a wheel of the same DuckDB release and loaded by path,
-never downloaded) streams the sheet's cells as text. Which cells to read comes from the sheet's
-recorded dimension, read with openpyxl in read-only mode without touching the rows: the first row
-holding anything is the header, and every row below it is read by its spreadsheet row number, so
-an empty row in the middle never ends the table early. Only a workbook whose writer left out the
-dimension is scanned row by row (by openpyxl) to find it.
+The engine's excel extension (a wheel of the same DuckDB release, loaded by path, never
+downloaded) streams the cells as text; the range comes from the dimension the sheet records,
+read by openpyxl without touching rows, so an empty row never ends the table early. The first row
+holding anything is the header and every row keeps its spreadsheet number; only a workbook whose
+writer left out the dimension is measured by walking its rows.
 """
 
 from __future__ import annotations
@@ -87,8 +86,11 @@ def sheet_extent(path: Path, sheet: str | None) -> SheetExtent:
             raise _damaged(path) from exc
         try:
             return _extent(book, path, sheet)
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
+        except (zipfile.BadZipFile, KeyError, OSError, EOFError) as exc:
             raise _damaged(path) from exc
+        except ValueError:
+            # openpyxl's parse errors may quote a cell; the chain is dropped with them.
+            raise _damaged(path) from None
         finally:
             book.close()
 
@@ -96,7 +98,7 @@ def sheet_extent(path: Path, sheet: str | None) -> SheetExtent:
 def _extent(book: openpyxl.Workbook, path: Path, sheet: str | None) -> SheetExtent:
     names = tuple(book.sheetnames)
     if not names:
-        raise ReadError("the workbook has no sheets", file=path)
+        raise ReadError("the workbook has no sheets", file=path, hint="export the data again")
     chosen = names[0] if sheet is None else sheet
     if chosen not in names:
         raise ConfigError(
@@ -106,14 +108,20 @@ def _extent(book: openpyxl.Workbook, path: Path, sheet: str | None) -> SheetExte
         )
     worksheet = book[chosen]
     if not hasattr(worksheet, "calculate_dimension"):
-        raise ReadError(f"sheet {chosen!r} is a chart, not a table", file=path)
+        raise ReadError(
+            f"sheet {chosen!r} is a chart, not a table",
+            file=path,
+            hint="choose the sheet holding the data",
+        )
     try:
         bounds = range_boundaries(worksheet.calculate_dimension())
     except ValueError:
         bounds = _measure(worksheet)
     first_column, header_row, last_column, last_row = bounds
     if None in bounds:
-        raise ReadError(f"sheet {chosen!r} is empty", file=path)
+        raise ReadError(
+            f"sheet {chosen!r} is empty", file=path, hint="choose the sheet holding the data"
+        )
     extent = SheetExtent(
         sheet=chosen,
         sheets=names,

@@ -1,14 +1,11 @@
 """SPSS data files (.sav, .zsav): codes land, value labels travel beside them.
 
-The file is read with pyreadstat in chunks of cases, each turned into an Arrow batch of text
-columns (numbers written the shortest way that reads back exactly, ``1`` not ``1.0``) and streamed
-into the engine, so memory does not grow with the number of cases. Each variable lands as its
-stored *code*, not its value label: codes are what the variable holds, numeric fields such as a
-SIMD decile stay numeric where a label ("1 - most deprived") would not parse, and labels can
-differ between waves of one survey. The labels are returned with the read so that a mapping's
-per-field code map can translate codes when a field needs its label. SPSS user-missing values
-land as missing, as the provider declared them. Dates land as SPSS stores them (seconds since
-14 October 1582); no shipped dataset has a date field.
+Cases are read with pyreadstat in chunks and streamed into the engine as Arrow batches of text
+(numbers in their shortest exact form, ``1`` not ``1.0``), so memory does not grow with the file.
+Codes land rather than labels because codes are what a variable holds: a SIMD decile stays a
+number where its label ("1 - most deprived") would not parse, and labels change between waves;
+the labels are returned with the read, for a mapping's per-field code map to use. User-missing
+values land as missing, and dates as SPSS stores them (seconds since 14 October 1582).
 """
 
 from __future__ import annotations
@@ -73,10 +70,12 @@ class SavSource:
                 arrays += [_as_text(frame[name]) for name in self.columns]
                 offset += len(frame)
                 yield pa.RecordBatch.from_arrays(arrays, schema=schema)
-        except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, ValueError) as exc:
+        except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError) as exc:
             self.failure = _damaged(self.path)
             self.failure.__cause__ = exc
-            return
+        except ValueError:
+            # A conversion error may quote a value; it is not kept in the chain.
+            self.failure = _damaged(self.path)
 
 
 def _as_text(series: Any) -> pa.Array:  # noqa: ANN401 - a pandas Series, untyped upstream

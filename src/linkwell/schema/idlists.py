@@ -50,7 +50,9 @@ class IdCheck:
 def read_id_list(path: Path) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.int64]]:
     """The IDs in ``path`` and the line number each came from."""
     if path.is_dir():
-        raise ReadError("this is a folder, not a list of IDs", file=path)
+        raise ReadError(
+            "this is a folder, not a list of IDs", file=path, hint="give the list's file"
+        )
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError as exc:
@@ -60,7 +62,9 @@ def read_id_list(path: Path) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.int64
             "the ID list is not UTF-8 text", file=path, hint="save it as plain text, one ID a line"
         ) from exc
     except OSError as exc:
-        raise ReadError(f"the file cannot be read ({exc.strerror})", file=path) from exc
+        raise ReadError(
+            f"the file cannot be read ({exc.strerror})", file=path, hint="check the file"
+        ) from exc
     lines = np.char.strip(np.array(text.splitlines() or [""], dtype=np.str_))
     numbers = np.arange(1, len(lines) + 1, dtype=np.int64)
     keep = np.char.str_len(lines) > 0
@@ -112,7 +116,9 @@ def issue_id_file(
     first bad line) rather than half-used. ``out`` must not exist yet.
     """
     if count < 1:
-        raise ConfigError("the number of IDs to issue must be at least 1", field="count")
+        raise ConfigError(
+            "the number of IDs to issue must be at least 1", field="count", hint="give --count N"
+        )
     if out is not None and out.exists():
         raise ConfigError(
             "the output file already exists; a list of issued IDs is never overwritten",
@@ -133,7 +139,11 @@ def issue_id_file(
     try:
         ids = issue_ids(count, exclude=used)
     except ValueError as exc:
-        raise ConfigError(f"cannot issue {count} IDs: {exc}", field="count") from exc
+        raise ConfigError(
+            f"cannot issue {count} IDs: {exc}",
+            field="count",
+            hint="issue fewer; half the ID space stays unused so that IDs stay hard to guess",
+        ) from exc
     if out is not None:
         write_text_atomic(out, "\n".join(ids.tolist()) + "\n")
     return ids

@@ -1,14 +1,11 @@
 """Applying a provider's :class:`~linkwell.config.ColumnMapping` to a landed table, in SQL.
 
-:func:`plan_mapping` decides, before any row is touched, which provider column feeds each
-dataset field: a column named in the mapping, or one whose name reads as the field's once case,
-spaces and punctuation are ignored ("SIMD Decile" is ``simd_decile``). A mapping naming unknown
-fields, two columns feeding one field and a required field with no column are refused there,
-naming the field. Every other provider column is dropped and listed by name, and one whose name
-reads like a name, date of birth, address or health record is called out: it was never shared.
-:func:`mapped_query` then renames, trims, applies missing codes and per-field code maps,
-canonicalises category codes and turns yes/no codes into ``true``/``false``; anything it does
-not recognise is left as sent, for validation to report.
+:func:`plan_mapping` decides, before any row is touched, which column feeds each field (one named
+in the mapping, or one whose name reads as the field's once case, spaces and punctuation are
+ignored) and refuses unknown fields, two columns for one field and a required field with no
+column; other columns are dropped and listed, and ones that read like personal or health data
+are called out. :func:`mapped_query` renames, trims, applies missing codes and code maps and
+canonicalises categories and yes/no codes, leaving anything unrecognised for validation.
 """
 
 from __future__ import annotations

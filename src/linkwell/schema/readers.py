@@ -1,13 +1,11 @@
 """Landing a provider's file as Parquet: every column as text exactly as sent, plus its row number.
 
-:func:`read_table` recognises the format by the file's first bytes (CSV in UTF-8 or
-Windows-1252 with any common delimiter, Excel .xlsx, SPSS .sav, Parquet) and streams it through
-the engine into a Parquet file with one VARCHAR column per provider column (names and cells
-untouched, an empty cell as NULL) and ``_row``, the data row number a user would look for: the
-record after the header in a CSV, the spreadsheet row in a workbook, the case number in a .sav,
-the row in a Parquet file. Rows with every cell empty are skipped and counted. Anything that
-cannot be read safely is refused with a :class:`~linkwell.errors.ReadError` naming the file and
-the place, never quoting a cell.
+:func:`read_table` recognises CSV (UTF-8 or Windows-1252, any common delimiter), Excel .xlsx,
+SPSS .sav and Parquet by their first bytes and streams them through the engine into one VARCHAR
+column per provider column (an empty cell as NULL) plus ``_row``, the number a user would look
+for: the record after the header, the spreadsheet row, the case number, the Parquet row. Rows
+with every cell empty are skipped and counted. Anything unsafe to read is refused with a
+:class:`~linkwell.errors.ReadError` naming the file and place, never quoting a cell.
 """
 
 from __future__ import annotations
@@ -117,7 +115,11 @@ def _open_head(path: Path) -> bytes:
             "no permission to read the file", file=path, hint="check the file's permissions"
         ) from exc
     except OSError as exc:
-        raise ReadError(f"the file cannot be read ({exc.strerror})", file=path) from exc
+        raise ReadError(
+            f"the file cannot be read ({exc.strerror})",
+            file=path,
+            hint="check that the file is complete and on a working disk, then try again",
+        ) from exc
     if not head:
         raise ReadError("the file is empty", file=path, hint="export the data again")
     return head
@@ -165,7 +167,7 @@ def detect_format(path: Path) -> SourceFormat:
 def _header_names(raw: Sequence[str | None], path: Path) -> tuple[str, ...]:
     """Check the header's names; unnamed columns get a placeholder. Errors give positions only."""
     if not raw:
-        raise ReadError("the file has no columns", file=path)
+        raise ReadError("the file has no columns", file=path, hint="export the data again")
     names: list[str] = []
     for position, cell in enumerate(raw, start=1):
         text = "" if cell is None else str(cell)
@@ -419,7 +421,9 @@ def _read_parquet(engine: Engine, path: Path, dest: Path, progress: Progress) ->
     columns = [(str(r[0]), str(r[1])) for r in described if r[0] != "file_row_number"]
     if len(columns) != len(described) - 1:
         raise ReadError(
-            "the file has a column called 'file_row_number', which linkwell reserves", file=path
+            "the file has a column called 'file_row_number', which linkwell reserves",
+            file=path,
+            hint="rename that column",
         )
     texts = ", ".join(f"{_text_sql(name, kind)} AS c{i}" for i, (name, kind) in enumerate(columns))
     landing = _Landing(

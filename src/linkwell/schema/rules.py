@@ -1,12 +1,9 @@
 """Every check validation makes, as SQL over whole columns, each with its rule and message.
 
-A dataset's checks are built once from its definition: per field, *required*, the type (whole
-number, number, yes/no, category code, survey-ID shape and check digit) and the range; the
-survey ID's duplicates; and each of the dataset's own rules (``exclusive``, ``any_of``,
-``none_of``, ``requires``). Each :class:`Check` is a boolean SQL condition over the *typed*
-relation :func:`typed_query` builds, where a field's text is in ``_t_<field>`` and its typed value
-(derived fields filled in) in ``<field>``. Messages say what is wrong and what to do and never
-hold a value.
+Checks are built once from a dataset's definition: per field *required*, type, range and (for the
+survey ID) shape, check digit and duplicates, then each of the dataset's own rules. Each is a
+boolean condition over the relation :func:`typed_query` builds, where ``_t_<field>`` holds a
+field's text and ``<field>`` its typed value; messages say what to do and never hold a value.
 """
 
 from __future__ import annotations
@@ -130,6 +127,7 @@ def derived_order(dataset: DatasetDef) -> tuple[RuleDef, ...]:
             raise SchemaError(
                 f"dataset {dataset.key}: derived fields depend on each other in a cycle",
                 field=pending[0].field,
+                hint="a derived field may only be computed from supplied or earlier fields",
             )
         for rule in ready:
             ordered.append(rule)

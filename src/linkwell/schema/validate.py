@@ -1,12 +1,10 @@
 """Validating a provider's file against its dataset, keeping every rejected row's problems.
 
-:func:`validate_file` lands the file (:mod:`~linkwell.schema.readers`), maps it
-(:mod:`~linkwell.schema.mapping`) and runs every check (:mod:`~linkwell.schema.rules`) in one
-pass over whole columns. All problems of a row are collected, not just the first; a row with
-any problem is quarantined, never repaired or silently dropped, and every row sharing a survey ID
-is quarantined. Four files land in ``out_dir``: ``accepted.parquet`` (typed, derived fields
-filled), ``quarantine.parquet`` and ``quarantine.csv`` (file, row, field, rule, message — never
-a value) and ``summary.json``, whose counts are checked to add up before it is written.
+:func:`validate_file` lands, maps and checks the file in one pass over whole columns, collecting
+every problem of every row; a row with any problem is quarantined, never repaired or dropped, and
+every row sharing a survey ID is quarantined. ``out_dir`` receives ``accepted.parquet`` (typed,
+derived fields filled), ``quarantine.parquet`` and ``quarantine.csv`` (file, row, field, rule,
+message; never a value) and ``summary.json``, whose counts are checked to add up.
 """
 
 from __future__ import annotations
@@ -118,6 +116,19 @@ def _safe_cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
+def _clear_outputs(out_dir: Path) -> None:
+    """Remove a previous run's outputs first, so the folder never mixes two runs' files."""
+    for name in (SUMMARY, ACCEPTED, QUARANTINE, QUARANTINE_CSV):
+        try:
+            (out_dir / name).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot remove the previous run's {name} ({exc.strerror})",
+                file=out_dir / name,
+                hint="check the folder's permissions, or choose another output folder",
+            ) from exc
+
+
 def _checks_table(checks: tuple[Check, ...]) -> pa.Table:
     return pa.table(
         {
@@ -176,6 +187,7 @@ def validate_table(
     """Validate a table landed by :func:`~linkwell.schema.readers.read_table` into ``out_dir``."""
     plan = plan_mapping(read.columns, dataset, mapping, file=read.source)
     checks = build_checks(dataset)
+    _clear_outputs(out_dir)
     token = secrets.token_hex(6)
     checked = out_dir / f".checked-{token}.parquet"
     view = f"lw_checks_{token}"
@@ -319,8 +331,11 @@ def validate_file(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(
-            f"cannot create the output folder ({exc.strerror})", file=out_dir
+            f"cannot create the output folder ({exc.strerror})",
+            file=out_dir,
+            hint="check the folder's path and permissions",
         ) from exc
+    _clear_outputs(out_dir)
     landed = out_dir / f".landed-{secrets.token_hex(6)}.parquet"
     try:
         read = read_table(path, engine=engine, dest=landed, sheet=sheet, progress=progress)
