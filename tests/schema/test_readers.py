@@ -5,6 +5,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import duckdb
 import openpyxl
 import pandas as pd
 import pyarrow as pa
@@ -13,7 +14,7 @@ import pyreadstat
 import pytest
 
 from linkwell.engine import Engine
-from linkwell.errors import ConfigError, LinkwellError, ReadError, ValidationError
+from linkwell.errors import ConfigError, LinkwellError, ReadError, StorageError, ValidationError
 from linkwell.schema import _spss
 from linkwell.schema.readers import CELL_LIMIT, ReadResult, SourceFormat, detect_format, read_table
 
@@ -436,3 +437,31 @@ def test_format_is_detected_by_content_not_extension(tmp_path: Path) -> None:
     assert detect_format(disguised) is SourceFormat.CSV
     book = _workbook(tmp_path / "book.csv")
     assert detect_format(book) is SourceFormat.XLSX
+
+
+def test_excel_sep_line_names_the_delimiter(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"sep=;\r\nid;school\r\n1;A, B\r\n2;C\r\n")
+    result, rows = land(path)
+    assert (result.delimiter, result.columns) == (";", ("id", "school"))
+    assert rows == [{"_row": 1, "id": "1", "school": "A, B"}, {"_row": 2, "id": "2", "school": "C"}]
+
+
+def test_a_write_failure_is_a_storage_error_not_a_bad_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"a,b\n1,2\n")
+    real = Engine.execute
+
+    def failing(self: Engine, sql: str, *args: object, **kwargs: object) -> object:
+        if sql.startswith("COPY"):
+            target = sql.rsplit(" TO ", 1)[1].split("'")[1]
+            cause = duckdb.IOException(f"IO Error: could not write {target}: No space left")
+            raise StorageError("land failed") from cause
+        return real(self, sql, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Engine, "execute", failing)
+    with pytest.raises(StorageError), Engine() as engine:
+        read_table(path, engine=engine, dest=tmp_path / "o.parquet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +53,7 @@ DELIMITERS: Final = (",", ";", "\t", "|")
 """Delimiters tried, in order of preference when two fit equally well."""
 
 _UTF8_BOM: Final = b"\xef\xbb\xbf"
+_EXCEL_SEP: Final = re.compile(r"sep=(?P<delimiter>[,;\t|])\r?\n")
 # Bytes that never occur in a text table: C0 controls other than tab, LF and CR, and DEL.
 _CONTROL: Final = np.zeros(256, dtype=bool)
 _CONTROL[[*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]] = True
@@ -70,10 +72,14 @@ class TextEncoding(StrEnum):
 
 @dataclass(frozen=True)
 class CsvDialect:
-    """How a delimited file is laid out: its delimiter and its header's cells."""
+    """How a delimited file is laid out: its delimiter, header cells and lines before the header.
+
+    ``skip`` is 1 when the file opens with Excel's ``sep=;`` line naming its delimiter.
+    """
 
     delimiter: str
     header: tuple[str, ...]
+    skip: int = 0
 
 
 def detect_encoding(path: Path, task: ProgressTask) -> TextEncoding:
@@ -160,6 +166,12 @@ def sniff_dialect(path: Path, encoding: TextEncoding) -> CsvDialect:
     sample is parsed here; the engine reads the file itself.
     """
     text, whole = _sample(path, encoding)
+    excel = _EXCEL_SEP.match(text.lstrip("\ufeff"))
+    if excel:
+        body = text.lstrip("\ufeff")[excel.end() :]
+        records = _records(body, excel["delimiter"], whole=whole)
+        if records:
+            return CsvDialect(delimiter=excel["delimiter"], header=tuple(records[0]), skip=1)
     best: tuple[tuple[bool, float, int], str, list[str]] | None = None
     for delimiter in DELIMITERS:
         records = _records(text, delimiter, whole=whole)
@@ -179,21 +191,22 @@ def sniff_dialect(path: Path, encoding: TextEncoding) -> CsvDialect:
     return CsvDialect(delimiter=best[1], header=tuple(best[2]))
 
 
-def csv_relation(path: Path, width: int, delimiter: str, rejects: tuple[str, str]) -> str:
+def csv_relation(path: Path, dialect: CsvDialect, rejects: tuple[str, str]) -> str:
     """SQL reading every record of ``path`` as ``_row`` (0 for the header) and text ``c0..``.
 
     The dialect is fixed (no sniffing) so the engine cannot skip or reinterpret rows. The row
     number comes from a streaming window, which keeps the file's order; lines that do not parse
     go to the ``rejects`` tables (errors, scans) instead of stopping the read.
     """
+    width = len(dialect.header)
     columns = "{" + ", ".join(f"{quote_string(f'c{i}')}: 'VARCHAR'" for i in range(width)) + "}"
     options = ", ".join(
         [
-            f"delim = {quote_string(delimiter)}",
+            f"delim = {quote_string(dialect.delimiter)}",
             "quote = '\"'",
             "escape = '\"'",
             "header = false",
-            "skip = 0",
+            f"skip = {int(dialect.skip)}",
             "auto_detect = false",
             f"columns = {columns}",
             "store_rejects = true",

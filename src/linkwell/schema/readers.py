@@ -204,15 +204,18 @@ def _header_names(raw: Sequence[str | None], path: Path) -> tuple[str, ...]:
 
 
 @contextmanager
-def _engine_reads(path: Path, what: str) -> Iterator[None]:
+def _engine_reads(path: Path, what: str, writing: Path | None = None) -> Iterator[None]:
     """Turn the engine's failure to parse the input into a :class:`ReadError`.
 
     The engine's own message is dropped (``from None``): parse errors quote the offending line.
+    A storage failure on ``writing`` (the output, e.g. a full disk) stays a storage error.
     """
     try:
         yield
     except (InternalError, StorageError) as exc:
         cause = exc.__cause__
+        if writing is not None and isinstance(exc, StorageError) and writing.name in str(cause):
+            raise
         if isinstance(cause, (duckdb.InvalidInputException, duckdb.ConversionException,
                               duckdb.BinderException, duckdb.IOException)):  # fmt: skip
             raise ReadError(
@@ -250,7 +253,7 @@ def _land(
         f"FROM {landing.relation} WHERE _row >= {int(landing.first_row)} AND {not_blank}"
     )
     with atomic_path(dest) as partial:
-        with _engine_reads(path, landing.what):
+        with _engine_reads(path, landing.what, writing=partial):
             sql = f"COPY ({query}) TO {quote_string(partial)} (FORMAT parquet, COMPRESSION zstd)"
             row = engine.execute(sql, landing.params, purpose="land the provider's file").fetchone()
         landing.check()
@@ -307,7 +310,7 @@ def _read_csv(engine: Engine, path: Path, dest: Path, progress: Progress) -> Rea
         with _csv.rejects_tables(engine) as rejects:
             landing = _Landing(
                 header=dialect.header,
-                relation=_csv.csv_relation(source, len(dialect.header), dialect.delimiter, rejects),
+                relation=_csv.csv_relation(source, dialect, rejects),
                 params=[],
                 first_row=1,
                 what="delimited text (CSV)",
