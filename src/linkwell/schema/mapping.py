@@ -194,18 +194,17 @@ def mapped_query(plan: MappingPlan, relation: str) -> tuple[str, dict[str, objec
         "falses": sorted({c.strip(BLANKS).lower() for c in mapping.false_codes}),
     }
     row = quote_ident("_row")
-    cleaned, translated, canonical = [], [], []
+    trimmed_layer, cleaned, translated, canonical = [], [], [], []
     for index, field in enumerate(plan.dataset.fields):
         name = quote_ident(field.name)
         source = plan.sources[field.name]
         if source is None:
-            cleaned.append(f"CAST(NULL AS VARCHAR) AS {name}")
+            trimmed_layer.append(f"CAST(NULL AS VARCHAR) AS {name}")
         else:
-            trimmed = f"NULLIF(trim({quote_ident(source)}, $blanks), '')"
-            cleaned.append(
-                f"CASE WHEN list_contains($missing, lower({trimmed})) THEN NULL "
-                f"ELSE {trimmed} END AS {name}"
-            )
+            trimmed_layer.append(f"NULLIF(trim({quote_ident(source)}, $blanks), '') AS {name}")
+        cleaned.append(
+            f"CASE WHEN list_contains($missing, lower({name})) THEN NULL ELSE {name} END AS {name}"
+        )
         codes = mapping.codes.get(field.name)
         if codes:
             params[f"from_{index}"] = [k.strip(BLANKS) for k in codes]
@@ -230,7 +229,8 @@ def mapped_query(plan: MappingPlan, relation: str) -> tuple[str, dict[str, objec
             )
         else:
             canonical.append(name)
-    query = f"SELECT {row}, {', '.join(cleaned)} FROM {relation}"
+    query = f"SELECT {row}, {', '.join(trimmed_layer)} FROM {relation}"
+    query = f"SELECT {row}, {', '.join(cleaned)} FROM ({query})"
     query = f"SELECT {row}, {', '.join(translated)} FROM ({query})"
     query = f"SELECT {row}, {', '.join(canonical)} FROM ({query})"
     return query, params
