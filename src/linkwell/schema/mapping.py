@@ -182,7 +182,7 @@ def plan_mapping(
 def mapped_query(plan: MappingPlan, relation: str) -> tuple[str, dict[str, object]]:
     """SQL giving ``_row`` and every field as canonical text, with its named parameters.
 
-    ``relation`` is trusted SQL naming the landed table. Layers: trim and apply missing codes;
+    ``relation`` is trusted SQL naming the landed table. Layers: trim; apply missing codes;
     translate per-field codes (a code mapped to an empty string means missing); canonicalise
     category codes case-insensitively and yes/no codes to ``true``/``false``.
     """
