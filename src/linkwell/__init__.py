@@ -48,6 +48,14 @@ from linkwell.seal import (
     open_package,
     save_identity,
     seal_package,
+from linkwell.schema import (
+    DatasetDef,
+    ValidationResult,
+    is_valid_id,
+    issue_ids,
+    load_dataset,
+    read_table,
+    validate_file,
 )
 
 __version__ = "0.1.0"
@@ -87,6 +95,7 @@ __all__ = [
     "TransportError",
     "UnknownSenderError",
     "ValidationError",
+    "ValidationResult",
     "VaultError",
     "VerifyReport",
     "__version__",
@@ -102,4 +111,6 @@ __all__ = [
     "save_identity",
     "seal_package",
     "verify_log",
+    "read_table",
+    "validate_file",
 ]

@@ -2,10 +2,11 @@
 
 from linkwell.cli._app import main
 from linkwell.cli.audit import audit
+from linkwell.cli.data import ids, validate
 from linkwell.cli.keys import keys
 from linkwell.cli.package import package
 
-for _command in (audit, keys, package):
+for _command in (audit, ids, keys, package, validate):
     main.add_command(_command)
 
 __all__ = ["main"]
