@@ -34,6 +34,7 @@ from linkwell.errors import (
     VaultError,
 )
 from linkwell.schema import DatasetDef, is_valid_id, issue_ids, load_dataset
+from linkwell.synth import MessRates, SynthParameters, SynthResult, synthesise
 
 __version__ = "0.1.0"
 
@@ -49,6 +50,7 @@ __all__ = [
     "InputError",
     "InternalError",
     "LinkwellError",
+    "MessRates",
     "MisdirectedError",
     "PackageError",
     "PackageFormatError",
@@ -61,6 +63,8 @@ __all__ = [
     "SeparationError",
     "SignatureError",
     "StorageError",
+    "SynthParameters",
+    "SynthResult",
     "TransferError",
     "TransportError",
     "UnknownSenderError",
@@ -71,4 +75,5 @@ __all__ = [
     "issue_ids",
     "load_dataset",
     "load_project",
+    "synthesise",
 ]
