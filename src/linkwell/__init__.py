@@ -5,8 +5,17 @@ party ever holds both who a child is and what the child said or received. The pu
 list below; everything else is internal and may change without notice.
 """
 
-from linkwell.audit import AuditAction, AuditLog, VerifyReport, verify_log
-from linkwell.config import ProjectConfig, Role, load_project
+from linkwell.audit import (
+    AuditAction,
+    AuditLog,
+    VerifyReport,
+    verify_log,
+)
+from linkwell.config import (
+    ProjectConfig,
+    Role,
+    load_project,
+)
 from linkwell.errors import (
     AuditError,
     ConfigError,
@@ -34,7 +43,15 @@ from linkwell.errors import (
     ValidationError,
     VaultError,
 )
-from linkwell.schema import DatasetDef, is_valid_id, issue_ids, load_dataset
+from linkwell.schema import (
+    DatasetDef,
+    ValidationResult,
+    is_valid_id,
+    issue_ids,
+    load_dataset,
+    read_table,
+    validate_file,
+)
 from linkwell.seal import (
     Manifest,
     OpenedPackage,
@@ -48,14 +65,12 @@ from linkwell.seal import (
     open_package,
     save_identity,
     seal_package,
-from linkwell.schema import (
-    DatasetDef,
-    ValidationResult,
-    is_valid_id,
-    issue_ids,
-    load_dataset,
-    read_table,
-    validate_file,
+)
+from linkwell.synth import (
+    MessRates,
+    SynthParameters,
+    SynthResult,
+    synthesise,
 )
 
 __version__ = "0.1.0"
@@ -75,6 +90,7 @@ __all__ = [
     "InternalError",
     "LinkwellError",
     "Manifest",
+    "MessRates",
     "MisdirectedError",
     "OpenedPackage",
     "PackageError",
@@ -91,6 +107,8 @@ __all__ = [
     "SeparationError",
     "SignatureError",
     "StorageError",
+    "SynthParameters",
+    "SynthResult",
     "TransferError",
     "TransportError",
     "UnknownSenderError",
@@ -108,9 +126,10 @@ __all__ = [
     "load_project",
     "new_identity",
     "open_package",
+    "read_table",
     "save_identity",
     "seal_package",
-    "verify_log",
-    "read_table",
+    "synthesise",
     "validate_file",
+    "verify_log",
 ]

@@ -5,8 +5,9 @@ from linkwell.cli.audit import audit
 from linkwell.cli.data import ids, validate
 from linkwell.cli.keys import keys
 from linkwell.cli.package import package
+from linkwell.cli.synth import synth
 
-for _command in (audit, ids, keys, package, validate):
+for _command in (audit, ids, keys, package, synth, validate):
     main.add_command(_command)
 
 __all__ = ["main"]
