@@ -5,8 +5,17 @@ party ever holds both who a child is and what the child said or received. The pu
 list below; everything else is internal and may change without notice.
 """
 
-from linkwell.audit import AuditAction, AuditLog, VerifyReport, verify_log
-from linkwell.config import ProjectConfig, Role, load_project
+from linkwell.audit import (
+    AuditAction,
+    AuditLog,
+    VerifyReport,
+    verify_log,
+)
+from linkwell.config import (
+    ProjectConfig,
+    Role,
+    load_project,
+)
 from linkwell.errors import (
     AuditError,
     ConfigError,
@@ -34,7 +43,15 @@ from linkwell.errors import (
     ValidationError,
     VaultError,
 )
-from linkwell.schema import DatasetDef, is_valid_id, issue_ids, load_dataset
+from linkwell.schema import (
+    DatasetDef,
+    ValidationResult,
+    is_valid_id,
+    issue_ids,
+    load_dataset,
+    read_table,
+    validate_file,
+)
 
 __version__ = "0.1.0"
 
@@ -68,6 +85,7 @@ __all__ = [
     "TransportError",
     "UnknownSenderError",
     "ValidationError",
+    "ValidationResult",
     "VaultError",
     "VerifyReport",
     "__version__",
@@ -75,5 +93,7 @@ __all__ = [
     "issue_ids",
     "load_dataset",
     "load_project",
+    "read_table",
+    "validate_file",
     "verify_log",
 ]

@@ -2,7 +2,9 @@
 
 from linkwell.cli._app import main
 from linkwell.cli.audit import audit
+from linkwell.cli.data import ids, validate
 
-main.add_command(audit)
+for _command in (audit, ids, validate):
+    main.add_command(_command)
 
 __all__ = ["main"]

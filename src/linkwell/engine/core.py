@@ -60,6 +60,8 @@ class Engine:
         except duckdb.Error as exc:
             raise self._translate(exc, "open the database", database) from exc
         self.execute("SET preserve_insertion_order = false", purpose="allow streaming order")
+        # DuckDB draws its own progress bar on long queries; only the command line draws bars.
+        self.execute("SET enable_progress_bar = false", purpose="no progress bar")
         if temp_dir is not None:
             temp_dir.mkdir(parents=True, exist_ok=True)
             self.execute(f"SET temp_directory = {quote_string(temp_dir)}", purpose="set spill dir")

@@ -24,6 +24,7 @@ from linkwell.config import SourceKind
 from linkwell.errors import SchemaError
 
 __all__ = [
+    "FORBIDDEN_NAME_PARTS",
     "BandCut",
     "BandDef",
     "DatasetDef",
@@ -41,9 +42,7 @@ __all__ = [
 
 FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 
-# Word parts that mark a personal identifier other than the survey ID, or health data. A field
-# name is split on "_" and refused if any part is one of these.
-_FORBIDDEN_PARTS = frozenset(
+FORBIDDEN_NAME_PARTS = frozenset(
     {
         "name", "names", "forename", "forenames", "surname", "surnames", "firstname", "lastname",
         "fullname", "givenname", "familyname", "middlename", "nickname", "initials",
@@ -53,6 +52,11 @@ _FORBIDDEN_PARTS = frozenset(
         "gp", "clinic", "clinical", "treatment", "disease", "illness", "health", "medical",
     }
 )  # fmt: skip
+"""Words that mark a personal identifier other than the survey ID, or health data.
+
+A field name is split on ``_`` and refused if any part is one of these; validation uses the same
+words to call out a provider's dropped column that looks like personal or health data.
+"""
 # Pupil-census ASN reason categories are education categories, not health records; their names
 # contain words above ("mental_health", "physical_medical") only inside these fixed names.
 _ALLOWED_NAMES = frozenset({"asn_mental_health", "asn_physical_medical"})
@@ -109,7 +113,7 @@ class FieldDef(_Model):
     @model_validator(mode="after")
     def _well_formed(self) -> Self:
         parts = set(self.name.split("_"))
-        if self.name not in _ALLOWED_NAMES and parts & _FORBIDDEN_PARTS:
+        if self.name not in _ALLOWED_NAMES and parts & FORBIDDEN_NAME_PARTS:
             msg = (
                 f"field {self.name!r} looks like a name, contact detail, date of birth or health "
                 "record; linkwell datasets may not hold any of these"

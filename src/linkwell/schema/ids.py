@@ -24,6 +24,7 @@ __all__ = [
     "damm_sql",
     "is_valid_id",
     "issue_ids",
+    "valid_id_mask",
 ]
 
 ID_SCHEME: Final = "damm-10"
@@ -73,6 +74,22 @@ def check_digit(payload: str) -> str:
 def is_valid_id(candidate: str) -> bool:
     """Whether ``candidate`` is a well-formed survey ID with a correct check digit."""
     return bool(ID_PATTERN.fullmatch(candidate)) and check_digit(candidate) == "0"
+
+
+def valid_id_mask(candidates: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """Vectorised :func:`is_valid_id`: one flag per candidate string, over whole arrays."""
+    text = np.asarray(candidates, dtype=np.str_).reshape(-1)
+    valid = np.zeros(text.shape[0], dtype=bool)
+    sized = np.char.str_len(text) == ID_LENGTH
+    if not sized.any():
+        return valid
+    codes = text[sized].astype(f"U{ID_LENGTH}").view(np.uint32).reshape(-1, ID_LENGTH)
+    shaped = ((codes >= ord("0")) & (codes <= ord("9"))).all(axis=1) & (codes[:, 0] != ord("0"))
+    checked = np.zeros(codes.shape[0], dtype=bool)
+    digits = (codes[shaped] - ord("0")).astype(np.uint8)
+    checked[shaped] = _interim(digits) == 0
+    valid[sized] = checked
+    return valid
 
 
 def issue_ids(count: int, *, exclude: npt.NDArray[np.str_] | None = None) -> npt.NDArray[np.str_]:

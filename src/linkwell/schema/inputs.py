@@ -1,0 +1,81 @@
+"""Choosing what a file is validated against: a dataset and a column mapping.
+
+Either named directly (a dataset key such as ``authority@1``, and a mapping file: a TOML file
+holding one :class:`~linkwell.config.ColumnMapping` at its top level) or taken from a source of
+the project file, which fixes both for every party. Mixing the two ways is refused, so a
+validation always says unambiguously which settings it used.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Final
+
+from linkwell.config import ColumnMapping, load_model, load_project
+from linkwell.errors import ConfigError
+from linkwell.schema.definitions import DatasetDef, available_datasets, load_dataset
+
+__all__ = ["load_mapping", "parse_dataset_key", "validation_inputs"]
+
+_KEY: Final = re.compile(r"^(?P<id>[a-z][a-z0-9-]*)(@v?(?P<version>[1-9][0-9]*))?$")
+
+
+def parse_dataset_key(key: str) -> DatasetDef:
+    """The dataset named ``id@version``, or ``id`` alone for its newest shipped version."""
+    match = _KEY.match(key.strip())
+    if match is None:
+        raise ConfigError(
+            "a dataset is named id or id@version, e.g. authority@1",
+            field="dataset",
+            hint="available: " + ", ".join(f"{i}@{v}" for i, v in available_datasets()),
+        )
+    if match["version"] is not None:
+        return load_dataset(match["id"], int(match["version"]))
+    versions = [v for i, v in available_datasets() if i == match["id"]]
+    if not versions:
+        raise ConfigError(
+            f"no dataset called {match['id']!r}",
+            field="dataset",
+            hint="available: " + ", ".join(f"{i}@{v}" for i, v in available_datasets()),
+        )
+    return load_dataset(match["id"], max(versions))
+
+
+def load_mapping(path: Path) -> ColumnMapping:
+    """Read a mapping file: one ColumnMapping's keys at the top level of a TOML file."""
+    return load_model(ColumnMapping, path, what="mapping file")
+
+
+def validation_inputs(
+    *,
+    dataset: str | None = None,
+    mapping: Path | None = None,
+    project: Path | None = None,
+    source: str | None = None,
+) -> tuple[DatasetDef, ColumnMapping]:
+    """The dataset and mapping to validate with, named directly or by a project's source."""
+    if project is not None or source is not None:
+        if project is None or source is None:
+            raise ConfigError(
+                "a project file and a source name go together",
+                field="project" if project is None else "source",
+                hint="give both --project and --source",
+            )
+        if dataset is not None or mapping is not None:
+            raise ConfigError(
+                "the project's source fixes the dataset and mapping; do not give them too",
+                field="dataset" if dataset is not None else "mapping",
+                hint="leave out --dataset and --mapping, or leave out --project and --source",
+            )
+        chosen = load_project(project).source(source)
+        return load_dataset(chosen.dataset, chosen.dataset_version), chosen.mapping
+    if dataset is None:
+        raise ConfigError(
+            "no dataset given",
+            field="dataset",
+            hint="give --dataset (e.g. authority@1), or --project and --source",
+        )
+    return parse_dataset_key(dataset), (
+        ColumnMapping() if mapping is None else load_mapping(mapping)
+    )
