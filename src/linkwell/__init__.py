@@ -34,6 +34,14 @@ from linkwell.errors import (
     VaultError,
 )
 from linkwell.schema import DatasetDef, is_valid_id, issue_ids, load_dataset
+from linkwell.transport import (
+    ReceiveDirs,
+    ReceiveReport,
+    Transport,
+    open_transport,
+    receive_packages,
+    send_package,
+)
 
 __version__ = "0.1.0"
 
@@ -54,6 +62,8 @@ __all__ = [
     "PackageFormatError",
     "ProjectConfig",
     "ReadError",
+    "ReceiveDirs",
+    "ReceiveReport",
     "ReplayError",
     "Role",
     "RoleError",
@@ -62,6 +72,7 @@ __all__ = [
     "SignatureError",
     "StorageError",
     "TransferError",
+    "Transport",
     "TransportError",
     "UnknownSenderError",
     "ValidationError",
@@ -71,4 +82,7 @@ __all__ = [
     "issue_ids",
     "load_dataset",
     "load_project",
+    "open_transport",
+    "receive_packages",
+    "send_package",
 ]
