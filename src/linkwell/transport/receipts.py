@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS receipts (
     package_id TEXT UNIQUE,
     reason TEXT,
     detail TEXT NOT NULL,
-    decided_at TIMESTAMPTZ NOT NULL,
+    decided_at TEXT NOT NULL,
     placed BOOLEAN NOT NULL,
     acknowledged BOOLEAN NOT NULL
 )
@@ -77,6 +77,7 @@ class Receipt(BaseModel):
     reason: RefusalReason | None = None
     detail: str = ""
     decided_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    """Stored as ISO-8601 text: reading a time-zone-aware column would load ICU for nothing."""
     placed: bool = False
     acknowledged: bool = False
 
@@ -119,7 +120,7 @@ class ReceiptBook:
         )
 
     def decide(self, receipt: Receipt) -> None:
-        """Record a decision; it is durable when this returns."""
+        """Record a decision; it is durable when this returns (DuckDB syncs its log on commit)."""
         package_id = receipt.package_id if receipt.state is ReceiptState.ACCEPTED else None
         self._engine.execute(
             f"INSERT INTO receipts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -131,13 +132,12 @@ class ReceiptBook:
                 package_id,
                 None if receipt.reason is None else receipt.reason.value,
                 receipt.detail,
-                receipt.decided_at,
+                receipt.decided_at.astimezone(UTC).isoformat(timespec="microseconds"),
                 receipt.placed,
                 receipt.acknowledged,
             ],
             purpose="record a receipt",
         )
-        self._engine.execute("CHECKPOINT", purpose="make the receipt durable")
 
     def mark_placed(self, name: str) -> None:
         """Record that the file named ``name`` now lies in its accepted or quarantine folder."""
