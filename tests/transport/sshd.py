@@ -9,8 +9,10 @@ lives under ``/srv/<prefix>``, because OpenSSH refuses a chroot below a world-wr
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from linkwell.config import ProjectConfig, SftpTransport
 from linkwell.transport.retry import RetryPolicy
@@ -56,6 +59,31 @@ class SshServer:
     keys: dict[str, Path]
     process: subprocess.Popen[bytes] | None = None
     mounts: list[Path] = field(default_factory=list)
+    pid: int | None = None
+
+    def detach(self) -> dict[str, Any]:
+        """What another process needs to use and later stop this server (sshd keeps running)."""
+        assert self.process is not None
+        return {
+            "base": str(self.base),
+            "port": self.port,
+            "host_key": self.host_key,
+            "accounts": {party: a.model_dump() for party, a in self.accounts.items()},
+            "keys": {party: str(path) for party, path in self.keys.items()},
+            "pid": self.process.pid,
+        }
+
+    @classmethod
+    def attach(cls, info: dict[str, Any]) -> SshServer:
+        """A handle on a server another process started and detached."""
+        return cls(
+            base=Path(info["base"]),
+            port=info["port"],
+            host_key=info["host_key"],
+            accounts={p: ServerAccount(**a) for p, a in info["accounts"].items()},
+            keys={p: Path(k) for p, k in info["keys"].items()},
+            pid=info["pid"],
+        )
 
     @property
     def root(self) -> Path:
@@ -172,6 +200,12 @@ class SshServer:
                 self.process.kill()
                 self.process.wait()
             self.process = None
+        elif self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+                for _wait in range(200):
+                    os.kill(self.pid, 0)
+                    time.sleep(0.05)
         with contextlib.suppress(OSError):
             self.reset()
         for account in self.accounts.values():

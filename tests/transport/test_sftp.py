@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import subprocess
+import time
 from pathlib import Path
 
 import paramiko
@@ -199,12 +200,20 @@ def test_a_wrong_host_key_is_refused(sftp: SshServer, tmp_path: Path) -> None:
     wrong = " ".join(stranger.with_suffix(".pub").read_text().split()[:2])
     known_hosts = Path.home() / ".ssh" / "known_hosts"
     before = known_hosts.read_bytes() if known_hosts.exists() else None
+    log = sftp.conf / "sshd.log"
+    logins = log.read_text().count("Accepted publickey")
     with sftp.mailbox("ipsos", host_key=wrong) as mailbox:
         with pytest.raises(HostKeyError, match="not the one pinned"):
             mailbox.list_inbox()
-        assert mailbox._session is None  # no login was attempted on the impostor
+        assert mailbox._session is None
     after = known_hosts.read_bytes() if known_hosts.exists() else None
     assert before == after
+    with sftp.mailbox("ipsos") as mailbox:  # the right key logs in, and is logged
+        mailbox.list_inbox()
+    deadline = time.monotonic() + 5
+    while log.read_text().count("Accepted publickey") == logins and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert log.read_text().count("Accepted publickey") == logins + 1  # none for the impostor
 
 
 def test_a_host_key_type_the_server_lacks_is_refused(sftp: SshServer, tmp_path: Path) -> None:
@@ -258,8 +267,8 @@ def test_a_download_cut_mid_way_resumes_and_the_digest_matches(
 
 
 def test_a_send_that_gave_up_resumes_in_a_later_run(sftp: SshServer, tmp_path: Path) -> None:
-    # at most 128 writes of 32 KiB are in flight, so when 8 MB have passed the proxy the server
-    # has confirmed at least the first 3.8 MB: the partial file cannot be empty
+    # at most 64 writes of 32 KiB are in flight, so when 8 MB have passed the proxy the server
+    # has confirmed at least the first 5.9 MB: the partial file cannot be empty
     size = 12 * MB
     package = make_package(tmp_path / "out", size)
     once = RetryPolicy(attempts=1)

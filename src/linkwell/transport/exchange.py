@@ -284,7 +284,10 @@ def _download(
         sha256, _ = sha256_file(candidate)
         if sha256 == expected:
             return sha256
-        candidate.unlink()
+        try:
+            candidate.unlink()
+        except OSError as exc:
+            raise local_error(exc, candidate, doing="remove a stale download") from exc
     partial = dirs.incoming / PackageNames.partial(entry.name, expected or "0" * 16)
     fetched = transport.fetch(entry.name, partial, size=entry.size, progress=progress)
     if expected is not None and fetched.sha256 != expected and fetched.resumed_from:

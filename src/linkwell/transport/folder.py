@@ -34,6 +34,7 @@ from linkwell.transport.local import (
     CHUNK,
     LocalPartial,
     commit_no_overwrite,
+    file_size,
     local_error,
     sha256_file,
 )
@@ -71,7 +72,7 @@ class FolderMailbox:
         if PackageNames.check_party(to) == self._party:
             raise ConfigError("a party does not deliver packages to itself", field="to")
         inbox = self._root / to / "inbox"
-        with progress.task(f"checking {name}", total=_size_of(package)) as task:
+        with progress.task(f"checking {name}", total=file_size(package)) as task:
             sha256, size = sha256_file(package, advance=task.advance)
         target = inbox / name
         if _exists(target):
@@ -237,13 +238,6 @@ def _open_regular(path: Path) -> BinaryIO:
 
 def _exists(path: Path) -> bool:
     return path.exists() or path.is_symlink()
-
-
-def _size_of(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError as exc:
-        raise local_error(exc, path, doing="read the package") from exc
 
 
 def _make_read_only(path: Path) -> None:

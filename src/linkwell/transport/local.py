@@ -19,7 +19,14 @@ from typing import Final, Self
 from linkwell.errors import StorageError
 from linkwell.fileio import fsync_dir
 
-__all__ = ["CHUNK", "LocalPartial", "commit_no_overwrite", "local_error", "sha256_file"]
+__all__ = [
+    "CHUNK",
+    "LocalPartial",
+    "commit_no_overwrite",
+    "file_size",
+    "local_error",
+    "sha256_file",
+]
 
 CHUNK: Final = 1 << 20
 """Bytes read or written per step on local disks."""
@@ -42,6 +49,14 @@ def local_error(exc: OSError, path: Path, *, doing: str) -> StorageError:
             hint="check the folder's owner and permissions",
         )
     return StorageError(f"cannot {doing} ({exc.strerror or type(exc).__name__})", file=path)
+
+
+def file_size(path: Path) -> int:
+    """The size of a local file, as a :class:`StorageError` if it cannot be read."""
+    try:
+        return path.stat().st_size
+    except OSError as exc:
+        raise local_error(exc, path, doing="read the file") from exc
 
 
 def sha256_file(path: Path, *, advance: Callable[[int], None] | None = None) -> tuple[str, int]:

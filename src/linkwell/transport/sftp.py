@@ -38,7 +38,7 @@ from linkwell.transport.base import (
     format_digest_file,
     parse_digest_file,
 )
-from linkwell.transport.local import LocalPartial, local_error, sha256_file
+from linkwell.transport.local import LocalPartial, file_size, local_error, sha256_file
 from linkwell.transport.retry import DEFAULT_RETRY, RetryPolicy, retry
 from linkwell.transport.sftp_client import REQUEST_SIZE, handle_of
 from linkwell.transport.ssh import PinnedHostKey, SshSession, open_session
@@ -57,7 +57,8 @@ _CONNECTION_ERRORS: Final = (
     paramiko.SFTPError,
 )
 """Failures that mean the connection is lost or confused: drop it, reconnect and resume."""
-_DEPTH: Final = 128
+_DEPTH: Final = 64
+"""Requests in flight per transfer: 64 of 32 KiB, as OpenSSH's own sftp client keeps."""
 _TAIL_CHECK: Final = 64 * 1024
 
 
@@ -119,7 +120,7 @@ class SftpMailbox:
         if PackageNames.check_party(to) == self._party:
             raise ConfigError("a party does not deliver packages to itself", field="to")
         drop = self._endpoint.drop.format(recipient=to)
-        with progress.task(f"checking {name}", total=None) as task:
+        with progress.task(f"checking {name}", total=file_size(package)) as task:
             sha256, size = sha256_file(package, advance=task.advance)
         partial = posixpath.join(drop, PackageNames.partial(name, sha256))
         with progress.task(f"sending {name} to {to}", total=size) as task:

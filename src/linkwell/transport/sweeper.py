@@ -115,7 +115,10 @@ def sweep(
                 waiting += left
         if purge_acknowledged:
             for party, area in areas.items():
-                files.extend(_purge(names, party, area))
+                try:
+                    files.extend(_purge(names, party, area))
+                except OSError as exc:
+                    raise local_error(exc, area, doing="clear acknowledged packages") from exc
     return SweepReport(files=tuple(files), waiting=waiting)
 
 
@@ -210,7 +213,10 @@ class _DropFolder:
                     reason=reason,
                 )
             )
-        self.remove_orphan_digests(present)
+        try:
+            self.remove_orphan_digests(present)
+        except OSError as exc:
+            raise local_error(exc, drop, doing="tidy the drop folder") from exc
         return swept, waiting
 
     def deliver(self, name: str) -> SweepOutcome:
