@@ -58,7 +58,9 @@ _CONNECTION_ERRORS: Final = (
 )
 """Failures that mean the connection is lost or confused: drop it, reconnect and resume."""
 _DEPTH: Final = 64
-"""Requests in flight per transfer: 64 of 32 KiB, as OpenSSH's own sftp client keeps."""
+"""Writes in flight per upload: 64 of 32 KiB, as OpenSSH's own sftp client keeps."""
+_READ_AHEAD: Final = 4 * 1024 * 1024
+"""Bytes of reads in flight per download (16 reads of 255 KiB on OpenSSH)."""
 _TAIL_CHECK: Final = 64 * 1024
 
 
@@ -327,7 +329,14 @@ class SftpMailbox:
                         file=self._where(remote),
                         hint="receive again",
                     )
-                for block in session.sftp.read_blocks(handle_of(handle), start, size, depth=_DEPTH):
+                blocks = session.sftp.read_blocks(
+                    handle_of(handle),
+                    start,
+                    size,
+                    depth=max(4, _READ_AHEAD // session.read_size),
+                    request_size=session.read_size,
+                )
+                for block in blocks:
                     partial.write(block)
                     meter.reach(partial.size)
             finally:

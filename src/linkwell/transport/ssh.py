@@ -133,11 +133,12 @@ class PinnedHostKey:
 
 
 class SshSession:
-    """One authenticated connection with its SFTP channel."""
+    """One authenticated connection with its SFTP channel and the server's read size."""
 
     def __init__(self, transport: paramiko.Transport, sftp: PipelinedSftpClient) -> None:
         self.transport = transport
         self.sftp = sftp
+        self.read_size = sftp.max_read_size()
 
     def alive(self) -> bool:
         """Whether the connection and its SFTP channel are both still open."""
