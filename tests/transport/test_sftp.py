@@ -380,3 +380,24 @@ def test_reads_use_the_servers_limit_and_complete_short_answers(
         session.read_size = 1 << 20  # ask for more than the server answers: every read is short
         fetched = mailbox.fetch(package.name, tmp_path / "x.partial", size=package.stat().st_size)
     assert fetched.sha256 == _sha(package)
+
+
+def test_a_package_changed_while_sending_is_not_committed(
+    sftp: SshServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from linkwell.transport import sftp as sftp_module
+
+    package = make_package(tmp_path / "out", 200_000)
+    real = sftp_module._read_from
+
+    def read_then_change(path: Path, offset: int):
+        yield from real(path, offset)
+        with path.open("r+b") as handle:
+            handle.write(b"\0" * 8)
+
+    monkeypatch.setattr(sftp_module, "_read_from", read_then_change)
+    with sftp.mailbox("ipsos") as mailbox, pytest.raises(TransferError, match="changed while"):
+        mailbox.deliver(package, to="nrs")
+    drop = sftp.root / "ipsos" / "outbox" / "nrs"
+    assert not (drop / package.name).exists()
+    assert not (drop / f"{package.name}.sha256").exists()

@@ -122,6 +122,7 @@ class SftpMailbox:
         if PackageNames.check_party(to) == self._party:
             raise ConfigError("a party does not deliver packages to itself", field="to")
         drop = self._endpoint.drop.format(recipient=to)
+        before = _identity(package)
         with progress.task(f"checking {name}", total=file_size(package)) as task:
             sha256, size = sha256_file(package, advance=task.advance)
         partial = posixpath.join(drop, PackageNames.partial(name, sha256))
@@ -129,6 +130,12 @@ class SftpMailbox:
             meter = _Meter(task)
             resumed = self._call(
                 f"sending {name}", lambda s: self._upload(s, package, partial, size, meter)
+            )
+        if _identity(package) != before:
+            raise TransferError(
+                "the package changed while it was being sent; nothing was committed",
+                file=package,
+                hint="send it again once whatever is writing it has finished",
             )
         already = self._call(
             f"committing {name}",
@@ -463,6 +470,15 @@ class SftpMailbox:
                 session.close()
             except Exception:  # a dead connection may fail to close; it is gone anyway
                 logger.debug("closing a dropped SFTP connection failed", exc_info=True)
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    """What changes when a file is rewritten or replaced: inode, size and both timestamps."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise local_error(exc, path, doing="read the package") from exc
+    return info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
 
 
 def _read_from(package: Path, offset: int) -> Iterator[bytes]:
