@@ -82,7 +82,7 @@ def test_nothing_is_accepted_twice(tmp_path: Path, shared: Path, dirs: ReceiveDi
     assert fresh.calls == []
 
 
-def test_a_replayed_package_id_is_quarantined_even_if_accept_misses_it(
+def test_an_accepted_package_id_under_another_file_name_is_refused(
     tmp_path: Path, shared: Path, dirs: ReceiveDirs
 ) -> None:
     first = _send(tmp_path, shared)
@@ -97,20 +97,18 @@ def test_a_replayed_package_id_is_quarantined_even_if_accept_misses_it(
     assert [q.reason for q in report.quarantined] == [RefusalReason.NAME_MISMATCH]
 
 
-def test_accepted_id_seen_before_is_a_replay(
+def test_a_package_accepted_under_another_suffix_is_a_replay(
     tmp_path: Path, shared: Path, dirs: ReceiveDirs
 ) -> None:
     first = _send(tmp_path, shared)
     receive_from(FolderMailbox(shared, "nrs"), dirs=dirs, accept=FakeAcceptor())
-    second = _send(tmp_path, shared)
-
-    def claims_first_id(path: Path) -> str:
-        return first.stem if path.name == second.name else path.stem
-
-    with ReceiptBook(dirs.receipts) as book:
-        assert book.holds_package(first.stem)
-    report = receive_from(FolderMailbox(shared, "nrs"), dirs=dirs, accept=claims_first_id)
-    assert [q.reason for q in report.quarantined] == [RefusalReason.NAME_MISMATCH]
+    again = first.with_suffix(".pkg")
+    again.write_bytes(first.read_bytes()[:-1] + b"x")  # other bytes, same package id
+    FolderMailbox(shared, "ipsos", suffix=".pkg").deliver(again, to="nrs")
+    accept = FakeAcceptor()
+    report = receive_from(FolderMailbox(shared, "nrs", suffix=".pkg"), dirs=dirs, accept=accept)
+    assert [q.reason for q in report.quarantined] == [RefusalReason.REPLAY]
+    assert accept.calls == []
 
 
 def test_altered_on_the_server_with_a_matching_digest_is_refused_by_accept(

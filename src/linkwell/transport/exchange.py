@@ -320,15 +320,20 @@ def _check_bytes(
 def _check_package(
     book: ReceiptBook, candidate: Path, accept: Accept
 ) -> str | tuple[RefusalReason, str]:
-    """The package id if ``accept`` takes the file and the id is new and is the file's name."""
+    """The package id if it is new, ``accept`` takes the file, and the id is the file's name.
+
+    The receipt book is asked first, so a package already accepted (under another file name,
+    e.g. after the suffix changed) never reaches ``accept`` a second time.
+    """
+    expected_id = _package_id_of(candidate.name)
+    if book.holds_package(expected_id):
+        return RefusalReason.REPLAY, "a package with this id was accepted before"
     try:
         package_id = accept(candidate)
     except PackageError as exc:
         return RefusalReason.REFUSED, f"{type(exc).__name__}: {exc.message}"
-    if package_id != _package_id_of(candidate.name):
+    if package_id != expected_id:
         return RefusalReason.NAME_MISMATCH, "the file name is not the package id found inside it"
-    if book.holds_package(package_id):
-        return RefusalReason.REPLAY, "a package with this id was accepted before"
     return package_id
 
 
