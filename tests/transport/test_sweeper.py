@@ -140,6 +140,12 @@ def test_a_repeated_delivery_is_a_duplicate_and_a_different_one_is_refused(
     sweep(root)
     _commit(root, package, sender=IPSOS, to="nrs")
     assert [f.outcome for f in sweep(root).files] == [SweepOutcome.DUPLICATE]
+    # a file claiming (by its digest file) to be the delivered package, but other bytes
+    liar = make_package(tmp_path / "c", 2000, package_id=package.stem)
+    _commit(
+        root, liar, sender=IPSOS, to="nrs", digest=hashlib.sha256(package.read_bytes()).hexdigest()
+    )
+    assert [f.reason for f in sweep(root).files] == ["the package does not match its digest file"]
     impostor = make_package(tmp_path / "b", 2000, package_id=package.stem)
     _commit(root, impostor, sender=IPSOS, to="nrs")
     report = sweep(root)
@@ -192,3 +198,26 @@ def test_a_second_sweep_at_the_same_time_does_nothing(root: Path, tmp_path: Path
     finally:
         os.close(fd)
     assert sweep(root).count(SweepOutcome.DELIVERED) == 1
+
+
+def test_a_file_put_under_the_name_during_the_copy_is_left_for_the_next_sweep(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from linkwell.transport import sweeper
+
+    package = make_package(tmp_path / "a", 2000)
+    drop_copy = _commit(root, package, sender=IPSOS, to="nrs")
+    real_copy = sweeper._copy_into
+
+    def copy_then_replace(src: int, dir_fd: int, name: str, *, gid: int) -> tuple[str, str]:
+        copied = real_copy(src, dir_fd, name, gid=gid)
+        newer = drop_copy.with_name(".newer")
+        newer.write_bytes(b"written meanwhile")
+        os.chown(newer, IPSOS.uid, IPSOS.gid)
+        newer.replace(drop_copy)
+        return copied
+
+    monkeypatch.setattr(sweeper, "_copy_into", copy_then_replace)
+    assert [f.outcome for f in sweep(root).files] == [SweepOutcome.DELIVERED]
+    assert (root / "nrs" / "inbox" / package.name).read_bytes() == package.read_bytes()
+    assert drop_copy.read_bytes() == b"written meanwhile"

@@ -225,15 +225,17 @@ class _DropFolder:
         expected = parse_digest_file(_read_small(self.drop_fd, digest_name), name)
         if expected is None:
             raise TransferError("the digest file is malformed or not the sender's")
-        if _exists(self.inbox_fd, name):
-            if parse_digest_file(_read_small(self.inbox_fd, digest_name), name) != expected:
-                raise TransferError("a different package with this name was already delivered")
-            _unlink(self.drop_fd, name)
-            _unlink(self.drop_fd, digest_name)
-            return SweepOutcome.DUPLICATE
-        _unlink(self.inbox_fd, digest_name)  # without its package: from an interrupted sweep
         src = _open_owned(self.drop_fd, name, self.owner)
         try:
+            copied = os.fstat(src).st_ino
+            if _exists(self.inbox_fd, name):
+                if parse_digest_file(_read_small(self.inbox_fd, digest_name), name) != expected:
+                    raise TransferError("a different package with this name was already delivered")
+                if _sha256_of(src) != expected:
+                    raise TransferError("the package does not match its digest file")
+                self.remove_delivered(name, copied)
+                return SweepOutcome.DUPLICATE
+            _unlink(self.inbox_fd, digest_name)  # without its package: an interrupted sweep's
             hidden, actual = _copy_into(src, self.inbox_fd, name, gid=self.inbox_gid)
         finally:
             os.close(src)
@@ -253,10 +255,23 @@ class _DropFolder:
         finally:
             _unlink(self.inbox_fd, hidden)
         os.fsync(self.inbox_fd)
-        _unlink(self.drop_fd, name)
-        _unlink(self.drop_fd, digest_name)
-        os.fsync(self.drop_fd)
+        self.remove_delivered(name, copied)
         return SweepOutcome.DELIVERED
+
+    def remove_delivered(self, name: str, inode: int) -> None:
+        """Remove a delivered package and its digest file from the drop folder.
+
+        The package is removed only if its name still points at the file that was delivered:
+        a file the sender put under that name meanwhile is left for the next sweep.
+        """
+        try:
+            current = os.stat(name, dir_fd=self.drop_fd, follow_symlinks=False).st_ino
+        except FileNotFoundError:
+            current = inode
+        if current == inode:
+            _unlink(self.drop_fd, name)
+            _unlink(self.drop_fd, self.names.digest_name(name))
+        os.fsync(self.drop_fd)
 
     def quarantine(self, name: str, reason: str) -> None:
         """Keep a refused package and its digest file in the server's quarantine, with why."""
@@ -310,6 +325,15 @@ def _keep_copy(dir_fd: int, name: str, dest_fd: int, dest_name: str) -> None:
             os.rename(hidden, dest_name, src_dir_fd=dest_fd, dst_dir_fd=dest_fd)
     finally:
         os.close(src)
+
+
+def _sha256_of(fd: int) -> str:
+    """The SHA-256 of an open file read from its start."""
+    digest = hashlib.sha256()
+    os.lseek(fd, 0, os.SEEK_SET)
+    while block := os.read(fd, CHUNK):
+        digest.update(block)
+    return digest.hexdigest()
 
 
 def _copy_into(src: int, dir_fd: int, name: str, *, gid: int) -> tuple[str, str]:
