@@ -105,10 +105,6 @@ class PackageNames:
         stem = name[: -len(self.suffix)]
         return name.endswith(self.suffix) and _STEM.fullmatch(stem) is not None
 
-    def stem(self, name: str) -> str:
-        """The package id part of a package file name."""
-        return name[: -len(self.suffix)]
-
     def digest_name(self, name: str) -> str:
         """The digest file that accompanies package ``name``."""
         return name + DIGEST_SUFFIX
