@@ -52,6 +52,14 @@ from linkwell.schema import (
     read_table,
     validate_file,
 )
+from linkwell.transport import (
+    ReceiveDirs,
+    ReceiveReport,
+    Transport,
+    open_transport,
+    receive_packages,
+    send_package,
+)
 
 __version__ = "0.1.0"
 
@@ -74,6 +82,8 @@ __all__ = [
     "PackageFormatError",
     "ProjectConfig",
     "ReadError",
+    "ReceiveDirs",
+    "ReceiveReport",
     "ReplayError",
     "Role",
     "RoleError",
@@ -82,6 +92,7 @@ __all__ = [
     "SignatureError",
     "StorageError",
     "TransferError",
+    "Transport",
     "TransportError",
     "UnknownSenderError",
     "ValidationError",
@@ -93,7 +104,10 @@ __all__ = [
     "issue_ids",
     "load_dataset",
     "load_project",
+    "open_transport",
     "read_table",
+    "receive_packages",
+    "send_package",
     "validate_file",
     "verify_log",
 ]
