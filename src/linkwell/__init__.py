@@ -72,6 +72,14 @@ from linkwell.synth import (
     SynthResult,
     synthesise,
 )
+from linkwell.transport import (
+    ReceiveDirs,
+    ReceiveReport,
+    Transport,
+    open_transport,
+    receive_packages,
+    send_package,
+)
 
 __version__ = "0.1.0"
 
@@ -99,6 +107,8 @@ __all__ = [
     "ProjectConfig",
     "ReadError",
     "ReceiptLedger",
+    "ReceiveDirs",
+    "ReceiveReport",
     "ReplayError",
     "Role",
     "RoleError",
@@ -110,6 +120,7 @@ __all__ = [
     "SynthParameters",
     "SynthResult",
     "TransferError",
+    "Transport",
     "TransportError",
     "UnknownSenderError",
     "ValidationError",
@@ -126,9 +137,12 @@ __all__ = [
     "load_project",
     "new_identity",
     "open_package",
+    "open_transport",
     "read_table",
+    "receive_packages",
     "save_identity",
     "seal_package",
+    "send_package",
     "synthesise",
     "validate_file",
     "verify_log",

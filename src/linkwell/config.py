@@ -9,6 +9,8 @@ recorded in every output so that any result can be traced to the exact settings 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import tomllib
@@ -17,7 +19,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 
 from linkwell.errors import ConfigError
@@ -84,11 +93,26 @@ class IdentityCard(_Model):
     retired: bool = False
 
 
-class SftpEndpoint(_Model):
-    """Where one party logs in on the SFTP server and where its inbox lives there."""
+_REMOTE_PATH = r"^/[A-Za-z0-9._/-]*$"
 
-    user: str
-    inbox: str
+
+class SftpEndpoint(_Model):
+    """Where one party logs in on the SFTP server and where its folders are, as it sees them.
+
+    The defaults match the chrooted layout made by ``linkwell transport prepare``: the party reads
+    its own ``inbox`` (owned by root, so it can neither change nor delete what arrives), writes
+    each package for another party into ``drop`` (``{recipient}`` is that party's name), from
+    where the server's sweeper moves it into the recipient's inbox, and leaves receipts in
+    ``acks`` so that the sweeper can clear packages it has accepted off the server.
+    """
+
+    user: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")]
+    inbox: Annotated[str, StringConstraints(pattern=_REMOTE_PATH)] = "/inbox"
+    drop: Annotated[
+        str,
+        StringConstraints(pattern=r"^/([A-Za-z0-9._-]+/)*\{recipient\}(/[A-Za-z0-9._-]+)*$"),
+    ] = "/outbox/{recipient}"
+    acks: Annotated[str, StringConstraints(pattern=_REMOTE_PATH)] = "/acks"
 
 
 class Party(_Model):
@@ -212,9 +236,34 @@ class SftpTransport(_Model):
     """An SFTP server with a pinned host key; each party's login is in its ``sftp`` entry."""
 
     kind: Literal["sftp"] = "sftp"
-    host: str
+    host: str = Field(min_length=1)
     port: int = Field(default=22, ge=1, le=65535)
-    host_key: str = Field(description="the server's public host key, OpenSSH format")
+    host_key: Annotated[
+        str,
+        StringConstraints(
+            pattern=r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}"
+            r"( [^\n]*)?$"
+        ),
+    ] = Field(
+        description="the server's public host key, OpenSSH format: 'ssh-ed25519 AAAA…' (as in "
+        "the server's /etc/ssh/ssh_host_ed25519_key.pub); never learnt on first use"
+    )
+
+    @field_validator("host_key")
+    @classmethod
+    def _key_blob_names_its_type(cls, value: str) -> str:
+        """The base64 blob must decode to an SSH key of the type the line declares."""
+        kind, blob = value.split(" ")[:2]
+        try:
+            raw = base64.b64decode(blob, validate=True)
+        except binascii.Error as exc:
+            msg = "the host key is not valid base64"
+            raise ValueError(msg) from exc
+        length = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else -1  # noqa: PLR2004 - uint32
+        if raw[4 : 4 + length] != kind.encode():
+            msg = "the host key's content does not match its declared type"
+            raise ValueError(msg)
+        return value
 
 
 TransportConfig = Annotated[FolderTransport | SftpTransport, Field(discriminator="kind")]
@@ -262,6 +311,14 @@ class ProjectConfig(_Model):
                     f"source {source.name!r} is a {source.kind.value} source; "
                     f"its provider must be a {wanted[source.kind].value}"
                 )
+                raise ValueError(msg)
+        if isinstance(self.transport, SftpTransport):
+            logins = [p.sftp.user for p in self.parties if p.sftp is not None]
+            if len(logins) != len(self.parties):
+                msg = "with the sftp transport every party needs an 'sftp' entry (user, folders)"
+                raise ValueError(msg)
+            if len(set(logins)) != len(logins):
+                msg = "every party needs its own sftp login; two parties share a user"
                 raise ValueError(msg)
         source_names = [s.name for s in self.sources]
         if len(set(source_names)) != len(source_names):

@@ -6,8 +6,9 @@ from linkwell.cli.data import ids, validate
 from linkwell.cli.keys import keys
 from linkwell.cli.package import package
 from linkwell.cli.synth import synth
+from linkwell.cli.transport import transport
 
-for _command in (audit, ids, keys, package, synth, validate):
+for _command in (audit, ids, keys, package, synth, transport, validate):
     main.add_command(_command)
 
 __all__ = ["main"]

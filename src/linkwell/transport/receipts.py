@@ -1,0 +1,190 @@
+"""The receiving party's own record of every package file its transport has taken in.
+
+One row per inbox file name: the decision (accepted, with its package id, or quarantined, with the
+reason), the digest and size, and two flags for the steps that follow a decision: the file was
+put in its place (accepted or quarantine folder) and the server was told it may clear it. The
+decision is committed before the file moves, so a crash in between is finished on the next run
+rather than deciding twice; a name, a content digest or a package id is never accepted twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from linkwell.engine import Engine
+
+__all__ = ["Receipt", "ReceiptBook", "ReceiptState", "RefusalReason"]
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS receipts (
+    name TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    package_id TEXT UNIQUE,
+    reason TEXT,
+    detail TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    placed BOOLEAN NOT NULL,
+    acknowledged BOOLEAN NOT NULL
+)
+"""
+_COLUMNS: Final = (
+    "name, state, sha256, size, package_id, reason, detail, decided_at, placed, acknowledged"
+)
+
+
+class ReceiptState(StrEnum):
+    """What became of a file taken from the inbox."""
+
+    ACCEPTED = "accepted"
+    QUARANTINED = "quarantined"
+
+
+class RefusalReason(StrEnum):
+    """Why a file from the inbox was quarantined instead of accepted."""
+
+    NO_DIGEST = "no-digest"
+    """The sender's digest file is missing or malformed."""
+    DIGEST_MISMATCH = "digest-mismatch"
+    """The bytes received do not hash to the digest the sender committed, even after a retry."""
+    DUPLICATE_CONTENT = "duplicate-content"
+    """The same bytes were accepted before under another name."""
+    REFUSED = "refused"
+    """The receipt check (the seal layer) refused the package."""
+    NAME_MISMATCH = "name-mismatch"
+    """The file's name is not the package id the receipt check found inside it."""
+    REPLAY = "replay"
+    """A package with this id was accepted before."""
+
+
+class Receipt(BaseModel):
+    """One decision about one inbox file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    state: ReceiptState
+    sha256: str
+    size: int = Field(ge=0)
+    package_id: str | None = None
+    reason: RefusalReason | None = None
+    detail: str = ""
+    decided_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    """Stored as ISO-8601 text: reading a time-zone-aware column would load ICU for nothing."""
+    placed: bool = False
+    acknowledged: bool = False
+
+
+class ReceiptBook:
+    """The record, kept in a DuckDB file in the workspace; use as a context manager.
+
+    Args:
+        path: the database file; created on first use.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._engine = Engine(path, threads=1)
+        self._engine.execute(_SCHEMA, purpose="create the receipts table")
+
+    def get(self, name: str) -> Receipt | None:
+        """The decision about inbox file ``name``, if one was made."""
+        rows = self._select("WHERE name = ?", [name], purpose="look up a receipt")
+        return rows[0] if rows else None
+
+    def holds_content(self, sha256: str) -> bool:
+        """Whether a file with these exact bytes was accepted before."""
+        return bool(
+            self._engine.scalar(
+                "SELECT count(*) FROM receipts WHERE sha256 = ? AND state = ?",
+                [sha256, ReceiptState.ACCEPTED.value],
+                purpose="look for accepted content",
+            )
+        )
+
+    def holds_package(self, package_id: str) -> bool:
+        """Whether a package with this id was accepted before."""
+        return bool(
+            self._engine.scalar(
+                "SELECT count(*) FROM receipts WHERE package_id = ?",
+                [package_id],
+                purpose="look for an accepted package id",
+            )
+        )
+
+    def decide(self, receipt: Receipt) -> None:
+        """Record a decision; it is durable when this returns (DuckDB syncs its log on commit)."""
+        package_id = receipt.package_id if receipt.state is ReceiptState.ACCEPTED else None
+        self._engine.execute(
+            f"INSERT INTO receipts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                receipt.name,
+                receipt.state.value,
+                receipt.sha256,
+                receipt.size,
+                package_id,
+                None if receipt.reason is None else receipt.reason.value,
+                receipt.detail,
+                receipt.decided_at.astimezone(UTC).isoformat(timespec="microseconds"),
+                receipt.placed,
+                receipt.acknowledged,
+            ],
+            purpose="record a receipt",
+        )
+
+    def mark_placed(self, name: str) -> None:
+        """Record that the file named ``name`` now lies in its accepted or quarantine folder."""
+        self._engine.execute(
+            "UPDATE receipts SET placed = true WHERE name = ?", [name], purpose="mark placed"
+        )
+
+    def mark_acknowledged(self, name: str) -> None:
+        """Record that the server was told it may clear ``name``."""
+        self._engine.execute(
+            "UPDATE receipts SET acknowledged = true WHERE name = ?",
+            [name],
+            purpose="mark acknowledged",
+        )
+
+    def unplaced(self) -> tuple[Receipt, ...]:
+        """Decisions whose file has not yet been moved into place (an interrupted run)."""
+        return self._select("WHERE NOT placed", [], purpose="find unplaced receipts")
+
+    def unacknowledged(self) -> tuple[Receipt, ...]:
+        """Decisions the server has not yet been told about."""
+        return self._select("WHERE NOT acknowledged", [], purpose="find unacknowledged receipts")
+
+    def all(self) -> tuple[Receipt, ...]:
+        """Every decision, oldest first."""
+        return self._select("", [], purpose="list receipts")
+
+    def close(self) -> None:
+        """Close the record."""
+        self._engine.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _select(self, where: str, params: list[object], *, purpose: str) -> tuple[Receipt, ...]:
+        rows = self._engine.fetchall(
+            f"SELECT {_COLUMNS} FROM receipts {where} ORDER BY decided_at, name",
+            params,
+            purpose=purpose,
+        )
+        names = [column.strip() for column in _COLUMNS.split(",")]
+        return tuple(Receipt.model_validate(dict(zip(names, row, strict=True))) for row in rows)
