@@ -11,17 +11,19 @@ Layout::
     keys/            the party's keyring: every identity it ever had, passphrase-encrypted
     audit.log        the party's hash-chained audit log
     ledger.sqlite    receipt ledger: every package received or opened, once
-    inbox/           packages received and verified, still sealed
+    transfer/        what the transport received: incoming/ (partial downloads), accepted/
+                     (verified on receipt, still sealed: the inbox), quarantine/ (refused, with
+                     the reason) and the transport's receipt book
     opened/KIND/     opened payloads (<package-id>.parquet) and their manifests (.json)
-    steps/NAME/      committed outputs of a step, with step.json; staged as .NAME.partial
+    steps/PROJECT/wave-N/NAME/  committed outputs of a step, with step.json; staged as .NAME.partial
     outbox/          sealed packages waiting to be sent; sent/ once delivered
-    quarantine/      packages refused on receipt, with the reason
+    quarantine/      packages refused when opened, with the reason
     vault/           the indexer's vault
+    tmp/             the engine's spill folder
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Collection, Iterator
@@ -29,9 +31,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 import tomli_w
+from pydantic import BaseModel
 
 from linkwell.audit import (
     AuditAction,
@@ -49,7 +52,15 @@ from linkwell.config import (
     load_project,
     load_workspace,
 )
-from linkwell.errors import ConfigError, IdentityError, PackageError, StorageError
+from linkwell.engine import Engine
+from linkwell.errors import (
+    ConfigError,
+    IdentityError,
+    MisdirectedError,
+    PackageError,
+    ReplayError,
+    StorageError,
+)
 from linkwell.fileio import fsync_dir, write_text_atomic
 from linkwell.progress import SILENT, Progress
 from linkwell.seal import (
@@ -67,12 +78,21 @@ from linkwell.seal import (
     read_passphrase,
     seal_package,
 )
+from linkwell.seal.routes import check_route
+from linkwell.transport import (
+    PACKAGE_SUFFIX,
+    Delivery,
+    ReceiveDirs,
+    ReceiveReport,
+    receive_packages,
+    send_package,
+)
 
-__all__ = ["PACKAGE_SUFFIX", "WORKSPACE_FILE", "Opened", "Workspace"]
+__all__ = ["WORKSPACE_FILE", "Opened", "Workspace"]
 
 WORKSPACE_FILE: Final = "workspace.toml"
-PACKAGE_SUFFIX: Final = ".lwpkg"
 STEP_RECORD: Final = "step.json"
+R = TypeVar("R", bound=BaseModel)
 
 _REFUSAL_DETAIL: Final = {
     "PackageFormatError": AuditDetail.FORMAT,
@@ -218,31 +238,35 @@ class Workspace:
 
     # -- steps -----------------------------------------------------------------------------------
 
-    def completed(self, step: str) -> dict[str, object] | None:
-        """The recorded result of ``step`` if it has been committed, else ``None``."""
-        record = self.root / "steps" / step / STEP_RECORD
+    def step_dir(self, name: str) -> Path:
+        """Where step ``name`` of this project and wave commits its outputs."""
+        project = self.project.project
+        return self.root / "steps" / project.id / f"wave-{project.wave}" / name
+
+    def completed(self, name: str, result: type[R]) -> R | None:
+        """The recorded result of step ``name`` if it was committed, else ``None``."""
+        record = self.step_dir(name) / STEP_RECORD
         if not record.is_file():
             return None
-        result: dict[str, object] = json.loads(record.read_text(encoding="utf-8"))
-        return result
+        return result.model_validate_json(record.read_text(encoding="utf-8"))
 
     @contextmanager
     def step(self, name: str) -> Iterator[Path]:
         """Stage a step's outputs in a private folder; commit them together or not at all.
 
-        The caller writes into the yielded folder and, to commit, leaves ``step.json`` in it. A
+        The caller writes into the yielded folder and commits by calling :meth:`record` last. A
         crash or error leaves only the staging folder, which the next run of the step discards,
         so no later step can ever accept a partial output.
         """
-        steps = self.folder("steps")
-        final = steps / name
+        final = self.step_dir(name)
         if final.exists():
             raise StorageError(
                 f"step {name!r} is already complete",
                 file=final,
                 hint="its outputs are in this folder",
             )
-        staging = steps / f".{name}.partial"
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = final.with_name(f".{name}.partial")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         yield staging
@@ -253,14 +277,12 @@ class Workspace:
                 with path.open("rb") as handle:
                     os.fsync(handle.fileno())
         staging.rename(final)
-        fsync_dir(steps)
+        fsync_dir(final.parent)
 
     @staticmethod
-    def record(staging: Path, result: dict[str, object]) -> None:
-        """Write a step's result as its ``step.json`` (the step's commit marker)."""
-        write_text_atomic(
-            staging / STEP_RECORD, json.dumps(result, indent=2, sort_keys=True), mode=0o644
-        )
+    def record(staging: Path, result: BaseModel) -> None:
+        """Write a step's result as its ``step.json``: the step's commit marker."""
+        write_text_atomic(staging / STEP_RECORD, result.model_dump_json(indent=2), mode=0o644)
 
     # -- packages --------------------------------------------------------------------------------
 
@@ -316,9 +338,113 @@ class Workspace:
         fsync_dir(outbox)
         return moved
 
+    def engine(self) -> Engine:
+        """An engine that spills into this workspace (never into a shared temporary folder)."""
+        return Engine(temp_dir=self.folder("tmp"))
+
+    @property
+    def receive_dirs(self) -> ReceiveDirs:
+        """Where the transport puts what it receives; ``accepted`` is the inbox."""
+        return ReceiveDirs.under(self.folder("transfer"))
+
     def inbox_packages(self) -> list[Path]:
-        """Every package waiting in the inbox."""
-        return sorted(self.folder("inbox").glob(f"*{PACKAGE_SUFFIX}"))
+        """Every package received and verified, waiting to be opened (or opened already)."""
+        inbox = self.receive_dirs.accepted
+        return sorted(inbox.glob(f"*{PACKAGE_SUFFIX}")) if inbox.is_dir() else []
+
+    def accept(self, path: Path) -> str:
+        """The receipt check the transport runs on every downloaded file; returns its id.
+
+        Verifies the signature and ciphertext (never decrypting), that the package is for this
+        party, project and wave along an allowed route, and that it was not received or opened
+        before; records it as received. Receiving the same package again after a crash in
+        between is answered with its id, so the transport can finish what it started.
+        """
+        try:
+            manifest = inspect_package(path, project=self.project)
+            if manifest.recipient.party != self.party.name:
+                raise MisdirectedError(
+                    "the package is for another party",
+                    file=path,
+                    field="recipient",
+                    hint="it was delivered to the wrong inbox; tell the sender",
+                )
+            here = (self.project.project.id, self.project.project.wave)
+            if (manifest.project, manifest.wave) != here:
+                raise MisdirectedError(
+                    "the package belongs to another project or wave",
+                    file=path,
+                    field="project",
+                    hint="check that sender and receiver use the same project file",
+                )
+            sender = self.project.party(manifest.sender.party)
+            check_route(manifest.kind, sender.role, self.role, file=path)
+            with self.ledger() as ledger:
+                state = ledger.state(manifest.package_id)
+                if state is ReceiptState.RECEIVED:
+                    return manifest.package_id
+                if state is ReceiptState.OPENED:
+                    raise ReplayError(
+                        "this package was already opened here",
+                        file=path,
+                        hint="a package is accepted once; the copy can be deleted",
+                    )
+                ledger.record_received(manifest, file=path)
+        except PackageError as exc:
+            self.audit.append(AuditAction.REFUSED, detail=_detail(exc))
+            raise
+        self.audit.append(
+            AuditAction.RECEIVED,
+            peer_role=sender.role,
+            packages=[_package_ref(manifest)],
+            counts={CountName.ROWS: manifest.rows},
+        )
+        return manifest.package_id
+
+    def receive(self, progress: Progress = SILENT) -> ReceiveReport:
+        """Fetch every package waiting for this party, each checked by :meth:`accept`."""
+        return receive_packages(
+            project=self.project,
+            party=self.party.name,
+            dirs=self.receive_dirs,
+            accept=self.accept,
+            key_file=self._key_file(),
+            progress=progress,
+        )
+
+    def send(self, progress: Progress = SILENT) -> list[Delivery]:
+        """Deliver every package in the outbox to its recipient; move each to ``sent/``.
+
+        Delivering again after a crash is harmless: the transport recognises a package already
+        delivered, and the recipient's ledger would refuse a second copy.
+        """
+        deliveries = []
+        sent = self.folder("sent")
+        for package in sorted(self.folder("outbox").glob(f"*{PACKAGE_SUFFIX}")):
+            manifest = inspect_package(package, project=self.project)
+            delivery = send_package(
+                package,
+                project=self.project,
+                party=self.party.name,
+                to=manifest.recipient.party,
+                key_file=self._key_file(),
+                progress=progress,
+            )
+            self.audit.append(
+                AuditAction.SENT,
+                peer_role=self.project.party(manifest.recipient.party).role,
+                packages=[_package_ref(manifest)],
+                counts={CountName.BYTES: delivery.size},
+            )
+            package.rename(sent / package.name)
+            deliveries.append(delivery)
+        return deliveries
+
+    def _key_file(self) -> Path | None:
+        key = self.settings.sftp_key_file
+        if key is None or key.is_absolute():
+            return key
+        return self.root / key
 
     def open_inbox(
         self, kinds: Collection[PackageKind], progress: Progress = SILENT
@@ -367,8 +493,7 @@ class Workspace:
         )
 
     def _refuse(self, package: Path, exc: PackageError) -> None:
-        detail = _REFUSAL_DETAIL.get(type(exc).__name__, AuditDetail.FORMAT)
-        self.audit.append(AuditAction.REFUSED, detail=detail)
+        self.audit.append(AuditAction.REFUSED, detail=_detail(exc))
         quarantine = self.folder("quarantine")
         package.rename(quarantine / package.name)
         write_text_atomic(
@@ -387,6 +512,11 @@ class Workspace:
                 ):
                     found.append(Opened(manifest, meta.with_suffix(".parquet")))
         return found
+
+
+def _detail(exc: PackageError) -> AuditDetail:
+    """The audit vocabulary's name for the check a package failed."""
+    return _REFUSAL_DETAIL.get(type(exc).__name__, AuditDetail.FORMAT)
 
 
 def _package_ref(manifest: Manifest) -> PackageRef:
