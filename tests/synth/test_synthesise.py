@@ -148,4 +148,5 @@ def test_progress_is_reported(tmp_path: Path) -> None:
         progress=recorder,
     )
     assert recorder.tasks
+    assert recorder.tasks[0][1] == 5  # the area, two surveys, one extract, the truth
     assert recorder.done == recorder.tasks[0][1]

@@ -146,10 +146,9 @@ class PlantedFile:
     records: MessRecords
 
 
-def _order(table: SourceTable, rng: np.random.Generator) -> npt.NDArray[np.intp]:
-    """Provider order: by school, pupils in random order within it."""
-    school = table.columns["school"].data
-    return np.lexsort((rng.random(len(table)), school)).astype(np.intp)
+def _order(school: npt.NDArray[np.integer], rng: np.random.Generator) -> npt.NDArray[np.intp]:
+    """Provider order: school by school, pupils in random order within each."""
+    return np.lexsort((rng.random(len(school)), school)).astype(np.intp)
 
 
 def _typos(
@@ -246,9 +245,18 @@ def _cell_mess(
 
 
 def plant(
-    clean: SourceTable, layout: Layout, rates: MessRates, rng: np.random.Generator
+    clean: SourceTable,
+    layout: Layout,
+    rates: MessRates,
+    rng: np.random.Generator,
+    *,
+    school: npt.NDArray[np.integer],
 ) -> PlantedFile:
-    """Order ``clean`` as the provider would, plant problems at ``rates``, and encode the cells."""
+    """Order ``clean`` as the provider would, plant problems at ``rates``, and encode the cells.
+
+    ``school`` (one number per row of ``clean``) keeps each school's rows together, as a
+    provider's export lists them.
+    """
     n = len(clean)
     records = MessRecords.empty()
     draw = rng.random(n)
@@ -260,8 +268,9 @@ def plant(
         contradiction = ~duplicated & ~typo & (draw < row_rates)
 
     copies = np.flatnonzero(duplicated)
-    extended = clean.take(np.concatenate([np.arange(n), copies]).astype(np.intp))
-    order = _order(extended, rng)
+    source_rows = np.concatenate([np.arange(n), copies]).astype(np.intp)
+    extended = clean.take(source_rows)
+    order = _order(school[source_rows], rng)
     table = extended.take(order)
     position = np.empty(len(order), dtype=np.intp)  # final position of each extended row
     position[order] = np.arange(len(order))
