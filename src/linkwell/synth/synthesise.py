@@ -66,10 +66,11 @@ class SynthFormats(_Model):
     primary: FileFormat = FileFormat.SAV
     authority: FileFormat = FileFormat.XLSX
     xlsx_max_rows: int = Field(
-        200_000,
+        100_000,
         ge=1,
         le=1_048_575,
-        description="Largest extract written as .xlsx; openpyxl writes ~100,000 cells a second.",
+        description="Largest extract written as .xlsx: openpyxl writes roughly 100,000 cells a "
+        "second, so a bigger one would take minutes (a sheet holds 1,048,575 rows at most).",
     )
 
     @classmethod
