@@ -26,7 +26,7 @@ from linkwell.synth.provider import SourceRole, layout_for
 from linkwell.synth.services import draw_services
 from linkwell.synth.survey import draw_answers
 from linkwell.synth.tables import Area, SourceTable, source_tables
-from tests.synth.conftest import INVALID, MESSY_RATES, MappedFile, mappings, read_back
+from tests.synth.conftest import INVALID, MESSY_RATES, MappedFile, dataset_of, mappings, read_back
 
 CELL_KINDS = {
     MessKind.MISSING_VALUE,
@@ -280,3 +280,40 @@ def test_planted_cells_are_what_the_records_say(  # noqa: PLR0917 - one argument
         if kind in ROW_KINDS:
             assert not row_level & set(positions.tolist())  # one row-level problem per row
             row_level |= set(positions.tolist())
+
+
+def _violations(record: dict[str, object], dataset) -> set[str]:
+    """The definition's rules a mapped authority row breaks, checked independently here."""
+    broken = set()
+    for rule in dataset.rules:
+        others = [record[name] is True for name in rule.others]
+        value = record[rule.field]
+        if (rule.type == "exclusive" and value is True and any(others)) or (
+            rule.type == "any_of" and value is not None and value != any(others)
+        ):
+            broken.add(rule.name)
+        elif rule.type == "requires" and value is not None:
+            present = all(record[name] is not None for name in rule.others)
+            if value != present:
+                broken.add(rule.name)
+    return broken
+
+
+def test_each_contradiction_breaks_exactly_its_rule(messy_area: SynthResult) -> None:
+    for info in messy_area.sources:
+        if info.kind.value != "authority":
+            continue
+        _, mapped, first = read_back(messy_area).files[info.source]
+        by_row: dict[int, list[dict[str, object]]] = defaultdict(list)
+        for m in _listed(messy_area, info.source):
+            by_row[m["row"]].append(m)
+        dataset = dataset_of(messy_area, info.source)
+        checked = 0
+        for index, record in enumerate(mapped.rows):
+            listed = by_row.get(index + first, [])
+            if not listed:
+                assert _violations(record, dataset) == set()
+            elif listed[0]["kind"] == "contradictory-flags":
+                assert _violations(record, dataset) == {listed[0]["detail"]}
+                checked += 1
+        assert checked > 20
