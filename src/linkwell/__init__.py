@@ -52,6 +52,12 @@ from linkwell.schema import (
     read_table,
     validate_file,
 )
+from linkwell.synth import (
+    MessRates,
+    SynthParameters,
+    SynthResult,
+    synthesise,
+)
 from linkwell.transport import (
     ReceiveDirs,
     ReceiveReport,
@@ -77,6 +83,7 @@ __all__ = [
     "InputError",
     "InternalError",
     "LinkwellError",
+    "MessRates",
     "MisdirectedError",
     "PackageError",
     "PackageFormatError",
@@ -91,6 +98,8 @@ __all__ = [
     "SeparationError",
     "SignatureError",
     "StorageError",
+    "SynthParameters",
+    "SynthResult",
     "TransferError",
     "Transport",
     "TransportError",
@@ -108,6 +117,7 @@ __all__ = [
     "read_table",
     "receive_packages",
     "send_package",
+    "synthesise",
     "validate_file",
     "verify_log",
 ]

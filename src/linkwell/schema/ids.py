@@ -24,6 +24,7 @@ __all__ = [
     "damm_sql",
     "is_valid_id",
     "issue_ids",
+    "issue_ids_seeded",
     "valid_id_mask",
 ]
 
@@ -125,12 +126,39 @@ def issue_ids(count: int, *, exclude: npt.NDArray[np.str_] | None = None) -> npt
     payloads = payloads[
         np.argsort(np.frombuffer(secrets.token_bytes(8 * len(payloads)), dtype=np.uint64))
     ]
-    text = payloads.astype("U9")
-    digits = (
-        np.frombuffer(text.astype("S9").tobytes(), dtype=np.uint8).reshape(-1, 9) - ord("0")
-    ).astype(np.uint8)
-    checks = _interim(digits).astype("U1")
-    return np.char.add(text, checks)
+    return _with_check_digits(payloads)
+
+
+def _with_check_digits(payloads: npt.NDArray[np.uint64]) -> npt.NDArray[np.str_]:
+    """Nine-digit payloads followed by their Damm check digits, as ten-character strings."""
+    small = payloads.astype(np.uint32)  # payloads are below 10**9
+    powers = np.uint32(10) ** np.arange(8, -1, -1, dtype=np.uint32)
+    digits = ((small[:, None] // powers) % np.uint32(10)).astype(np.uint8)
+    checks = _interim(digits).astype(np.uint64)
+    return (payloads.astype(np.uint64) * np.uint64(10) + checks).astype("U10")
+
+
+def issue_ids_seeded(count: int, rng: np.random.Generator) -> npt.NDArray[np.str_]:
+    """``count`` distinct valid survey IDs drawn from a seeded ``rng``: for synthetic data only.
+
+    The IDs have the real format and check digit, so synthetic files exercise every check real
+    ones meet, and a seed reproduces them exactly. Anyone who knows the seed can reproduce them
+    too, so they must never identify real pupils: real IDs come from :func:`issue_ids`.
+    """
+    if count < 0:
+        msg = "count must not be negative"
+        raise ValueError(msg)
+    if count > _PAYLOAD_SPAN // 2:
+        msg = "more IDs than the scheme can issue safely"
+        raise ValueError(msg)
+    payloads = np.empty(0, dtype=np.uint64)
+    while len(payloads) < count:
+        want = (count - len(payloads)) * 11 // 10 + 16
+        drawn = rng.integers(_PAYLOAD_LOW, _PAYLOAD_LOW + _PAYLOAD_SPAN, want, dtype=np.uint64)
+        merged = np.concatenate([payloads, drawn])
+        _, first = np.unique(merged, return_index=True)
+        payloads = merged[np.sort(first)]  # distinct, in draw order
+    return _with_check_digits(payloads[:count])
 
 
 def damm_sql(expr: str) -> str:
