@@ -516,3 +516,39 @@ def test_not_a_regular_file(attempt: Attempt, tmp_path: Path) -> None:
     os.mkfifo(fifo)
     assert type(attempt(fifo)) is PackageFormatError  # refused at once, does not wait
     assert type(attempt(Path("/dev/zero"))) is PackageFormatError
+
+
+@pytest.mark.parametrize("change", ["shrink", "overwrite", "swap"])
+def test_package_changed_between_checks_and_decryption(
+    seal: Sealer,
+    attempt: Attempt,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    change: str,
+) -> None:
+    """Someone with write access to the inbox changes the file after it passed every check."""
+    from linkwell.seal import opening
+
+    package, manifest = seal(source_file=write_payload(tmp_path / "p.parquet", 600, blob_bytes=300))
+    other, _ = seal(source_file=write_payload(tmp_path / "q.parquet", 600, blob_bytes=300, seed=9))
+    checked = opening._check_single_recipient
+
+    def then_change(fd: int, layout: object, file: Path) -> None:
+        checked(fd, layout, file)  # type: ignore[arg-type]
+        start = len(HEADER)
+        if change == "shrink":
+            os.truncate(package, start + manifest.ciphertext_size // 2)
+        elif change == "overwrite":  # a later chunk replaced by the outsider's bytes
+            os.pwrite(fd_w, os.urandom(1000), start + manifest.ciphertext_size - 2000)
+        else:  # the whole ciphertext replaced by another genuine one for the same recipient
+            donor = split(other)[0]
+            os.pwrite(fd_w, donor[: manifest.ciphertext_size], start)
+
+    fd_w = os.open(package, os.O_WRONLY)
+    monkeypatch.setattr(opening, "_check_single_recipient", then_change)
+    try:
+        error = attempt(package)
+    finally:
+        os.close(fd_w)
+    expected = {"shrink": PackageFormatError, "overwrite": DigestError, "swap": DigestError}
+    assert type(error) is expected[change], str(error)

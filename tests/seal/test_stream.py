@@ -11,9 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkwell.errors import InternalError, StorageError
+from linkwell.errors import StorageError
 from linkwell.seal import PackageKind, ReceiptLedger, open_package
-from linkwell.seal._stream import BLOCK_SIZE, ReadAhead, ShortFileError, WriteBehind, hash_region
+from linkwell.seal._stream import (
+    BLOCK_SIZE,
+    ReadAhead,
+    RegionReader,
+    ShortFileError,
+    WriteBehind,
+    hash_region,
+)
 from tests.seal.conftest import NOW, Sealer, World, listing
 
 
@@ -93,8 +100,34 @@ def test_abandoned_read_ahead_stops(source: Path) -> None:
         with ReadAhead(fd, 0, len(DATA), task=Counter()) as reader:
             reader.read(10)  # the consumer gives up with blocks still queued
         assert not reader._thread.is_alive()
-        with pytest.raises(InternalError):
-            ReadAhead(fd, 0, 1, task=Counter(), digest=False).hexdigest()
+    finally:
+        os.close(fd)
+
+
+@settings(max_examples=25)
+@given(
+    offset=st.integers(0, 1000),
+    length=st.integers(0, len(DATA) - 1000),
+    sizes=st.lists(st.sampled_from([-1, 1, 8192, BLOCK_SIZE + 3]), min_size=1),
+)
+def test_region_reader_returns_exactly_the_region(
+    source: Path, offset: int, length: int, sizes: list[int]
+) -> None:
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        task = Counter()
+        reader = RegionReader(fd, offset, length, task=task)
+        parts, n = [], 0
+        while chunk := reader.read(sizes[n % len(sizes)]):
+            parts.append(chunk)
+            n += 1
+        assert b"".join(parts) == DATA[offset : offset + length]
+        assert task.total == length
+        assert reader.error is None
+        short = RegionReader(fd, len(DATA) - 10, 20, task=Counter())
+        with pytest.raises(ShortFileError):
+            short.read()
+        assert isinstance(short.error, ShortFileError)
     finally:
         os.close(fd)
 

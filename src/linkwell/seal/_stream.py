@@ -18,7 +18,15 @@ from typing import Final, Self
 from linkwell.errors import InternalError
 from linkwell.progress import ProgressTask
 
-__all__ = ["BLOCK_SIZE", "ReadAhead", "ShortFileError", "WriteBehind", "hash_region", "read_exact"]
+__all__ = [
+    "BLOCK_SIZE",
+    "ReadAhead",
+    "RegionReader",
+    "ShortFileError",
+    "WriteBehind",
+    "hash_region",
+    "read_exact",
+]
 
 BLOCK_SIZE: Final = 1024 * 1024
 """Bytes per block handed between threads."""
@@ -63,11 +71,8 @@ class ReadAhead:
     An error on the thread is kept in :attr:`error` and raised to the consumer.
     """
 
-    def __init__(
-        self, fd: int, offset: int, length: int, *, task: ProgressTask, digest: bool = True
-    ) -> None:
+    def __init__(self, fd: int, offset: int, length: int, *, task: ProgressTask) -> None:
         self._fd, self._offset, self._length, self._task = fd, offset, length, task
-        self._digest = digest
         self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=_DEPTH)
         self._stop = threading.Event()
         self._hash = hashlib.sha256()
@@ -100,8 +105,7 @@ class ReadAhead:
             position, end = self._offset, self._offset + self._length
             while position < end and not self._stop.is_set():
                 block = _pread_exact(self._fd, min(BLOCK_SIZE, end - position), position)
-                if self._digest:
-                    self._hash.update(block)
+                self._hash.update(block)
                 position += len(block)
                 self._queue.put(block)
             self._queue.put(b"")
@@ -133,10 +137,43 @@ class ReadAhead:
         return self._eof
 
     def hexdigest(self) -> str:
-        """SHA-256 of the region; meaningful once :attr:`complete`, if made with ``digest``."""
-        if not self._digest:
-            raise InternalError("a digest was asked of a reader made without one")
+        """SHA-256 of the region; meaningful once :attr:`complete`."""
         return self._hash.hexdigest()
+
+
+class RegionReader:
+    """A file-like ``read`` over a region of ``fd`` on the caller's thread, a block at a time.
+
+    For decryption, where nothing needs hashing on the way in: a reading thread would only add
+    hand-overs between threads. An error is kept in :attr:`error`, as the cipher that calls
+    ``read`` replaces it with its own.
+    """
+
+    def __init__(self, fd: int, offset: int, length: int, *, task: ProgressTask) -> None:
+        self._fd, self._next, self._end, self._task = fd, offset, offset + length, task
+        self._block = b""
+        self._position = 0
+        self.error: OSError | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all of the current block if negative); ``b""`` at the end."""
+        if self._position >= len(self._block):
+            if self._next >= self._end:
+                return b""
+            try:
+                self._block = _pread_exact(
+                    self._fd, min(BLOCK_SIZE, self._end - self._next), self._next
+                )
+            except OSError as exc:
+                self.error = exc
+                raise
+            self._next += len(self._block)
+            self._position = 0
+            self._task.advance(len(self._block))
+        end = len(self._block) if size < 0 else self._position + size
+        chunk = self._block[self._position : end]
+        self._position += len(chunk)
+        return chunk
 
 
 class WriteBehind:

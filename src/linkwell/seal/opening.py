@@ -42,7 +42,13 @@ from linkwell.fileio import atomic_path
 from linkwell.progress import SILENT, Progress
 from linkwell.seal._layout import Layout, read_layout
 from linkwell.seal._parquet import parquet_shape
-from linkwell.seal._stream import ReadAhead, ShortFileError, WriteBehind, hash_region, read_exact
+from linkwell.seal._stream import (
+    RegionReader,
+    ShortFileError,
+    WriteBehind,
+    hash_region,
+    read_exact,
+)
 from linkwell.seal.identity import SecretIdentity, fingerprint
 from linkwell.seal.ledger import Receipt, ReceiptLedger
 from linkwell.seal.manifest import (
@@ -314,11 +320,9 @@ def _decrypt(
     try:
         with (
             progress.task(f"decrypting {file.name}", total=layout.ciphertext_size) as task,
-            ReadAhead(
-                fd, layout.ciphertext_offset, layout.ciphertext_size, task=task, digest=False
-            ) as reader,
             WriteBehind(fd_out, 0) as writer,
         ):
+            reader = RegionReader(fd, layout.ciphertext_offset, layout.ciphertext_size, task=task)
             try:
                 identity.decrypt_io(reader, writer)
                 if reader.read():
@@ -357,13 +361,19 @@ def _decrypt(
 
 
 def _decrypt_failure(
-    exc: BaseException, reader: ReadAhead, writer: WriteBehind, file: Path
+    exc: BaseException, reader: RegionReader, writer: WriteBehind, file: Path
 ) -> PackageError | StorageError:
     if isinstance(reader.error, ShortFileError):
         return PackageFormatError(
             "the package changed or shrank while it was being read",
             file=file,
             hint="wait until the transfer has finished, then open it again",
+        )
+    if reader.error is not None:
+        return StorageError(
+            f"the package cannot be read ({reader.error.strerror or 'I/O error'})",
+            file=file,
+            hint="check the disk holding the package",
         )
     if isinstance(writer.error, OSError):
         return StorageError(
