@@ -217,14 +217,15 @@ def _check_single_recipient(fd: int, layout: Layout, file: Path) -> None:
 
 
 def inspect_package(path: Path, *, project: ProjectConfig, progress: Progress = SILENT) -> Manifest:
-    """The manifest of ``path`` once its signature and ciphertext digest verify; never decrypts.
+    """The manifest of ``path`` once its signature, digest and recipient count check out.
 
-    It does not check the recipient, project, wave, route, time or ledger: use it to see what a
-    package is and that it is intact, and :func:`open_package` to accept it.
+    It never decrypts, and does not check the recipient, project, wave, route, time or ledger:
+    use it to see what a package is and that it is intact, and :func:`open_package` to accept it.
     """
     with _package_fd(path) as (fd, size):
         verified = _verify(fd, size, path, project)
         _check_ciphertext(fd, verified, path, progress)
+        _check_single_recipient(fd, verified.layout, path)
     return verified.manifest
 
 
