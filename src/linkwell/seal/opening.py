@@ -43,9 +43,9 @@ from linkwell.progress import SILENT, Progress
 from linkwell.seal._layout import Layout, read_layout
 from linkwell.seal._parquet import parquet_shape
 from linkwell.seal._stream import (
+    HashingWriter,
     RegionReader,
     ShortFileError,
-    WriteBehind,
     hash_region,
     read_exact,
 )
@@ -319,11 +319,9 @@ def _decrypt(
     layout, manifest = verified.layout, verified.manifest
     fd_out = os.open(partial, os.O_WRONLY)
     try:
-        with (
-            progress.task(f"decrypting {file.name}", total=layout.ciphertext_size) as task,
-            WriteBehind(fd_out, 0) as writer,
-        ):
+        with progress.task(f"decrypting {file.name}", total=layout.ciphertext_size) as task:
             reader = RegionReader(fd, layout.ciphertext_offset, layout.ciphertext_size, task=task)
+            writer = HashingWriter(fd_out, 0)
             try:
                 identity.decrypt_io(reader, writer)
                 if reader.read():
@@ -362,7 +360,7 @@ def _decrypt(
 
 
 def _decrypt_failure(
-    exc: BaseException, reader: RegionReader, writer: WriteBehind, file: Path
+    exc: BaseException, reader: RegionReader, writer: HashingWriter, file: Path
 ) -> PackageError | StorageError:
     if isinstance(reader.error, ShortFileError):
         return PackageFormatError(
