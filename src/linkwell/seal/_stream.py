@@ -1,0 +1,225 @@
+"""Streaming file I/O around the age cipher: whole blocks read, hashed and written.
+
+pyrage's streaming calls release the GIL while they encrypt or decrypt and call back into Python
+for every 8 KiB; these readers and writers answer those calls from one-block buffers, so hashing
+and file I/O happen a block at a time. Sealing reads and hashes the plaintext ahead on one
+background thread (:class:`ReadAhead`); everything else runs on the caller's thread. Memory is
+bounded by a few blocks whatever the payload's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import threading
+from types import TracebackType
+from typing import Final, Self
+
+from linkwell.progress import ProgressTask
+
+__all__ = [
+    "BLOCK_SIZE",
+    "HashingWriter",
+    "ReadAhead",
+    "RegionReader",
+    "ShortFileError",
+    "hash_region",
+    "read_exact",
+]
+
+BLOCK_SIZE: Final = 1024 * 1024
+"""Bytes per block handed between threads."""
+_DEPTH: Final = 4
+
+
+class ShortFileError(OSError):
+    """The file ended before the region the caller expected (it shrank, or was cut short)."""
+
+
+def _pread_exact(fd: int, length: int, offset: int) -> bytes:
+    data = os.pread(fd, length, offset)
+    while len(data) < length:
+        more = os.pread(fd, length - len(data), offset + len(data))
+        if not more:
+            raise ShortFileError("the file ended early")
+        data += more
+    return data
+
+
+def read_exact(fd: int, length: int, offset: int) -> bytes:
+    """Exactly ``length`` bytes at ``offset`` of ``fd``, or :class:`ShortFileError`."""
+    return _pread_exact(fd, length, offset) if length else b""
+
+
+def hash_region(fd: int, offset: int, length: int, task: ProgressTask) -> str:
+    """SHA-256 (hex) of ``length`` bytes at ``offset`` of ``fd``, reading one block at a time."""
+    digest = hashlib.sha256()
+    position, end = offset, offset + length
+    while position < end:
+        block = _pread_exact(fd, min(BLOCK_SIZE, end - position), position)
+        digest.update(block)
+        position += len(block)
+        task.advance(len(block))
+    return digest.hexdigest()
+
+
+class ReadAhead:
+    """A file-like ``read`` over a region of ``fd``, filled and hashed by a background thread.
+
+    Use as a context manager; leaving it stops the thread even when the consumer gave up early.
+    An error on the thread is kept in :attr:`error` and raised to the consumer.
+    """
+
+    def __init__(self, fd: int, offset: int, length: int, *, task: ProgressTask) -> None:
+        self._fd, self._offset, self._length, self._task = fd, offset, length, task
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=_DEPTH)
+        self._stop = threading.Event()
+        self._hash = hashlib.sha256()
+        self._block = b""
+        self._position = 0
+        self._eof = False
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._fill, name="linkwell-read-ahead", daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                continue
+        self._thread.join()
+
+    def _fill(self) -> None:
+        try:
+            position, end = self._offset, self._offset + self._length
+            while position < end and not self._stop.is_set():
+                block = _pread_exact(self._fd, min(BLOCK_SIZE, end - position), position)
+                self._hash.update(block)
+                position += len(block)
+                self._queue.put(block)
+            self._queue.put(b"")
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer, who raises it
+            self._queue.put(exc)
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all of the current block if negative); ``b""`` at the end."""
+        if self._position >= len(self._block):
+            if self._eof:
+                return b""
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self.error = item
+                raise item
+            if not item:
+                self._eof = True
+                return b""
+            self._block, self._position = item, 0
+            self._task.advance(len(item))
+        end = len(self._block) if size < 0 else self._position + size
+        chunk = self._block[self._position : end]
+        self._position += len(chunk)
+        return chunk
+
+    @property
+    def complete(self) -> bool:
+        """Whether the consumer read the whole region up to its end."""
+        return self._eof
+
+    def hexdigest(self) -> str:
+        """SHA-256 of the region; meaningful once :attr:`complete`."""
+        return self._hash.hexdigest()
+
+
+class RegionReader:
+    """A file-like ``read`` over a region of ``fd`` on the caller's thread, a block at a time.
+
+    For decryption, where nothing needs hashing on the way in: a reading thread would only add
+    hand-overs between threads. An error is kept in :attr:`error`, as the cipher that calls
+    ``read`` replaces it with its own.
+    """
+
+    def __init__(self, fd: int, offset: int, length: int, *, task: ProgressTask) -> None:
+        self._fd, self._next, self._end, self._task = fd, offset, offset + length, task
+        self._block = b""
+        self._position = 0
+        self.error: OSError | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all of the current block if negative); ``b""`` at the end."""
+        if self._position >= len(self._block):
+            if self._next >= self._end:
+                return b""
+            try:
+                self._block = _pread_exact(
+                    self._fd, min(BLOCK_SIZE, self._end - self._next), self._next
+                )
+            except OSError as exc:
+                self.error = exc
+                raise
+            self._next += len(self._block)
+            self._position = 0
+            self._task.advance(len(self._block))
+        end = len(self._block) if size < 0 else self._position + size
+        chunk = self._block[self._position : end]
+        self._position += len(chunk)
+        return chunk
+
+
+class HashingWriter:
+    """A file-like ``write`` into ``fd`` from ``offset`` on, hashed, through a one-block buffer.
+
+    Hashing and writing happen on the caller's thread, a whole block at a time: the cipher
+    releases the GIL while it works, and measurements on a loaded two-core machine showed a
+    writing thread costing more in hand-overs than it saved. An error is kept in :attr:`error`,
+    as the cipher that calls ``write`` replaces it with its own.
+    """
+
+    def __init__(self, fd: int, offset: int) -> None:
+        self._fd, self._position = fd, offset
+        self._buffer = bytearray()
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self.error: OSError | None = None
+
+    def _flush(self) -> None:
+        self._hash.update(self._buffer)
+        view = memoryview(self._buffer)
+        try:
+            while view:
+                written = os.pwrite(self._fd, view, self._position)
+                self._position += written
+                view = view[written:]
+        except OSError as exc:
+            self.error = exc
+            raise
+        finally:
+            view.release()
+        self._buffer.clear()
+
+    def write(self, data: bytes) -> int:
+        """Take ``data``; a full block is hashed and written at once."""
+        self._buffer += data
+        self._size += len(data)
+        if len(self._buffer) >= BLOCK_SIZE:
+            self._flush()
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing to do before :meth:`finish`: blocks are written when full."""
+
+    def finish(self) -> tuple[str, int, int]:
+        """Write what is left; return (SHA-256 hex, bytes written, end offset in the file)."""
+        if self._buffer:
+            self._flush()
+        return self._hash.hexdigest(), self._size, self._position
