@@ -20,6 +20,24 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+# linkwell is imported here, not inside the steps, so that each measured step's fresh process has
+# loaded it before the clock starts: the figures are the steps', not Python's import time.
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pyrage
+
+from linkwell.config import ProjectConfig, Role
+from linkwell.seal import (
+    DatasetRef,
+    PackageKind,
+    ReceiptLedger,
+    SecretIdentity,
+    new_identity,
+    open_package,
+    seal_package,
+)
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Measurement, measure
@@ -37,10 +55,6 @@ ROLES = {
 
 def make_payload(path: Path, rows: int) -> int:
     """Incompressible rows (a reference and 1 KiB of random bytes), written group by group."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     rng = np.random.default_rng(11)
     schema = pa.schema([("row_ref", pa.int64()), ("blob", pa.binary())])
     with pq.ParquetWriter(path, schema, compression="none") as writer:
@@ -60,8 +74,6 @@ def prepare(workdir: Path, rows: int) -> int:
     """Payload, identities, project file and a raw age file: made in a child process, so the
     harness's own process stays small (Linux carries a parent's peak memory into its children).
     """
-    import pyrage
-
     size = make_payload(workdir / "payload.parquet", rows)
     make_world(workdir)
     recipient = pyrage.x25519.Recipient.from_str((workdir / "edris.recipient").read_text())
@@ -73,9 +85,6 @@ def prepare(workdir: Path, rows: int) -> int:
 
 def make_world(workdir: Path) -> None:
     """Five parties' identities (secret texts) and the project file, as JSON, in ``workdir``."""
-    from linkwell.config import ProjectConfig, Role
-    from linkwell.seal import new_identity
-
     identities = {
         n: new_identity(n, Role(r), now=NOW - timedelta(days=1)) for n, r in ROLES.items()
     }
@@ -102,10 +111,7 @@ def make_world(workdir: Path) -> None:
         (workdir / f"{name}.recipient").write_text(identities[name].card().encryption_key)
 
 
-def _load(workdir: Path, name: str):  # type: ignore[no-untyped-def]
-    from linkwell.config import ProjectConfig
-    from linkwell.seal import SecretIdentity
-
+def _load(workdir: Path, name: str) -> tuple[ProjectConfig, SecretIdentity]:
     project = ProjectConfig.model_validate_json((workdir / "project.json").read_text())
     return project, SecretIdentity.from_secret_text((workdir / f"{name}.txt").read_text())
 
@@ -115,8 +121,6 @@ def step_read(workdir: Path) -> int:
 
 
 def step_raw_encrypt(workdir: Path) -> int:
-    import pyrage
-
     data = (workdir / "payload.parquet").read_bytes()
     recipient = pyrage.x25519.Recipient.from_str((workdir / "edris.recipient").read_text())
     pyrage.encrypt(data, [recipient])
@@ -124,16 +128,12 @@ def step_raw_encrypt(workdir: Path) -> int:
 
 
 def step_raw_decrypt(workdir: Path) -> int:
-    import pyrage
-
     data = (workdir / "raw.age").read_bytes()
     identity = pyrage.x25519.Identity.from_str((workdir / "edris.agekey").read_text().strip())
     return len(pyrage.decrypt(data, [identity]))
 
 
 def step_seal(workdir: Path) -> int:
-    from linkwell.seal import DatasetRef, PackageKind, seal_package
-
     project, sender = _load(workdir, "ipsos")
     (workdir / "package.lwpkg").unlink(missing_ok=True)
     manifest = seal_package(
@@ -146,8 +146,6 @@ def step_seal(workdir: Path) -> int:
 
 
 def step_open(workdir: Path) -> int:
-    from linkwell.seal import ReceiptLedger, open_package
-
     project, recipient = _load(workdir, "edris")
     for stale in workdir.glob("receipts.sqlite*"):
         stale.unlink()

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from click.testing import CliRunner
 
 from linkwell.cli import main
@@ -80,3 +81,28 @@ def test_help_has_examples() -> None:
     assert result.exit_code == 0
     assert "\n    linkwell synth --children 5000 --seed 1 --out area/\n" in result.output
     assert "synth" in main.commands
+
+
+def test_parameters_file_overrides_the_sheet(tmp_path: Path) -> None:
+    rates = tmp_path / "rates.toml"
+    rates.write_text("[authority]\nlooked_after_rate = 0.2\nasn_rate = 0.3\n", encoding="utf-8")
+    out = tmp_path / "area"
+    args = ("--children", "2000", "--seed", "1", "--out", str(out), "--format", "parquet")
+    result = _run(*args, "--parameters", str(rates))
+    assert result.exit_code == 0, result.output
+    truth = pq.read_table(out / "truth" / "pupils.parquet").to_pylist()
+    placements = ("looked_after_home", "looked_after_foster", "looked_after_kinship",
+                  "looked_after_residential")  # fmt: skip
+    looked_after = sum(any(p[f] for f in placements) for p in truth) / len(truth)
+    assert 0.16 < looked_after < 0.24
+    manifest = json.loads((out / "truth" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["parameters"]["authority"]["looked_after_rate"] == 0.2
+
+
+def test_a_wrong_parameters_file_is_a_config_error(tmp_path: Path) -> None:
+    rates = tmp_path / "rates.toml"
+    rates.write_text("[authority]\nlooked_after = 0.2\n", encoding="utf-8")
+    result = _run("--children", "300", "--out", str(tmp_path / "x"), "--parameters", str(rates))
+    assert result.exit_code == 2
+    assert "parameters file is invalid" in result.output
+    assert "authority.looked_after" in result.output

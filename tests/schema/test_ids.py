@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkwell.engine import Engine
@@ -89,6 +89,7 @@ def test_seeded_ids_edge_cases() -> None:
         issue_ids_seeded(-1, np.random.default_rng(1))
 
 
+@settings(max_examples=25)  # each example opens an engine; 25 x 300 IDs is plenty
 @given(st.integers(0, 2**32 - 1), st.integers(1, 300))
 def test_seeded_ids_agree_with_the_sql_check(seed: int, count: int) -> None:
     ids = issue_ids_seeded(count, np.random.default_rng(seed))

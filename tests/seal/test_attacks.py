@@ -13,13 +13,13 @@ import os
 import random
 import shutil
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyrage
 import pytest
 
-from linkwell.config import Role
+from linkwell.config import ProjectConfig, Role
 from linkwell.errors import (
     DigestError,
     ExpiredError,
@@ -31,8 +31,8 @@ from linkwell.errors import (
     SignatureError,
     UnknownSenderError,
 )
-from linkwell.seal import PackageKind, ReceiptLedger, new_identity, open_package
-from linkwell.seal._layout import FOOTER_LENGTH, HEADER
+from linkwell.seal import PackageKind, ReceiptLedger, SecretIdentity, new_identity, open_package
+from linkwell.seal._layout import FOOTER_LENGTH, HEADER, Layout
 from linkwell.seal.routes import PROVIDER_KINDS, ROUTES
 from tests.seal.conftest import NOW, ROLES, SOURCES, Sealer, World, listing, write_payload
 from tests.seal.forge import SIGNATURE_PART, forge, reforge, split, write_package
@@ -45,18 +45,26 @@ Attempt = Callable[..., PackageError]
 def attempt(world: World, inbox: Path, ledger: ReceiptLedger) -> Attempt:
     """Open ``package`` as ``party``; assert it is refused and the inbox and ledger unchanged."""
 
-    def _attempt(package: Path, party: str = "edris", **kwargs: object) -> PackageError:
+    def _attempt(
+        package: Path,
+        party: str = "edris",
+        *,
+        project: ProjectConfig | None = None,
+        identities: list[SecretIdentity] | None = None,
+        now: datetime = LATER,
+        expect_kinds: set[PackageKind] | None = None,
+    ) -> PackageError:
         before = listing(inbox)
         receipts = ledger.receipts()
         with pytest.raises(PackageError) as info:
             open_package(
                 package,
-                project=kwargs.pop("project", world.project),  # type: ignore[arg-type]
-                identities=kwargs.pop("identities", world.identities[party]),  # type: ignore[arg-type]
+                project=project or world.project,
+                identities=identities or world.identities[party],
                 ledger=ledger,
                 dest=inbox / "payload.parquet",
-                now=kwargs.pop("now", LATER),  # type: ignore[arg-type]
-                **kwargs,  # type: ignore[arg-type]
+                now=now,
+                expect_kinds=expect_kinds,
             )
         assert listing(inbox) == before, "a refused package left a file behind"
         assert ledger.receipts() == receipts
@@ -516,3 +524,39 @@ def test_not_a_regular_file(attempt: Attempt, tmp_path: Path) -> None:
     os.mkfifo(fifo)
     assert type(attempt(fifo)) is PackageFormatError  # refused at once, does not wait
     assert type(attempt(Path("/dev/zero"))) is PackageFormatError
+
+
+@pytest.mark.parametrize("change", ["shrink", "overwrite", "swap"])
+def test_package_changed_between_checks_and_decryption(
+    seal: Sealer,
+    attempt: Attempt,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    change: str,
+) -> None:
+    """Someone with write access to the inbox changes the file after it passed every check."""
+    from linkwell.seal import opening
+
+    package, manifest = seal(source_file=write_payload(tmp_path / "p.parquet", 600, blob_bytes=300))
+    other, _ = seal(source_file=write_payload(tmp_path / "q.parquet", 600, blob_bytes=300, seed=9))
+    checked = opening._check_single_recipient
+
+    def then_change(fd: int, layout: Layout, file: Path) -> None:
+        checked(fd, layout, file)
+        start = len(HEADER)
+        if change == "shrink":
+            os.truncate(package, start + manifest.ciphertext_size // 2)
+        elif change == "overwrite":  # a later chunk replaced by the outsider's bytes
+            os.pwrite(fd_w, os.urandom(1000), start + manifest.ciphertext_size - 2000)
+        else:  # the whole ciphertext replaced by another genuine one for the same recipient
+            donor = split(other)[0]
+            os.pwrite(fd_w, donor[: manifest.ciphertext_size], start)
+
+    fd_w = os.open(package, os.O_WRONLY)
+    monkeypatch.setattr(opening, "_check_single_recipient", then_change)
+    try:
+        error = attempt(package)
+    finally:
+        os.close(fd_w)
+    expected = {"shrink": PackageFormatError, "overwrite": DigestError, "swap": DigestError}
+    assert type(error) is expected[change], str(error)

@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import tomli_w
 
 from linkwell.config import IdentityCard, Role, load_project
 from linkwell.errors import ConfigError, IdentityError
@@ -171,8 +172,6 @@ def test_card_toml_pastes_into_a_project_file(world: World, tmp_path: Path) -> N
     parsed = tomllib.loads(text)["parties"]["identities"][0]
     assert IdentityCard.model_validate(parsed) == identity.card()
     # Paste under the party's entry of a project file written as TOML.
-    import tomli_w
-
     data = project_dict({n: [] for n in ("ipsos", "fife", "nrs", "edris", "scotcen")})
     project_text = ""
     for party in data.pop("parties"):
@@ -204,8 +203,6 @@ def test_create_identity_writes_secret_and_card(tmp_path: Path) -> None:
 
 
 def test_read_cards_from_a_project_file(world: World, tmp_path: Path) -> None:
-    import tomli_w
-
     path = tmp_path / "project.toml"
     path.write_text(tomli_w.dumps(world.project.model_dump(mode="json", exclude_none=True)))
     cards = read_cards(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,10 +25,13 @@ from linkwell.errors import (
     StorageError,
     UnknownSenderError,
 )
+from linkwell.progress import SILENT, Progress
 from linkwell.seal import (
+    OpenedPackage,
     PackageKind,
     ReceiptLedger,
     ReceiptState,
+    SecretIdentity,
     inspect_package,
     new_identity,
     open_package,
@@ -44,16 +47,21 @@ def _open(
     ledger: ReceiptLedger,
     dest: Path,
     party: str = "edris",
-    **kwargs: object,
-):
+    *,
+    identities: list[SecretIdentity] | None = None,
+    now: datetime = NOW + timedelta(hours=1),
+    expect_kinds: set[PackageKind] | None = None,
+    progress: Progress = SILENT,
+) -> OpenedPackage:
     return open_package(
         package,
-        project=kwargs.pop("project", world.project),  # type: ignore[arg-type]
-        identities=kwargs.pop("identities", world.identities[party]),  # type: ignore[arg-type]
+        project=world.project,
+        identities=identities or world.identities[party],
         ledger=ledger,
         dest=dest,
-        now=kwargs.pop("now", NOW + timedelta(hours=1)),  # type: ignore[arg-type]
-        **kwargs,  # type: ignore[arg-type]
+        now=now,
+        expect_kinds=expect_kinds,
+        progress=progress,
     )
 
 

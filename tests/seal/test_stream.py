@@ -11,9 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkwell.errors import InternalError, StorageError
+from linkwell.errors import StorageError
 from linkwell.seal import PackageKind, ReceiptLedger, open_package
-from linkwell.seal._stream import BLOCK_SIZE, ReadAhead, ShortFileError, WriteBehind, hash_region
+from linkwell.seal._stream import (
+    BLOCK_SIZE,
+    HashingWriter,
+    ReadAhead,
+    RegionReader,
+    ShortFileError,
+    hash_region,
+)
 from tests.seal.conftest import NOW, Sealer, World, listing
 
 
@@ -33,7 +40,7 @@ def _drain(reader: ReadAhead) -> None:
         pass
 
 
-def _fill(writer: WriteBehind, blocks: int) -> None:
+def _fill(writer: HashingWriter, blocks: int) -> None:
     for _ in range(blocks):
         writer.write(b"x" * BLOCK_SIZE)
     writer.finish()
@@ -93,32 +100,61 @@ def test_abandoned_read_ahead_stops(source: Path) -> None:
         with ReadAhead(fd, 0, len(DATA), task=Counter()) as reader:
             reader.read(10)  # the consumer gives up with blocks still queued
         assert not reader._thread.is_alive()
-        with pytest.raises(InternalError):
-            ReadAhead(fd, 0, 1, task=Counter(), digest=False).hexdigest()
     finally:
         os.close(fd)
 
 
-def test_write_behind_writes_and_hashes(tmp_path: Path) -> None:
+@settings(max_examples=25)
+@given(
+    offset=st.integers(0, 1000),
+    length=st.integers(0, len(DATA) - 1000),
+    sizes=st.lists(st.sampled_from([-1, 1, 8192, BLOCK_SIZE + 3]), min_size=1),
+)
+def test_region_reader_returns_exactly_the_region(
+    source: Path, offset: int, length: int, sizes: list[int]
+) -> None:
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        task = Counter()
+        reader = RegionReader(fd, offset, length, task=task)
+        parts, n = [], 0
+        while chunk := reader.read(sizes[n % len(sizes)]):
+            parts.append(chunk)
+            n += 1
+        assert b"".join(parts) == DATA[offset : offset + length]
+        assert task.total == length
+        assert reader.error is None
+        short = RegionReader(fd, len(DATA) - 10, 20, task=Counter())
+        with pytest.raises(ShortFileError):
+            short.read()
+        assert isinstance(short.error, ShortFileError)
+    finally:
+        os.close(fd)
+
+
+def test_hashing_writer_writes_and_hashes(tmp_path: Path) -> None:
     out = tmp_path / "out.bin"
     fd = os.open(out, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
-        with WriteBehind(fd, 5) as writer:
-            for start in range(0, len(DATA), 65552):
-                writer.write(DATA[start : start + 65552])
-            digest, size, end = writer.finish()
+        writer = HashingWriter(fd, 5)
+        for start in range(0, len(DATA), 65552):
+            writer.write(DATA[start : start + 65552])
+        writer.flush()
+        digest, size, end = writer.finish()
     finally:
         os.close(fd)
     assert (digest, size, end) == (hashlib.sha256(DATA).hexdigest(), len(DATA), 5 + len(DATA))
     assert out.read_bytes()[5:] == DATA
 
 
-def test_write_behind_error_reaches_the_producer(tmp_path: Path) -> None:
+def test_hashing_writer_keeps_its_error(tmp_path: Path) -> None:
     read_only = os.open(tmp_path / "ro.bin", os.O_RDONLY | os.O_CREAT, 0o600)
     try:
-        with WriteBehind(read_only, 0) as writer, pytest.raises(OSError) as info:
-            _fill(writer, 20)
+        writer = HashingWriter(read_only, 0)
+        with pytest.raises(OSError) as info:
+            _fill(writer, 2)
         assert info.value.errno == errno.EBADF
+        assert writer.error is info.value
     finally:
         os.close(read_only)
 

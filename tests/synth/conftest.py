@@ -56,9 +56,12 @@ def dataset_of(result: SynthResult, source: str) -> DatasetDef:
 
 
 def read_raw(
-    path: Path, file_format: FileFormat, sheet: str | None = None
+    path: Path, file_format: FileFormat, sheet: str | None = None, *, labels: bool = False
 ) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of a provider file, every cell as the text a reader would see."""
+    """Header and rows of a provider file, every cell as the text a reader would see.
+
+    ``labels`` reads an SPSS file's value labels instead of its codes, where it has them.
+    """
     if file_format is FileFormat.CSV:
         data = path.read_bytes()
         assert data.startswith(b"\xef\xbb\xbf")
@@ -73,7 +76,7 @@ def read_raw(
         width = len(text[0])  # a row ending in empty cells may come back shorter: pad it
         return text[0], [row + [""] * (width - len(row)) for row in text[1:]]
     if file_format is FileFormat.SAV:
-        frame, _ = pyreadstat.read_sav(path, user_missing=True)
+        frame, _ = pyreadstat.read_sav(path, user_missing=True, apply_value_formats=labels)
         header = list(frame.columns)
         rows = []
         for record in frame.itertuples(index=False):

@@ -13,13 +13,20 @@ from collections import Counter, defaultdict
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkwell.schema.ids import is_valid_id, issue_ids_seeded
-from linkwell.synth import MessKind, MessRates, SourceFile, SynthResult
-from linkwell.synth.mess import _typos
-from tests.synth.conftest import INVALID, MESSY_RATES, MappedFile, mappings, read_back
+from linkwell.synth import MessKind, MessRates, SourceFile, SynthParameters, SynthResult
+from linkwell.synth.calibration import calibrate
+from linkwell.synth.latent import take_part
+from linkwell.synth.mess import _typos, plant
+from linkwell.synth.population import generate_population
+from linkwell.synth.provider import SourceRole, layout_for
+from linkwell.synth.services import draw_services
+from linkwell.synth.survey import draw_answers
+from linkwell.synth.tables import Area, SourceTable, source_tables
+from tests.synth.conftest import INVALID, MESSY_RATES, MappedFile, dataset_of, mappings, read_back
 
 CELL_KINDS = {
     MessKind.MISSING_VALUE,
@@ -217,3 +224,96 @@ def test_rates_are_validated() -> None:
         for k, v in clean.model_dump().items()
         if k not in ("provider_coding", "id_transposition_share")
     )
+
+
+@pytest.fixture(scope="module")
+def extract() -> tuple[SourceTable, np.ndarray]:
+    params = SynthParameters()
+    rng = np.random.default_rng(1)
+    population = generate_population(600, 1, params.structure, rng)
+    services = draw_services(population.pupils, params.authority, rng)
+    respondents = take_part(population.pupils, services, params.survey, rng)
+    answers = draw_answers(
+        population.pupils, services, respondents, params=params.survey,
+        calibration=calibrate(params), rng=rng,
+    )  # fmt: skip
+    area = Area(population, services, respondents, answers, issue_ids_seeded(600, rng))
+    table = next(t for t in source_tables(area) if t.name.startswith("authority-"))
+    return table, population.pupils.school[table.pupils]
+
+
+rates = st.floats(0, 0.3)
+
+
+@settings(max_examples=20)
+@given(st.integers(0, 2**32 - 1), rates, rates, rates, rates, rates, rates)
+def test_planted_cells_are_what_the_records_say(  # noqa: PLR0917 - one argument per rate
+    extract, seed, typo, duplicate, contradiction, missing, wrong, swap
+) -> None:
+    table, school = extract
+    mess = MessRates(
+        id_typo=typo, duplicate_id=duplicate, contradictory_flags=contradiction,
+        missing_value=missing, out_of_range=wrong, id_transposition_share=swap,
+    )  # fmt: skip
+    layout = layout_for(SourceRole.AUTHORITY, table.dataset, provider_coding=True)
+    planted = plant(table, layout, mess, np.random.default_rng(seed), school=school)
+    copies = sum(
+        len(p) for p, k, d in zip(planted.records.position, planted.records.kind,
+                                  planted.records.detail, strict=True)
+        if k is MessKind.DUPLICATE_ID and d == "copy"
+    )  # fmt: skip
+    assert len(planted.table) == len(table) + copies
+    assert all(len(cells) == len(planted.table) for cells in planted.cells)
+    index = {c.field: i for i, c in enumerate(layout.columns)}
+    row_level: set[int] = set()
+    for positions, field, kind in zip(
+        planted.records.position, planted.records.field, planted.records.kind, strict=True
+    ):
+        cells = planted.cells[index[field]]
+        values = cells.take(positions).to_pylist()
+        if kind is MessKind.MISSING_VALUE:
+            assert all(v is None for v in values)
+        elif kind is MessKind.OUT_OF_RANGE:
+            assert set(values) <= set(layout.columns[index[field]].invalid)
+        elif kind in (MessKind.ID_SUBSTITUTION, MessKind.ID_TRANSPOSITION):
+            assert not any(is_valid_id(v) for v in values)
+        if kind in ROW_KINDS:
+            assert not row_level & set(positions.tolist())  # one row-level problem per row
+            row_level |= set(positions.tolist())
+
+
+def _violations(record: dict[str, object], dataset) -> set[str]:
+    """The definition's rules a mapped authority row breaks, checked independently here."""
+    broken = set()
+    for rule in dataset.rules:
+        others = [record[name] is True for name in rule.others]
+        value = record[rule.field]
+        if (rule.type == "exclusive" and value is True and any(others)) or (
+            rule.type == "any_of" and value is not None and value != any(others)
+        ):
+            broken.add(rule.name)
+        elif rule.type == "requires" and value is not None:
+            present = all(record[name] is not None for name in rule.others)
+            if value != present:
+                broken.add(rule.name)
+    return broken
+
+
+def test_each_contradiction_breaks_exactly_its_rule(messy_area: SynthResult) -> None:
+    for info in messy_area.sources:
+        if info.kind.value != "authority":
+            continue
+        _, mapped, first = read_back(messy_area).files[info.source]
+        by_row: dict[int, list[dict[str, object]]] = defaultdict(list)
+        for m in _listed(messy_area, info.source):
+            by_row[m["row"]].append(m)
+        dataset = dataset_of(messy_area, info.source)
+        checked = 0
+        for index, record in enumerate(mapped.rows):
+            listed = by_row.get(index + first, [])
+            if not listed:
+                assert _violations(record, dataset) == set()
+            elif listed[0]["kind"] == "contradictory-flags":
+                assert _violations(record, dataset) == {listed[0]["detail"]}
+                checked += 1
+        assert checked > 20

@@ -13,6 +13,7 @@ import pytest
 
 from linkwell.errors import ConfigError
 from linkwell.synth import FileFormat, MessKind, SynthFormats, SynthResult, synthesise
+from linkwell.synth.calibration import _cached
 from tests.synth.conftest import read_raw
 
 
@@ -23,6 +24,7 @@ def _parquet_files(result: SynthResult) -> dict[str, bytes]:
 
 def test_the_same_seed_makes_the_same_area(tmp_path: Path) -> None:
     first = synthesise(tmp_path / "a", children=800, seed=5, authorities=2)
+    _cached.cache_clear()  # as in a fresh process: calibration is recomputed, not reused
     second = synthesise(tmp_path / "b", children=800, seed=5, authorities=2)
     assert _parquet_files(first) == _parquet_files(second)  # byte-identical truth and tables
     for one, two in zip(first.sources, second.sources, strict=True):
@@ -148,4 +150,5 @@ def test_progress_is_reported(tmp_path: Path) -> None:
         progress=recorder,
     )
     assert recorder.tasks
+    assert recorder.tasks[0][1] == 5  # the area, two surveys, one extract, the truth
     assert recorder.done == recorder.tasks[0][1]

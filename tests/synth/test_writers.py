@@ -14,7 +14,7 @@ from linkwell.schema import load_dataset
 from linkwell.schema.definitions import FieldType
 from linkwell.synth import FileFormat, MessRates, SynthFormats, SynthResult, synthesise
 from linkwell.synth.provider import SourceRole, layout_for
-from tests.synth.conftest import dataset_of, mappings, read_back, read_raw
+from tests.synth.conftest import apply_mapping, dataset_of, mappings, read_back, read_raw
 
 
 def _source(result: SynthResult, prefix: str):
@@ -45,6 +45,17 @@ def test_primary_sav_has_variable_and_value_labels(messy_area: SynthResult) -> N
     assert frame["Mood1"].isna().any()  # planted missing values are system-missing
     labelled, _ = pyreadstat.read_sav(info.path, apply_value_formats=True)
     assert set(labelled["Stage"].dropna()) <= {"P5", "P6", "P7", 4.0, 8.0}
+
+
+def test_the_sav_mapping_reads_labels_as_well_as_codes(messy_area: SynthResult) -> None:
+    info = _source(messy_area, "primary")
+    mapping = mappings(messy_area)["primary"]
+    dataset = dataset_of(messy_area, "primary")
+    header, labelled = read_raw(info.path, info.format, labels=True)
+    assert "Girl" in {row[header.index("Sex")] for row in labelled}
+    from_labels = apply_mapping(header, labelled, mapping, dataset)
+    _, from_codes, _ = read_back(messy_area).files["primary"]
+    assert from_labels.rows == from_codes.rows
 
 
 def test_authority_xlsx_has_its_data_sheet_first(messy_area: SynthResult) -> None:

@@ -10,7 +10,15 @@ from rich.console import Console
 from rich.table import Table
 
 from linkwell.cli._progress import terminal_progress
-from linkwell.synth import FileFormat, MessRates, SynthFormats, SynthResult, synthesise
+from linkwell.config import load_model
+from linkwell.synth import (
+    FileFormat,
+    MessRates,
+    SynthFormats,
+    SynthParameters,
+    SynthResult,
+    synthesise,
+)
 
 __all__ = ["synth"]
 
@@ -71,6 +79,13 @@ def _render(result: SynthResult) -> None:
     metavar="[SOURCE=]FORMAT",
     help="csv, xlsx, sav or parquet, for every file or one source (repeatable).",
 )
+@click.option(
+    "--parameters",
+    "parameters_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="TOML overriding parameter-sheet values (e.g. [authority] looked_after_rate = 0.013).",
+)
 @click.option("--force", is_flag=True, help="Replace an earlier synthetic area in --out.")
 def synth(
     *,
@@ -80,6 +95,7 @@ def synth(
     authorities: int,
     clean: bool,
     formats: tuple[str, ...],
+    parameters_file: Path | None,
     force: bool,
 ) -> None:
     """Write a synthetic partnership area: provider files, mapping and ground truth.
@@ -93,7 +109,11 @@ def synth(
       linkwell synth --children 5000 --seed 1 --out area/
       linkwell synth --children 20000 --authorities 3 --out area/ --format authority=csv
       linkwell synth --children 1000000 --seed 7 --out big/ --format parquet --clean
+      linkwell synth --children 8000 --out area/ --parameters rates-2023.toml
     """  # noqa: D301 - click needs the real backspace character to keep the example block
+    parameters = None
+    if parameters_file is not None:
+        parameters = load_model(SynthParameters, parameters_file, what="parameters file")
     result = synthesise(
         out_dir,
         children=children,
@@ -101,6 +121,7 @@ def synth(
         authorities=authorities,
         mess=MessRates.clean() if clean else MessRates(),
         formats=_formats(formats),
+        parameters=parameters,
         overwrite=force,
         progress=terminal_progress(),
     )

@@ -1,9 +1,10 @@
-"""Streaming file I/O around the age cipher, with hashing moved off the cipher's thread.
+"""Streaming file I/O around the age cipher: whole blocks read, hashed and written.
 
-pyrage holds the GIL while it encrypts, but file reads, writes and SHA-256 release it; so reading
-ahead and hashing on one background thread, and hashing and writing behind on another, keeps a
-second core busy while the first runs the cipher. Memory is bounded by a few blocks in flight
-(``depth`` x ``block_size``) whatever the payload's size.
+pyrage's streaming calls release the GIL while they encrypt or decrypt and call back into Python
+for every 8 KiB; these readers and writers answer those calls from one-block buffers, so hashing
+and file I/O happen a block at a time. Sealing reads and hashes the plaintext ahead on one
+background thread (:class:`ReadAhead`); everything else runs on the caller's thread. Memory is
+bounded by a few blocks whatever the payload's size.
 """
 
 from __future__ import annotations
@@ -15,10 +16,17 @@ import threading
 from types import TracebackType
 from typing import Final, Self
 
-from linkwell.errors import InternalError
 from linkwell.progress import ProgressTask
 
-__all__ = ["BLOCK_SIZE", "ReadAhead", "ShortFileError", "WriteBehind", "hash_region", "read_exact"]
+__all__ = [
+    "BLOCK_SIZE",
+    "HashingWriter",
+    "ReadAhead",
+    "RegionReader",
+    "ShortFileError",
+    "hash_region",
+    "read_exact",
+]
 
 BLOCK_SIZE: Final = 1024 * 1024
 """Bytes per block handed between threads."""
@@ -63,11 +71,8 @@ class ReadAhead:
     An error on the thread is kept in :attr:`error` and raised to the consumer.
     """
 
-    def __init__(
-        self, fd: int, offset: int, length: int, *, task: ProgressTask, digest: bool = True
-    ) -> None:
+    def __init__(self, fd: int, offset: int, length: int, *, task: ProgressTask) -> None:
         self._fd, self._offset, self._length, self._task = fd, offset, length, task
-        self._digest = digest
         self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=_DEPTH)
         self._stop = threading.Event()
         self._hash = hashlib.sha256()
@@ -100,8 +105,7 @@ class ReadAhead:
             position, end = self._offset, self._offset + self._length
             while position < end and not self._stop.is_set():
                 block = _pread_exact(self._fd, min(BLOCK_SIZE, end - position), position)
-                if self._digest:
-                    self._hash.update(block)
+                self._hash.update(block)
                 position += len(block)
                 self._queue.put(block)
             self._queue.put(b"")
@@ -133,80 +137,89 @@ class ReadAhead:
         return self._eof
 
     def hexdigest(self) -> str:
-        """SHA-256 of the region; meaningful once :attr:`complete`, if made with ``digest``."""
-        if not self._digest:
-            raise InternalError("a digest was asked of a reader made without one")
+        """SHA-256 of the region; meaningful once :attr:`complete`."""
         return self._hash.hexdigest()
 
 
-class WriteBehind:
-    """A file-like ``write`` into ``fd`` from ``offset`` on, hashed and written by a thread.
+class RegionReader:
+    """A file-like ``read`` over a region of ``fd`` on the caller's thread, a block at a time.
 
-    :meth:`finish` flushes and returns the digest and size; leaving the context without it (on
-    an error) stops the thread and discards what was not yet written.
+    For decryption, where nothing needs hashing on the way in: a reading thread would only add
+    hand-overs between threads. An error is kept in :attr:`error`, as the cipher that calls
+    ``read`` replaces it with its own.
+    """
+
+    def __init__(self, fd: int, offset: int, length: int, *, task: ProgressTask) -> None:
+        self._fd, self._next, self._end, self._task = fd, offset, offset + length, task
+        self._block = b""
+        self._position = 0
+        self.error: OSError | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all of the current block if negative); ``b""`` at the end."""
+        if self._position >= len(self._block):
+            if self._next >= self._end:
+                return b""
+            try:
+                self._block = _pread_exact(
+                    self._fd, min(BLOCK_SIZE, self._end - self._next), self._next
+                )
+            except OSError as exc:
+                self.error = exc
+                raise
+            self._next += len(self._block)
+            self._position = 0
+            self._task.advance(len(self._block))
+        end = len(self._block) if size < 0 else self._position + size
+        chunk = self._block[self._position : end]
+        self._position += len(chunk)
+        return chunk
+
+
+class HashingWriter:
+    """A file-like ``write`` into ``fd`` from ``offset`` on, hashed, through a one-block buffer.
+
+    Hashing and writing happen on the caller's thread, a whole block at a time: the cipher
+    releases the GIL while it works, and measurements on a loaded two-core machine showed a
+    writing thread costing more in hand-overs than it saved. An error is kept in :attr:`error`,
+    as the cipher that calls ``write`` replaces it with its own.
     """
 
     def __init__(self, fd: int, offset: int) -> None:
         self._fd, self._position = fd, offset
-        self._queue: queue.Queue[bytearray | None] = queue.Queue(maxsize=_DEPTH)
         self._buffer = bytearray()
         self._hash = hashlib.sha256()
         self._size = 0
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._drain, name="linkwell-write-behind", daemon=True
-        )
+        self.error: OSError | None = None
 
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._thread.is_alive():
-            self.error = self.error or InternalError("the writer was abandoned")
-            self._queue.put(None)
-            self._thread.join()
-
-    def _drain(self) -> None:
-        while (block := self._queue.get()) is not None:
-            if self.error is not None:
-                continue  # keep taking blocks so the producer never blocks on a dead writer
-            try:
-                self._hash.update(block)
-                view = memoryview(block)
-                while view:
-                    written = os.pwrite(self._fd, view, self._position)
-                    self._position += written
-                    view = view[written:]
-            except Exception as exc:  # noqa: BLE001 - handed to the producer, who raises it
-                self.error = exc
+    def _flush(self) -> None:
+        self._hash.update(self._buffer)
+        view = memoryview(self._buffer)
+        try:
+            while view:
+                written = os.pwrite(self._fd, view, self._position)
+                self._position += written
+                view = view[written:]
+        except OSError as exc:
+            self.error = exc
+            raise
+        finally:
+            view.release()
+        self._buffer.clear()
 
     def write(self, data: bytes) -> int:
-        """Queue ``data``; raises the writing thread's error, if it had one."""
-        if self.error is not None:
-            raise self.error
+        """Take ``data``; a full block is hashed and written at once."""
         self._buffer += data
         self._size += len(data)
         if len(self._buffer) >= BLOCK_SIZE:
-            self._queue.put(self._buffer)
-            self._buffer = bytearray()
+            self._flush()
         return len(data)
 
     def flush(self) -> None:
-        """Nothing to do: blocks are written by the thread; :meth:`finish` waits for them."""
+        """Nothing to do before :meth:`finish`: blocks are written when full."""
 
     def finish(self) -> tuple[str, int, int]:
         """Write what is left; return (SHA-256 hex, bytes written, end offset in the file)."""
         if self._buffer:
-            self._queue.put(self._buffer)
-            self._buffer = bytearray()
-        self._queue.put(None)
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
+            self._flush()
         return self._hash.hexdigest(), self._size, self._position

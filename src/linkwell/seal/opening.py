@@ -42,7 +42,13 @@ from linkwell.fileio import atomic_path
 from linkwell.progress import SILENT, Progress
 from linkwell.seal._layout import Layout, read_layout
 from linkwell.seal._parquet import parquet_shape
-from linkwell.seal._stream import ReadAhead, ShortFileError, WriteBehind, hash_region, read_exact
+from linkwell.seal._stream import (
+    HashingWriter,
+    RegionReader,
+    ShortFileError,
+    hash_region,
+    read_exact,
+)
 from linkwell.seal.identity import SecretIdentity, fingerprint
 from linkwell.seal.ledger import Receipt, ReceiptLedger
 from linkwell.seal.manifest import (
@@ -211,14 +217,15 @@ def _check_single_recipient(fd: int, layout: Layout, file: Path) -> None:
 
 
 def inspect_package(path: Path, *, project: ProjectConfig, progress: Progress = SILENT) -> Manifest:
-    """The manifest of ``path`` once its signature and ciphertext digest verify; never decrypts.
+    """The manifest of ``path`` once its signature, digest and recipient count check out.
 
-    It does not check the recipient, project, wave, route, time or ledger: use it to see what a
-    package is and that it is intact, and :func:`open_package` to accept it.
+    It never decrypts, and does not check the recipient, project, wave, route, time or ledger:
+    use it to see what a package is and that it is intact, and :func:`open_package` to accept it.
     """
     with _package_fd(path) as (fd, size):
         verified = _verify(fd, size, path, project)
         _check_ciphertext(fd, verified, path, progress)
+        _check_single_recipient(fd, verified.layout, path)
     return verified.manifest
 
 
@@ -312,13 +319,9 @@ def _decrypt(
     layout, manifest = verified.layout, verified.manifest
     fd_out = os.open(partial, os.O_WRONLY)
     try:
-        with (
-            progress.task(f"decrypting {file.name}", total=layout.ciphertext_size) as task,
-            ReadAhead(
-                fd, layout.ciphertext_offset, layout.ciphertext_size, task=task, digest=False
-            ) as reader,
-            WriteBehind(fd_out, 0) as writer,
-        ):
+        with progress.task(f"decrypting {file.name}", total=layout.ciphertext_size) as task:
+            reader = RegionReader(fd, layout.ciphertext_offset, layout.ciphertext_size, task=task)
+            writer = HashingWriter(fd_out, 0)
             try:
                 identity.decrypt_io(reader, writer)
                 if reader.read():
@@ -357,13 +360,19 @@ def _decrypt(
 
 
 def _decrypt_failure(
-    exc: BaseException, reader: ReadAhead, writer: WriteBehind, file: Path
+    exc: BaseException, reader: RegionReader, writer: HashingWriter, file: Path
 ) -> PackageError | StorageError:
     if isinstance(reader.error, ShortFileError):
         return PackageFormatError(
             "the package changed or shrank while it was being read",
             file=file,
             hint="wait until the transfer has finished, then open it again",
+        )
+    if reader.error is not None:
+        return StorageError(
+            f"the package cannot be read ({reader.error.strerror or 'I/O error'})",
+            file=file,
+            hint="check the disk holding the package",
         )
     if isinstance(writer.error, OSError):
         return StorageError(

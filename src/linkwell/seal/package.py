@@ -34,7 +34,7 @@ from linkwell.fileio import atomic_path
 from linkwell.progress import SILENT, Progress, ProgressTask
 from linkwell.seal._layout import HEADER, trailer
 from linkwell.seal._parquet import parquet_shape
-from linkwell.seal._stream import ReadAhead, ShortFileError, WriteBehind
+from linkwell.seal._stream import HashingWriter, ReadAhead, ShortFileError
 from linkwell.seal.identity import SecretIdentity, fingerprint
 from linkwell.seal.manifest import (
     DatasetRef,
@@ -96,7 +96,7 @@ def _recipient_key(card: IdentityCard, party: Party) -> x25519.Recipient:
 
 
 def _seal_failure(
-    exc: BaseException, reader: ReadAhead, writer: WriteBehind, payload: Path, dest: Path
+    exc: BaseException, reader: ReadAhead, writer: HashingWriter, payload: Path, dest: Path
 ) -> LinkwellError:
     cause = reader.error or writer.error or exc
     if isinstance(cause, ShortFileError):
@@ -264,7 +264,8 @@ def _encrypt(
 ) -> tuple[str, str, int]:
     """Header and age ciphertext into ``fd_out``; (plaintext SHA-256, ciphertext SHA-256, size)."""
     _write_all(fd_out, HEADER, 0)
-    with ReadAhead(fd_in, 0, size, task=task) as reader, WriteBehind(fd_out, len(HEADER)) as writer:
+    writer = HashingWriter(fd_out, len(HEADER))
+    with ReadAhead(fd_in, 0, size, task=task) as reader:
         try:
             pyrage.encrypt_io(reader, writer, [recipient_key])
             ciphertext_sha256, ciphertext_size, _ = writer.finish()

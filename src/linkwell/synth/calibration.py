@@ -1,14 +1,11 @@
 """Calibration: latent shifts and cut points that make the scored survey hit its targets.
 
-The targets describe the national population, so calibration runs once per parameter set on a
-fixed-seed calibration population of :data:`CALIBRATION_CHILDREN` pupils (the same generator,
-the survey's respondents only) and its results are reused for every seed: an area then differs
-from the targets by sampling alone, as a real one would. Per sex-and-stage group, bisection finds
-the shift of the emotional trait that gives the target share of 'very high' emotional scores,
-then the common shift of conduct, hyperactivity and peer traits that gives the target share of
-abnormal SDQ totals, then the wellbeing shift giving the WEMWBS mean (secondary) or the share with
-low mood (primary). Items answered on their own are cut at the quantiles of their latent that
-give each stage its target shares.
+Targets describe the national population, so calibration runs once per parameter set on a
+fixed-seed calibration population (same generator, respondents only) and is reused for every
+seed: an area then differs from the targets by sampling alone, as a real one would. Per
+sex-and-stage group, bisection finds the trait shifts giving the 'very high' emotional share, the
+abnormal SDQ total share, the WEMWBS mean (secondary) or the low-mood share (primary); items
+answered on their own are cut at the per-stage quantiles of their latent giving the target shares.
 """
 
 from __future__ import annotations

@@ -17,8 +17,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from linkwell.schema.definitions import DatasetDef, ScaleDef
-from linkwell.schema.definitions import load_dataset as _load_dataset
+from linkwell.schema.definitions import DatasetDef, ScaleDef, load_dataset
 from linkwell.synth.survey_parameters import Trait
 
 __all__ = [
@@ -32,8 +31,8 @@ __all__ = [
     "single_items",
 ]
 
-SECONDARY: Final = _load_dataset("survey-secondary", 1)
-PRIMARY: Final = _load_dataset("survey-primary", 1)
+SECONDARY: Final = load_dataset("survey-secondary", 1)
+PRIMARY: Final = load_dataset("survey-primary", 1)
 
 
 @dataclass(frozen=True)

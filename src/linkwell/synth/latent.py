@@ -13,7 +13,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from linkwell.synth.parameters import PRIMARY_STAGES, STAGES
+from linkwell.synth.parameters import DECILES, STAGES
 from linkwell.synth.population import Pupils
 from linkwell.synth.services import Services
 from linkwell.synth.survey_parameters import TRAITS, SurveyParameters, Trait
@@ -52,25 +52,24 @@ def take_part(
 ) -> npt.NDArray[np.bool_]:
     """Whether each pupil takes part, at each sector's expected rate.
 
-    The log-odds fall linearly from SIMD decile 10 to decile 1 by the deprivation odds ratio and
-    by the service odds ratio for pupils receiving any service.
+    The log-odds fall linearly from SIMD decile 10 to decile 1 by the deprivation odds ratio, and
+    by the service odds ratio for pupils receiving any service. The intercept is solved per
+    sector over the 20 decile-by-service cells, so the expected rate is the parameter.
     """
-    decile = pupils.simd_decile.astype(np.float64)
-    covariate = np.log(params.participation_deprivation_odds) * (10 - decile) / 9 + np.where(
-        services.any_service, np.log(params.participation_service_odds), 0.0
-    )
+    cells = np.arange(2 * DECILES)
+    cell_decile, cell_served = cells // 2 + 1, cells % 2 == 1
+    cell_covariate = np.log(params.participation_deprivation_odds) * (
+        (DECILES - cell_decile) / (DECILES - 1)
+    ) + np.where(cell_served, np.log(params.participation_service_odds), 0.0)
     cell = (pupils.simd_decile.astype(np.int64) - 1) * 2 + services.any_service
     chance = np.empty(len(pupils))
     for in_sector, rate in (
         (~pupils.secondary, params.participation_primary),
         (pupils.secondary, params.participation_secondary),
     ):
-        counts = np.bincount(cell[in_sector], minlength=20).astype(np.float64)
-        cell_covariate = np.log(params.participation_deprivation_odds) * (
-            (10 - (np.arange(20) // 2 + 1)) / 9
-        ) + np.where(np.arange(20) % 2 == 1, np.log(params.participation_service_odds), 0.0)
+        counts = np.bincount(cell[in_sector], minlength=len(cells)).astype(np.float64)
         intercept = _logit_intercept(cell_covariate, counts, rate)
-        chance[in_sector] = 1 / (1 + np.exp(-(intercept + covariate[in_sector])))
+        chance[in_sector] = 1 / (1 + np.exp(-(intercept + cell_covariate[cell[in_sector]])))
     return rng.random(len(pupils)) < chance
 
 
@@ -103,8 +102,3 @@ def latent_traits(
     traits[:, carer] += params.young_carer_asn_effect * services.flags["asn_young_carer"]
     traits += shifts[group_index(pupils)].astype(np.float32)
     return traits
-
-
-def sector_of_stage(stage: int) -> int:
-    """0 for a primary stage index, 1 for a secondary one."""
-    return int(stage >= PRIMARY_STAGES)

@@ -146,10 +146,9 @@ class PlantedFile:
     records: MessRecords
 
 
-def _order(table: SourceTable, rng: np.random.Generator) -> npt.NDArray[np.intp]:
-    """Provider order: by school, pupils in random order within it."""
-    school = table.columns["school"].data
-    return np.lexsort((rng.random(len(table)), school)).astype(np.intp)
+def _order(school: npt.NDArray[np.integer], rng: np.random.Generator) -> npt.NDArray[np.intp]:
+    """Provider order: school by school, pupils in random order within each."""
+    return np.lexsort((rng.random(len(school)), school)).astype(np.intp)
 
 
 def _typos(
@@ -188,35 +187,39 @@ def _contradict(
     layout: Layout,
     rng: np.random.Generator,
 ) -> None:
-    """Break one of the dataset's cross-field rules in each of ``rows`` (canonical values)."""
+    """Break exactly one of the dataset's cross-field rules in each of ``rows``.
+
+    Each row gets one change that violates one rule and no other: 'not in receipt' set beside a
+    service (or a placement set beside 'not in receipt'); 'any ASN' contradicting the reasons
+    (or a reason recorded beside 'not in receipt', where raising 'any ASN' would break two
+    rules); free school meals without a basis, or a basis without them.
+    """
     columns = table.columns
     which = rng.integers(0, 3, len(rows))
     services = [f for r in table.dataset.rules if r.name == _SERVICE_RULE for f in r.others]
     reasons = [f for r in table.dataset.rules if r.name == _ASN_RULE for f in r.others]
     any_service = np.logical_or.reduce([columns[f].data[rows] for f in services])
     any_reason = np.logical_or.reduce([columns[f].data[rows] for f in reasons])
-
-    def flip(field: str, at: npt.NDArray[np.intp], value: bool, rule: str) -> None:  # noqa: FBT001
+    fsm = columns["free_school_meals"].data[rows].astype(np.bool_)
+    changes = (
+        ("not_in_receipt", True, _SERVICE_RULE, (which == 0) & any_service),
+        ("looked_after_home", True, _SERVICE_RULE, (which == 0) & ~any_service),
+        ("any_asn", False, _ASN_RULE, (which == 1) & any_reason),
+        ("any_asn", True, _ASN_RULE, (which == 1) & ~any_reason & any_service),
+        ("asn_other", True, _ASN_RULE, (which == 1) & ~any_reason & ~any_service),
+        ("free_school_meals", False, _FSM_RULE, (which == 2) & fsm),  # noqa: PLR2004
+    )
+    for field, value, rule, chosen in changes:
+        at = rows[chosen]
         columns[field].data[at] = value
         records.add(at, field, layout.column(field).name, MessKind.CONTRADICTORY_FLAGS, rule)
-
-    service_rows = rows[(which == 0) & any_service]
-    flip("not_in_receipt", service_rows, value=True, rule=_SERVICE_RULE)
-    idle_rows = rows[(which == 0) & ~any_service]
-    flip("looked_after_home", idle_rows, value=True, rule=_SERVICE_RULE)
-    flip("any_asn", rows[(which == 1) & any_reason], value=False, rule=_ASN_RULE)
-    flip("any_asn", rows[(which == 1) & ~any_reason], value=True, rule=_ASN_RULE)
-    fsm = columns["free_school_meals"].data[rows].astype(np.bool_)
-    flip("free_school_meals", rows[(which == 2) & fsm], value=False, rule=_FSM_RULE)  # noqa: PLR2004
     basis_rows = rows[(which == 2) & ~fsm]  # noqa: PLR2004
     basis = columns["fsm_basis"]
-    basis.data[basis_rows] = 1
+    basis.data[basis_rows] = 1  # 'means-tested'
     if basis.valid is not None:
         basis.valid[basis_rows] = True
-    records.add(
-        basis_rows, "fsm_basis", layout.column("fsm_basis").name, MessKind.CONTRADICTORY_FLAGS,
-        _FSM_RULE,
-    )  # fmt: skip
+    column = layout.column("fsm_basis").name
+    records.add(basis_rows, "fsm_basis", column, MessKind.CONTRADICTORY_FLAGS, _FSM_RULE)
 
 
 def _cell_mess(
@@ -246,9 +249,18 @@ def _cell_mess(
 
 
 def plant(
-    clean: SourceTable, layout: Layout, rates: MessRates, rng: np.random.Generator
+    clean: SourceTable,
+    layout: Layout,
+    rates: MessRates,
+    rng: np.random.Generator,
+    *,
+    school: npt.NDArray[np.integer],
 ) -> PlantedFile:
-    """Order ``clean`` as the provider would, plant problems at ``rates``, and encode the cells."""
+    """Order ``clean`` as the provider would, plant problems at ``rates``, and encode the cells.
+
+    ``school`` (one number per row of ``clean``) keeps each school's rows together, as a
+    provider's export lists them.
+    """
     n = len(clean)
     records = MessRecords.empty()
     draw = rng.random(n)
@@ -260,8 +272,9 @@ def plant(
         contradiction = ~duplicated & ~typo & (draw < row_rates)
 
     copies = np.flatnonzero(duplicated)
-    extended = clean.take(np.concatenate([np.arange(n), copies]).astype(np.intp))
-    order = _order(extended, rng)
+    source_rows = np.concatenate([np.arange(n), copies]).astype(np.intp)
+    extended = clean.take(source_rows)
+    order = _order(school[source_rows], rng)
     table = extended.take(order)
     position = np.empty(len(order), dtype=np.intp)  # final position of each extended row
     position[order] = np.arange(len(order))

@@ -248,7 +248,9 @@ def mapping_for(layout: Layout, dataset: DatasetDef, file_format: FileFormat) ->
             if any(k != v for k, v in table.items()):
                 codes[field.name] = table
         elif labels:
-            table = {str(code): str(code) for code, _ in column.labels}
+            # Every valid code maps to itself, so the table reads the codes as well as the labels.
+            low, high = int(field.minimum or 0), int(field.maximum or 0)
+            table = {str(code): str(code) for code in range(low, high + 1)}
             table |= {label: str(code) for code, label in column.labels}
             codes[field.name] = table
     missing = ("",) if layout.missing is None else ("", str(layout.missing))

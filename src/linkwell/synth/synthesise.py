@@ -13,6 +13,7 @@ import hashlib
 import json
 import shutil
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from linkwell.config import ColumnMapping, SourceKind
 from linkwell.errors import ConfigError
 from linkwell.fileio import write_text_atomic
-from linkwell.progress import SILENT, Progress
+from linkwell.progress import SILENT, Progress, ProgressTask
 from linkwell.schema.ids import issue_ids_seeded
 from linkwell.synth.calibration import calibrate
 from linkwell.synth.latent import take_part
@@ -50,6 +51,7 @@ MAX_CHILDREN: Final = 5_000_000
 
 _MANIFEST: Final = "manifest.json"
 _MAPPING: Final = "mapping.toml"
+_SURVEYS: Final = 2
 _STREAMS: Final = ("population", "services", "participation", "survey", "ids", "extract", "mess")
 
 
@@ -64,10 +66,11 @@ class SynthFormats(_Model):
     primary: FileFormat = FileFormat.SAV
     authority: FileFormat = FileFormat.XLSX
     xlsx_max_rows: int = Field(
-        200_000,
+        100_000,
         ge=1,
         le=1_048_575,
-        description="Largest extract written as .xlsx; openpyxl writes ~100,000 cells a second.",
+        description="Largest extract written as .xlsx: openpyxl writes roughly 100,000 cells a "
+        "second, so a bigger one would take minutes (a sheet holds 1,048,575 rows at most).",
     )
 
     @classmethod
@@ -225,22 +228,28 @@ def _records_table(
         np.concatenate(records.position) if records.position else np.empty(0, dtype=np.int64)
     )
     count = len(positions)
+    batch = np.repeat(np.arange(len(lengths)), lengths)
     return pa.table(
         {
-            "source": pa.array([source] * count, pa.string()),
-            "file": pa.array([file] * count, pa.string()),
+            "source": _repeated([source], np.zeros(count, np.int32)),
+            "file": _repeated([file], np.zeros(count, np.int32)),
             "row": pa.array(positions + first, pa.int64()),
-            "field": pa.array(np.repeat(np.asarray(records.field, dtype=str), lengths)),
-            "column": pa.array(np.repeat(np.asarray(records.column, dtype=str), lengths)),
-            "kind": pa.array(np.repeat(np.asarray([k.value for k in records.kind]), lengths)),
-            "detail": pa.array(
-                [d for d, n in zip(records.detail, lengths, strict=True) for _ in range(n)],
-                pa.string(),
-            ),
+            "field": _repeated(records.field, batch),
+            "column": _repeated(records.column, batch),
+            "kind": _repeated([k.value for k in records.kind], batch),
+            "detail": _repeated(records.detail, batch),
             "unique_id": pa.array(area.ids[planted.table.pupils[positions]], pa.string()),
         },
         schema=_MESS_SCHEMA,
     )
+
+
+def _repeated(values: Sequence[str | None], index: npt.NDArray[np.integer]) -> pa.Array:
+    """``values[index]`` as a plain string array, built without a Python loop over rows."""
+    dictionary = pa.DictionaryArray.from_arrays(
+        pa.array(index.astype(np.int32), pa.int32()), pa.array(list(values), pa.string())
+    )
+    return dictionary.cast(pa.string())
 
 
 _MESS_SCHEMA: Final = pa.schema(
@@ -262,8 +271,8 @@ def _rows_table(planted: PlantedFile, area: Area, source: str, file: str, first:
     count = len(planted.table)
     return pa.table(
         {
-            "source": pa.array([source] * count, pa.string()),
-            "file": pa.array([file] * count, pa.string()),
+            "source": _repeated([source], np.zeros(count, np.int32)),
+            "file": _repeated([file], np.zeros(count, np.int32)),
             "row": pa.array(np.arange(count, dtype=np.int64) + first, pa.int64()),
             "unique_id": pa.array(area.ids[planted.table.pupils], pa.string()),
         }
@@ -304,6 +313,7 @@ def _write_sources(
     mess: MessRates,
     formats: SynthFormats,
     rng: np.random.Generator,
+    task: ProgressTask,
 ) -> list[_Written]:
     """Plant problems in every provider file and write it, its clean twin and the mapping."""
     written = []
@@ -314,7 +324,8 @@ def _write_sources(
         sent = clean
         if role is SourceRole.AUTHORITY:
             sent = clean.take(np.flatnonzero(in_extract[clean.pupils]))
-        planted = plant(sent, layout, mess, rng)
+        school = area.population.pupils.school[sent.pupils]
+        planted = plant(sent, layout, mess, rng, school=school)
         if role is not SourceRole.AUTHORITY:
             absent = np.flatnonzero(~in_extract[planted.table.pupils])
             planted.records.add(
@@ -352,6 +363,7 @@ def _write_sources(
                 note=note,
             )
         )
+        task.advance()
     write_mapping(mappings, out_dir / _MAPPING)
     return written
 
@@ -450,15 +462,21 @@ def synthesise(
     _prepare(out_dir, overwrite=overwrite)
     spawned = np.random.SeedSequence(seed).spawn(len(_STREAMS))
     streams = {name: np.random.default_rng(s) for name, s in zip(_STREAMS, spawned, strict=True)}
-    with progress.task("synthesising the area", total=3) as task:
+    steps = 2 + _SURVEYS + authorities  # draw the area, each provider file, the truth
+    with progress.task("synthesising the area", total=steps) as task:
         area = _draw_area(children, authorities, params, streams)
         task.advance()
         leaves = streams["extract"].random(children) < mess.missing_from_extract
         in_extract = ~(area.respondents & leaves)
         files = _write_sources(
-            area, in_extract, out_dir, mess=mess, formats=formats, rng=streams["mess"]
+            area,
+            in_extract,
+            out_dir,
+            mess=mess,
+            formats=formats,
+            rng=streams["mess"],
+            task=task,
         )
-        task.advance()
         truth = _write_truth(area, in_extract, out_dir, files)
         task.advance()
     result = SynthResult(

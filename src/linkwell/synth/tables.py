@@ -17,8 +17,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkwell.schema.definitions import DatasetDef, FieldDef, FieldType
-from linkwell.schema.definitions import load_dataset as _load_dataset
+from linkwell.schema.definitions import DatasetDef, FieldDef, FieldType, load_dataset
 from linkwell.synth.items import PRIMARY, SECONDARY
 from linkwell.synth.parameters import PRIMARY_STAGES, STAGES
 from linkwell.synth.population import Population
@@ -36,7 +35,7 @@ __all__ = [
     "truth_table",
 ]
 
-AUTHORITY: Final = _load_dataset("authority", 1)
+AUTHORITY: Final = load_dataset("authority", 1)
 
 _INTEGER: Final = pa.int16()
 

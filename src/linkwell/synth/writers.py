@@ -9,6 +9,7 @@ given as a user opening the file would count them: :func:`first_data_row`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Final
 
@@ -37,7 +38,7 @@ _BOM: Final = b"\xef\xbb\xbf"
 _NOTES: Final = (
     "Synthetic data made by linkwell synth: no real pupil is described here.",
     "One row per pupil; the data are on the first sheet.",
-    "Yes/no columns hold Y or N; an empty cell means the value was not recorded.",
+    "An empty cell means the value was not recorded.",
 )
 
 
@@ -50,10 +51,23 @@ def first_data_row(file_format: FileFormat) -> int:
     return 2 if file_format is FileFormat.XLSX else 1
 
 
-def write_parquet(table: pa.Table, dest: Path) -> None:
-    """Write ``table`` to ``dest`` atomically; same table, same bytes."""
+def write_parquet(
+    table: pa.Table, dest: Path, *, distinct: Collection[str] = ("unique_id",)
+) -> None:
+    """Write ``table`` to ``dest`` atomically; same table, same bytes.
+
+    Every column is dictionary-encoded except the ``distinct`` ones (survey IDs), where a
+    dictionary would only cost time.
+    """
+    encoded = [name for name in table.column_names if name not in distinct]
     with atomic_path(dest) as partial:
-        pq.write_table(table, partial, compression="zstd", row_group_size=256 * 1024)
+        pq.write_table(
+            table,
+            partial,
+            compression="zstd",
+            row_group_size=256 * 1024,
+            use_dictionary=encoded,
+        )
 
 
 def _filled(planted: PlantedFile, *, as_text: bool) -> list[pa.Array]:
@@ -129,7 +143,8 @@ def _write_sav(planted: PlantedFile, dataset: DatasetDef, dest: Path) -> None:
 
 def _write_provider_parquet(planted: PlantedFile, dest: Path) -> None:
     names = [c.name for c in planted.layout.columns]
-    write_parquet(pa.table(_filled(planted, as_text=False), names=names), dest)
+    table = pa.table(_filled(planted, as_text=False), names=names)
+    write_parquet(table, dest, distinct=(planted.layout.column("unique_id").name,))
 
 
 def write_provider_file(
