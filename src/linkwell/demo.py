@@ -30,6 +30,10 @@ from linkwell.workspace import Workspace
 __all__ = ["DemoParty", "DemoResult", "demo_parties", "run_demo", "write_project_file"]
 
 PROJECT_ID: Final = "rcs-demo"
+DEMO_MESS: Final = MessRates(missing_value=0.002)
+"""The demo's planted problems: the generator's defaults, but fewer blank cells, because with
+about thirty required flags per authority row a 1% blank rate would reject a quarter of a
+council's extract — far more than a real management-information extract loses."""
 _SURVEY_CONTRACTORS: Final = {
     "secondary": ("ipsos-mori", "Ipsos MORI"),
     "primary": ("scotcen-survey", "ScotCen Social Research"),
