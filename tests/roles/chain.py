@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pyrage
 
-from linkwell.config import ReleasePolicy, SourceKind
+from linkwell.config import ReleasePolicy, Role, SourceKind
 from linkwell.engine import Engine
 from linkwell.roles.indexer import (
     IdentifierFile,
@@ -22,6 +21,7 @@ from linkwell.roles.indexer import (
 from linkwell.roles.linker import ContentFile, join_release
 from linkwell.roles.provider import participants_for, split_extract
 from linkwell.schema import FieldType, load_dataset
+from linkwell.seal import new_identity
 
 SECONDARY = load_dataset("survey-secondary", 1)
 AUTHORITY = load_dataset("authority", 1)
@@ -59,8 +59,8 @@ def run_chain(
     policy = policy or ReleasePolicy()
     pq.write_table(accepted_table(SECONDARY, survey_rows), tmp / "survey.parquet")
     pq.write_table(accepted_table(AUTHORITY, authority_rows), tmp / "authority.parquet")
-    identity = pyrage.x25519.Identity.generate()
-    write_secrets(VaultSecrets.generate(), tmp / "secrets.age", str(identity.to_public()))
+    identity = new_identity("nrs", Role.INDEXER)
+    write_secrets(VaultSecrets.generate(), tmp / "secrets.age", identity.card().encryption_key)
     with Engine() as engine:
         participants_for(
             engine, tmp / "survey.parquet", authority_code="LA1", dest=tmp / "part.parquet"

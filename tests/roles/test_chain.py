@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from linkwell.config import ReleasePolicy
 from linkwell.engine import Engine
 from linkwell.errors import SeparationError
-from linkwell.roles.linker import check_release
 from linkwell.schema import issue_ids
+from linkwell.schema.release_check import check_release
 
 from .chain import run_chain
 

@@ -1,1 +1,66 @@
-"""The analyst role (filled in by the linkage-flow work)."""
+"""The analyst role: opens the release and its reports, then analyses and reports.
+
+The analyst may receive only releases and reports from the linker. On opening, the release is
+checked again — every column must be one a release of this project may carry, and no value may
+look like a survey ID — so a fault upstream cannot put identifying data in the analyst's hands
+unnoticed. The analysis itself (need against services, with disclosure control) runs on the
+opened release.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from linkwell.audit import AuditAction, CountName
+from linkwell.errors import ValidationError
+from linkwell.progress import SILENT, Progress
+from linkwell.schema.release_check import check_release, release_columns
+from linkwell.seal import PackageKind
+from linkwell.workspace import Opened, Workspace
+
+__all__ = ["IntakeResult", "open_release"]
+
+
+class IntakeResult(BaseModel):
+    """What ``analyst open`` did: where the release and its reports are now."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    release: Path
+    rows: int
+    reports: dict[str, Path]
+
+
+def open_release(ws: Workspace, *, progress: Progress = SILENT) -> IntakeResult:
+    """Open the newest release and its reports, and check the release once more."""
+    opened = ws.open_inbox({PackageKind.RELEASE, PackageKind.REPORT}, progress)
+    releases = sorted(
+        (o for o in opened if o.manifest.kind is PackageKind.RELEASE),
+        key=lambda o: o.manifest.created,
+    )
+    if not releases:
+        raise ValidationError(
+            "no release has been received",
+            hint="run `linkwell receive` once the linker has sent the release",
+        )
+    newest = releases[-1]
+    reports: dict[str, Opened] = {}
+    for item in opened:
+        if item.manifest.kind is PackageKind.REPORT and set(item.manifest.parents) >= set(
+            newest.manifest.parents
+        ):
+            reports[item.manifest.dataset.id] = item
+    with ws.engine() as engine:
+        check_release(engine, newest.path, allowed=release_columns(ws.project))
+    ws.audit.append(
+        AuditAction.OPENED,
+        counts={CountName.ROWS: newest.manifest.rows, CountName.TABLES: 1 + len(reports)},
+        config_digest=ws.project.digest(),
+    )
+    return IntakeResult(
+        release=newest.path,
+        rows=newest.manifest.rows,
+        reports={name: item.path for name, item in reports.items()},
+    )

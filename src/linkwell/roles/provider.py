@@ -16,13 +16,33 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
 
+from linkwell.audit import AuditAction, CountName
+from linkwell.config import Role, Source, SourceKind
 from linkwell.engine import Engine, quote_ident
 from linkwell.engine.tokens import random_tokens
-from linkwell.errors import ValidationError
+from linkwell.errors import ConfigError, ValidationError
+from linkwell.progress import SILENT, Progress
+from linkwell.schema import load_dataset, validate_file
 from linkwell.schema.definitions import DatasetDef
+from linkwell.seal import DatasetRef, PackageKind
+from linkwell.workspace import Opened, Workspace
 
-__all__ = ["SplitCounts", "participants_for", "split_extract"]
+__all__ = [
+    "PARTICIPANTS_DATASET",
+    "ParticipantsResult",
+    "SplitCounts",
+    "SplitResult",
+    "ValidationCounts",
+    "participants_for",
+    "share_participants",
+    "split",
+    "split_extract",
+]
+
+PARTICIPANTS_DATASET = DatasetRef(id="participants", version=1)
+"""The payload of a participants package: one column, ``unique_id``."""
 
 
 @dataclass(frozen=True)
@@ -108,3 +128,230 @@ def split_extract(
     finally:
         engine.unregister("row_refs")
     return SplitCounts(accepted_rows, shared, accepted_rows - shared)
+
+
+class ValidationCounts(BaseModel):
+    """The validation summary a provider step records (counts only)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rows_read: int
+    rows_accepted: int
+    rows_quarantined: int
+    problems: int
+    quarantine_file: Path
+    """Relative to the step's folder."""
+
+
+class ParticipantsResult(BaseModel):
+    """What ``provider participants`` did: per authority source, participants and package."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str
+    validation: ValidationCounts
+    participants: dict[str, int]
+    packages: dict[str, str]
+
+
+class SplitResult(BaseModel):
+    """What ``provider split`` did: rows validated, shared and withheld, and the two packages."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str
+    validation: ValidationCounts
+    shared: int
+    withheld_not_participant: int
+    identifiers_package: str
+    content_package: str
+
+
+def _own_source(ws: Workspace, source: str, kind: SourceKind | None = None) -> Source:
+    """The project source ``source``, which this party must provide (and of ``kind``)."""
+    found = ws.project.source(source)
+    if found.provider != ws.party.name or (kind is not None and found.kind is not kind):
+        raise ConfigError(
+            f"party {ws.party.name!r} does not provide the {kind.value if kind else ''} source "
+            f"{source!r}".replace("  ", " "),
+            field="sources",
+            hint="use one of: "
+            + (", ".join(s.name for s in ws.project.sources if s.provider == ws.party.name) or "-"),
+        )
+    return found
+
+
+def _validate(
+    ws: Workspace,
+    engine: Engine,
+    source: Source,
+    *,
+    input_file: Path,
+    staging: Path,
+    progress: Progress,
+) -> tuple[Path, ValidationCounts]:
+    """Validate ``input_file`` into ``staging/validation`` and record the counts."""
+    dataset = load_dataset(source.dataset, source.dataset_version)
+    out_dir = staging / "validation"
+    result = validate_file(
+        input_file, dataset, source.mapping, out_dir=out_dir, engine=engine, progress=progress
+    )
+    if result.rows_accepted == 0:
+        raise ValidationError(
+            "no row of the file passed validation; nothing can be shared",
+            file=input_file,
+            hint=f"see the problems listed in {result.quarantine_csv}",
+        )
+    ws.audit.append(
+        AuditAction.VALIDATED,
+        counts={
+            CountName.ROWS_IN: result.rows_read,
+            CountName.ROWS_VALID: result.rows_accepted,
+            CountName.ROWS_QUARANTINED: result.rows_quarantined,
+        },
+        config_digest=ws.project.digest(),
+    )
+    counts = ValidationCounts(
+        rows_read=result.rows_read,
+        rows_accepted=result.rows_accepted,
+        rows_quarantined=result.rows_quarantined,
+        problems=result.problems,
+        quarantine_file=Path("validation") / result.quarantine_csv.name,
+    )
+    return result.accepted, counts
+
+
+def share_participants(
+    ws: Workspace, *, source: str, input_file: Path, progress: Progress = SILENT
+) -> ParticipantsResult:
+    """Survey provider: seal, for each authority, the IDs of the pupils who took part.
+
+    The participants list is the distinct IDs of the survey rows that passed validation whose
+    ``authority`` code is the authority source's; each list goes only to that authority.
+    """
+    survey = _own_source(ws, source, SourceKind.SURVEY)
+    name = f"participants-{source}"
+    done = ws.completed(name, ParticipantsResult)
+    if done is None:
+        authorities = [s for s in ws.project.sources if s.kind is SourceKind.AUTHORITY]
+        with ws.engine() as engine, ws.step(name) as staging:
+            accepted, counts = _validate(
+                ws, engine, survey, input_file=input_file, staging=staging, progress=progress
+            )
+            participants, packages = {}, {}
+            for authority in authorities:
+                listing = staging / f"participants-{authority.name}.parquet"
+                participants[authority.name] = participants_for(
+                    engine, accepted, authority_code=str(authority.authority_code), dest=listing
+                )
+                package = ws.seal(
+                    listing,
+                    to=authority.provider,
+                    kind=PackageKind.PARTICIPANTS,
+                    source=source,
+                    dataset=PARTICIPANTS_DATASET,
+                    parents=(),
+                    dest_dir=staging / "packages",
+                    progress=progress,
+                )
+                packages[authority.name] = package.stem
+            done = ParticipantsResult(
+                source=source, validation=counts, participants=participants, packages=packages
+            )
+            ws.record(staging, done)
+    ws.publish(ws.step_dir(name))
+    return done
+
+
+def split(
+    ws: Workspace, *, source: str, input_file: Path, progress: Progress = SILENT
+) -> SplitResult:
+    """Validate, then seal identifiers for the indexer and content for the linker.
+
+    An authority provider shares only the rows of pupils in a participants list it has received
+    from every survey provider in the project, and records how many it withheld.
+    """
+    own = _own_source(ws, source)
+    name = f"split-{source}"
+    done = ws.completed(name, SplitResult)
+    if done is None:
+        participants = None
+        parents: tuple[str, ...] = ()
+        if own.kind is SourceKind.AUTHORITY:
+            lists = _participants_lists(ws, progress)
+            participants = [opened.path for opened in lists]
+            parents = tuple(opened.manifest.package_id for opened in lists)
+        dataset = load_dataset(own.dataset, own.dataset_version)
+        with ws.engine() as engine, ws.step(name) as staging:
+            accepted, counts = _validate(
+                ws, engine, own, input_file=input_file, staging=staging, progress=progress
+            )
+            shared = split_extract(
+                engine,
+                accepted,
+                dataset,
+                participants=participants,
+                identifiers_dest=staging / "identifiers.parquet",
+                content_dest=staging / "content.parquet",
+            )
+            ws.audit.append(
+                AuditAction.SPLIT,
+                counts={
+                    CountName.ROWS_IN: shared.accepted,
+                    CountName.ROWS_OUT: shared.shared,
+                    CountName.ROWS_WITHHELD: shared.withheld_not_participant,
+                },
+            )
+            reference = DatasetRef(id=dataset.id, version=dataset.version)
+            # The content package names its sibling identifiers package among its parents, so
+            # the linker can tell content and key of different splits apart.
+            identifiers = ws.seal(
+                staging / "identifiers.parquet",
+                to=ws.project.the(Role.INDEXER).name,
+                kind=PackageKind.IDENTIFIERS,
+                source=source,
+                dataset=reference,
+                parents=parents,
+                dest_dir=staging / "packages",
+                progress=progress,
+            )
+            content = ws.seal(
+                staging / "content.parquet",
+                to=ws.project.the(Role.LINKER).name,
+                kind=PackageKind.CONTENT,
+                source=source,
+                dataset=reference,
+                parents=(*parents, identifiers.stem),
+                dest_dir=staging / "packages",
+                progress=progress,
+            )
+            done = SplitResult(
+                source=source,
+                validation=counts,
+                shared=shared.shared,
+                withheld_not_participant=shared.withheld_not_participant,
+                identifiers_package=identifiers.stem,
+                content_package=content.stem,
+            )
+            ws.record(staging, done)
+    ws.publish(ws.step_dir(name))
+    return done
+
+
+def _participants_lists(ws: Workspace, progress: Progress) -> list[Opened]:
+    """The newest opened participants list from each survey source, all of them required."""
+    opened = ws.open_inbox({PackageKind.PARTICIPANTS}, progress)
+    newest: dict[str, Opened] = {}
+    for item in sorted(opened, key=lambda o: o.manifest.created):
+        newest[str(item.manifest.source)] = item
+    missing = [
+        s.name for s in ws.project.sources if s.kind is SourceKind.SURVEY and s.name not in newest
+    ]
+    if missing:
+        raise ValidationError(
+            "participants lists are missing; an authority may share rows only for pupils who took "
+            "part in every survey of the project",
+            field=", ".join(missing),
+            hint="run `linkwell receive` once the survey providers have sent their lists",
+        )
+    return list(newest.values())

@@ -3,12 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pyrage
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkwell.config import SourceKind
+from linkwell.config import Role, SourceKind
 from linkwell.engine import Engine
 from linkwell.errors import ValidationError
 from linkwell.roles.indexer import (
@@ -21,6 +20,7 @@ from linkwell.roles.indexer import (
     write_secrets,
 )
 from linkwell.schema import issue_ids
+from linkwell.seal import new_identity
 
 from .conftest import write_identifiers
 
@@ -103,8 +103,8 @@ def test_every_row_is_accounted_for(
     typos, dups, absent, outsiders = mess
     typos, dups = min(typos, n), min(dups, n)
     tmp = tmp_path_factory.mktemp("prop")
-    identity = pyrage.x25519.Identity.generate()
-    write_secrets(VaultSecrets.generate(), tmp / "secrets.age", str(identity.to_public()))
+    identity = new_identity("nrs", Role.INDEXER)
+    write_secrets(VaultSecrets.generate(), tmp / "secrets.age", identity.card().encryption_key)
     ids = issue_ids(n + outsiders).tolist()
     surveyed, others = ids[:n], ids[n:]
     survey = surveyed + [_typo(i) for i in surveyed[:typos]] + surveyed[:dups]

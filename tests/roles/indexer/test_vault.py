@@ -4,14 +4,15 @@ import shutil
 from pathlib import Path
 
 import pyarrow as pa
-import pyrage
 import pytest
 
+from linkwell.config import Role
 from linkwell.engine import Engine
 from linkwell.errors import IdentityError, VaultError
 from linkwell.roles.indexer import Vault, read_secrets, restore
 from linkwell.roles.indexer.hmac_sql import hmac_sha256_sql
 from linkwell.schema import issue_ids
+from linkwell.seal import SecretIdentity, new_identity
 
 
 def _assign(
@@ -71,19 +72,15 @@ def test_rerun_keeps_link_ids_and_new_wave_or_project_gets_new_ones(
 
 def test_wrong_identity_cannot_open_secrets(vault_dir: Path) -> None:
     with pytest.raises(IdentityError, match="cannot open the vault"):
-        read_secrets(vault_dir / "secrets.age", pyrage.x25519.Identity.generate())
+        read_secrets(vault_dir / "secrets.age", new_identity("nrs", Role.INDEXER))
 
 
-def test_missing_vault_is_not_silently_created(
-    vault_dir: Path, identity: pyrage.x25519.Identity
-) -> None:
+def test_missing_vault_is_not_silently_created(vault_dir: Path, identity: SecretIdentity) -> None:
     with Engine() as engine, pytest.raises(VaultError, match="no vault here"):
         Vault(engine, vault_dir, read_secrets(vault_dir / "secrets.age", identity))
 
 
-def test_corruption_is_detected_by_verify(
-    vault_dir: Path, identity: pyrage.x25519.Identity
-) -> None:
+def test_corruption_is_detected_by_verify(vault_dir: Path, identity: SecretIdentity) -> None:
     vault_secrets = read_secrets(vault_dir / "secrets.age", identity)
     with Engine() as engine:
         vault = Vault(engine, vault_dir, vault_secrets, create=True)
@@ -97,7 +94,7 @@ def test_corruption_is_detected_by_verify(
 
 
 def test_backup_destroy_restore_gives_the_same_link_ids(
-    tmp_path: Path, vault_dir: Path, identity: pyrage.x25519.Identity
+    tmp_path: Path, vault_dir: Path, identity: SecretIdentity
 ) -> None:
     vault_secrets = read_secrets(vault_dir / "secrets.age", identity)
     ids = issue_ids(500).tolist()

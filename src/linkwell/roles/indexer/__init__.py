@@ -6,6 +6,16 @@ linker the key ``(source, row_ref, link_id)`` with a match-quality report of cou
 """
 
 from linkwell.roles.indexer.linkage import IdentifierFile, KeyResult, RowStatus, build_linkage_key
+from linkwell.roles.indexer.steps import (
+    KEY_DATASET,
+    MATCH_REPORT_DATASET,
+    LinkResult,
+    link,
+    open_vault,
+    vault_backup,
+    vault_restore,
+    vault_verify,
+)
 from linkwell.roles.indexer.vault import (
     AssignCounts,
     Vault,
@@ -17,15 +27,23 @@ from linkwell.roles.indexer.vault import (
 )
 
 __all__ = [
+    "KEY_DATASET",
+    "MATCH_REPORT_DATASET",
     "AssignCounts",
     "IdentifierFile",
     "KeyResult",
+    "LinkResult",
     "RowStatus",
     "Vault",
     "VaultReport",
     "VaultSecrets",
     "build_linkage_key",
+    "link",
+    "open_vault",
     "read_secrets",
     "restore",
+    "vault_backup",
+    "vault_restore",
+    "vault_verify",
     "write_secrets",
 ]

@@ -12,6 +12,7 @@ leaves the vault as it was before the step.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import secrets
 import shutil
@@ -29,6 +30,7 @@ from linkwell.engine.tokens import random_tokens
 from linkwell.errors import IdentityError, LinkwellError, VaultError
 from linkwell.fileio import atomic_path, write_bytes_atomic, write_text_atomic
 from linkwell.roles.indexer.hmac_sql import HMAC_KEY_BYTES, hmac_pads
+from linkwell.seal import SecretIdentity
 
 __all__ = [
     "VAULT_FORMAT",
@@ -120,8 +122,8 @@ def write_secrets(vault_secrets: VaultSecrets, path: Path, recipient: str) -> No
     write_bytes_atomic(path, ciphertext)
 
 
-def read_secrets(path: Path, identity: pyrage.x25519.Identity) -> VaultSecrets:
-    """Decrypt the secrets with the indexer's age identity."""
+def read_secrets(path: Path, identity: SecretIdentity) -> VaultSecrets:
+    """Decrypt the secrets with the indexer's identity."""
     try:
         ciphertext = path.read_bytes()
     except FileNotFoundError as exc:
@@ -130,8 +132,9 @@ def read_secrets(path: Path, identity: pyrage.x25519.Identity) -> VaultSecrets:
             file=path,
             hint="restore the vault from a backup with `linkwell indexer vault restore`",
         ) from exc
+    plaintext = io.BytesIO()
     try:
-        return VaultSecrets.from_bytes(pyrage.decrypt(ciphertext, [identity]))
+        identity.decrypt_io(io.BytesIO(ciphertext), plaintext)
     except pyrage.DecryptError as exc:
         raise IdentityError(
             "this identity cannot open the vault's secrets",
@@ -139,6 +142,7 @@ def read_secrets(path: Path, identity: pyrage.x25519.Identity) -> VaultSecrets:
             hint="use the indexer identity the vault was created with (or a rotated one it was "
             "re-keyed to)",
         ) from exc
+    return VaultSecrets.from_bytes(plaintext.getvalue())
 
 
 @dataclass(frozen=True)

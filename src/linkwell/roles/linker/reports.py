@@ -111,8 +111,8 @@ def linkage_quality(engine: Engine, release: Path, threshold: int, dest: Path) -
     ]
     parts.insert(
         0,
-        "SELECT 'all', 'all', count(*), count(*) FILTER (WHERE "
-        f"{AUTHORITY_LINKED}) FROM read_parquet($release)",
+        "SELECT 'all' AS dimension, 'all' AS category, count(*) AS surveyed, "
+        f"count(*) FILTER (WHERE {AUTHORITY_LINKED}) AS linked FROM read_parquet($release)",
     )
     query = " UNION ALL ".join(parts)
     return engine.copy_to_parquet(

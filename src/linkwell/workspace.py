@@ -1,0 +1,523 @@
+"""A party's workspace: its private settings, keys, audit log, receipt ledger and folders.
+
+Every role runs inside one workspace, and one workspace serves one party (an organisation that
+holds two roles keeps two). The workspace owns the conventions the roles share: where received
+packages wait, where opened payloads live, where a step's outputs are staged and committed in one
+atomic rename, and how each sealed package carries the party's latest signed audit-log head.
+
+Layout::
+
+    workspace.toml   the private settings (party, project file, keyring, passphrase source)
+    keys/            the party's keyring: every identity it ever had, passphrase-encrypted
+    audit.log        the party's hash-chained audit log
+    ledger.sqlite    receipt ledger: every package received or opened, once
+    transfer/        what the transport received: incoming/ (partial downloads), accepted/
+                     (verified on receipt, still sealed: the inbox), quarantine/ (refused, with
+                     the reason) and the transport's receipt book
+    opened/KIND/     opened payloads (<package-id>.parquet) and their manifests (.json)
+    steps/PROJECT/wave-N/NAME/  committed outputs of a step, with step.json; staged as .NAME.partial
+    outbox/          sealed packages waiting to be sent; sent/ once delivered
+    quarantine/      packages refused when opened, with the reason
+    vault/           the indexer's vault
+    tmp/             the engine's spill folder
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Final, TypeVar
+
+import tomli_w
+from pydantic import BaseModel
+
+from linkwell.audit import (
+    AuditAction,
+    AuditDetail,
+    AuditLog,
+    CountName,
+    PackageRef,
+    public_key_text,
+)
+from linkwell.config import (
+    Party,
+    ProjectConfig,
+    Role,
+    WorkspaceConfig,
+    load_project,
+    load_workspace,
+)
+from linkwell.engine import Engine
+from linkwell.errors import (
+    ConfigError,
+    IdentityError,
+    MisdirectedError,
+    PackageError,
+    ReplayError,
+    StorageError,
+)
+from linkwell.fileio import fsync_dir, write_text_atomic
+from linkwell.progress import SILENT, Progress
+from linkwell.seal import (
+    DatasetRef,
+    Manifest,
+    OpenedPackage,
+    PackageKind,
+    ReceiptLedger,
+    ReceiptState,
+    SecretIdentity,
+    fingerprint,
+    inspect_package,
+    load_keyring,
+    open_package,
+    read_passphrase,
+    seal_package,
+)
+from linkwell.seal.routes import check_route
+from linkwell.transport import (
+    PACKAGE_SUFFIX,
+    Delivery,
+    ReceiveDirs,
+    ReceiveReport,
+    receive_packages,
+    send_package,
+)
+
+__all__ = ["WORKSPACE_FILE", "Opened", "Workspace"]
+
+WORKSPACE_FILE: Final = "workspace.toml"
+STEP_RECORD: Final = "step.json"
+R = TypeVar("R", bound=BaseModel)
+
+_REFUSAL_DETAIL: Final = {
+    "PackageFormatError": AuditDetail.FORMAT,
+    "SignatureError": AuditDetail.SIGNATURE,
+    "UnknownSenderError": AuditDetail.UNKNOWN_SENDER,
+    "MisdirectedError": AuditDetail.MISDIRECTED,
+    "RoleError": AuditDetail.ROLE,
+    "ExpiredError": AuditDetail.EXPIRED,
+    "ReplayError": AuditDetail.REPLAY,
+    "DigestError": AuditDetail.DIGEST,
+}
+
+
+@dataclass(frozen=True)
+class Opened:
+    """An opened payload in the workspace, with the manifest it came with."""
+
+    manifest: Manifest
+    path: Path
+
+
+class Workspace:
+    """One party's workspace: :meth:`open` an existing one, or :meth:`create` one."""
+
+    def __init__(self, root: Path, settings: WorkspaceConfig, project: ProjectConfig) -> None:
+        self.root = root
+        self.settings = settings
+        self.project = project
+        self.party: Party = project.party(settings.party)
+
+    # -- making and opening -------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        root: Path,
+        *,
+        project_file: Path,
+        party: str,
+        keyring: Path,
+        passphrase_env: str = "LINKWELL_PASSPHRASE",  # noqa: S107 - a variable's name
+        passphrase_file: Path | None = None,
+    ) -> Workspace:
+        """Write ``workspace.toml`` for ``party`` and check its keyring matches its project card.
+
+        ``keyring`` is the folder ``linkwell keys new`` wrote; it is moved into the workspace if
+        it is elsewhere, so that the workspace holds everything the party needs.
+        """
+        root.mkdir(parents=True, exist_ok=True)
+        if (root / WORKSPACE_FILE).exists():
+            raise ConfigError(
+                "a workspace already exists here",
+                file=root / WORKSPACE_FILE,
+                hint="use another folder",
+            )
+        keys = root / "keys"
+        if keyring.resolve() != keys.resolve():
+            shutil.move(str(keyring), keys)
+        settings = WorkspaceConfig(
+            party=party,
+            project_file=project_file.resolve(),
+            identity_file=Path("keys"),
+            passphrase_env=passphrase_env,
+            passphrase_file=None if passphrase_file is None else passphrase_file.resolve(),
+        )
+        workspace = cls(root, settings, load_project(project_file))
+        workspace.identity()  # refuse now if the keyring does not belong to this party
+        body = tomli_w.dumps(settings.model_dump(mode="json", exclude_none=True))
+        write_text_atomic(root / WORKSPACE_FILE, body)
+        return workspace
+
+    @classmethod
+    def open(cls, root: Path) -> Workspace:
+        """The workspace at ``root``."""
+        settings = load_workspace(root / WORKSPACE_FILE)
+        project_file = settings.project_file
+        if not project_file.is_absolute():
+            project_file = root / project_file
+        return cls(root, settings, load_project(project_file))
+
+    # -- folders ---------------------------------------------------------------------------------
+
+    def folder(self, name: str) -> Path:
+        """A workspace folder (created on first use), e.g. ``inbox`` or ``outbox``."""
+        path = self.root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def role(self) -> Role:
+        """This party's role."""
+        return self.party.role
+
+    # -- keys, audit, ledger ---------------------------------------------------------------------
+
+    @cached_property
+    def keyring(self) -> tuple[SecretIdentity, ...]:
+        """Every identity this party has had, unlocked with its passphrase (asked once)."""
+        passphrase = read_passphrase(
+            env=self.settings.passphrase_env, file=self.settings.passphrase_file
+        )
+        path = self.settings.identity_file
+        return load_keyring(path if path.is_absolute() else self.root / path, passphrase)
+
+    def identity(self) -> SecretIdentity:
+        """The identity matching the party's active card in the project file."""
+        wanted = fingerprint(self.party.active_identity)
+        for identity in self.keyring:
+            if identity.fingerprint == wanted and identity.party == self.party.name:
+                return identity
+        raise IdentityError(
+            f"this workspace's keyring has no identity matching party {self.party.name!r}'s "
+            "active card in the project file",
+            file=self.root / self.settings.identity_file,
+            hint="check the workspace's party name, or add the new card to the project file",
+        )
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        """The party's audit log, writable with its active signing key."""
+        active = self.identity()
+        earlier = [
+            c.signing_key
+            for c in self.party.identities
+            if c.signing_key != active.card().signing_key
+        ]
+        return AuditLog(
+            self.root / "audit.log",
+            party=self.party.name,
+            signing_key=active.signing_key,
+            earlier_keys=earlier,
+        )
+
+    @contextmanager
+    def ledger(self) -> Iterator[ReceiptLedger]:
+        """The workspace's receipt ledger, open for the duration of the block."""
+        with ReceiptLedger(self.root / "ledger.sqlite") as ledger:
+            yield ledger
+
+    def signer_text(self) -> str:
+        """The party's active public signing key (``ed25519:…``)."""
+        return public_key_text(self.identity().signing_key.public_key())
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def step_dir(self, name: str) -> Path:
+        """Where step ``name`` of this project and wave commits its outputs."""
+        project = self.project.project
+        return self.root / "steps" / project.id / f"wave-{project.wave}" / name
+
+    def completed(self, name: str, result: type[R]) -> R | None:
+        """The recorded result of step ``name`` if it was committed, else ``None``."""
+        record = self.step_dir(name) / STEP_RECORD
+        if not record.is_file():
+            return None
+        return result.model_validate_json(record.read_text(encoding="utf-8"))
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[Path]:
+        """Stage a step's outputs in a private folder; commit them together or not at all.
+
+        The caller writes into the yielded folder and commits by calling :meth:`record` last. A
+        crash or error leaves only the staging folder, which the next run of the step discards,
+        so no later step can ever accept a partial output.
+        """
+        final = self.step_dir(name)
+        if final.exists():
+            raise StorageError(
+                f"step {name!r} is already complete",
+                file=final,
+                hint="its outputs are in this folder",
+            )
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = final.with_name(f".{name}.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        yield staging
+        if not (staging / STEP_RECORD).is_file():
+            raise StorageError(f"step {name!r} finished without recording its result", file=staging)
+        for path in staging.rglob("*"):
+            if path.is_file():
+                with path.open("rb") as handle:
+                    os.fsync(handle.fileno())
+        staging.rename(final)
+        fsync_dir(final.parent)
+
+    @staticmethod
+    def record(staging: Path, result: BaseModel) -> None:
+        """Write a step's result as its ``step.json``: the step's commit marker."""
+        write_text_atomic(staging / STEP_RECORD, result.model_dump_json(indent=2), mode=0o644)
+
+    # -- packages --------------------------------------------------------------------------------
+
+    def seal(
+        self,
+        payload: Path,
+        *,
+        to: str,
+        kind: PackageKind,
+        source: str | None,
+        dataset: DatasetRef,
+        parents: Collection[str],
+        dest_dir: Path,
+        progress: Progress = SILENT,
+    ) -> Path:
+        """Seal ``payload`` for party ``to`` into ``dest_dir``, carrying a fresh signed log head."""
+        head = self.audit.checkpoint()
+        staging = dest_dir / f".sealing-{kind.value}-{to}{PACKAGE_SUFFIX}"
+        manifest = seal_package(
+            payload,
+            project=self.project,
+            sender=self.identity(),
+            recipient=to,
+            kind=kind,
+            source=source,
+            dataset=dataset,
+            parents=tuple(parents),
+            log_head=head,
+            dest=staging,
+            progress=progress,
+        )
+        final = dest_dir / f"{manifest.package_id}{PACKAGE_SUFFIX}"
+        staging.rename(final)
+        self.audit.append(
+            AuditAction.SEALED,
+            peer_role=self.project.party(to).role,
+            packages=[_package_ref(manifest)],
+            counts={CountName.ROWS: manifest.rows},
+            config_digest=self.project.digest(),
+        )
+        return final
+
+    def publish(self, step_dir: Path) -> list[Path]:
+        """Move a committed step's sealed packages into the outbox (idempotent after a crash)."""
+        outbox = self.folder("outbox")
+        moved = []
+        for package in sorted((step_dir / "packages").glob(f"*{PACKAGE_SUFFIX}")):
+            target = outbox / package.name
+            if not (target.exists() or (self.folder("sent") / package.name).exists()):
+                shutil.copy2(package, target.with_suffix(".copying"))
+                target.with_suffix(".copying").rename(target)
+            moved.append(target)
+        fsync_dir(outbox)
+        return moved
+
+    def engine(self) -> Engine:
+        """An engine that spills into this workspace (never into a shared temporary folder)."""
+        return Engine(temp_dir=self.folder("tmp"))
+
+    @property
+    def receive_dirs(self) -> ReceiveDirs:
+        """Where the transport puts what it receives; ``accepted`` is the inbox."""
+        return ReceiveDirs.under(self.folder("transfer"))
+
+    def inbox_packages(self) -> list[Path]:
+        """Every package received and verified, waiting to be opened (or opened already)."""
+        inbox = self.receive_dirs.accepted
+        return sorted(inbox.glob(f"*{PACKAGE_SUFFIX}")) if inbox.is_dir() else []
+
+    def accept(self, path: Path) -> str:
+        """The receipt check the transport runs on every downloaded file; returns its id.
+
+        Verifies the signature and ciphertext (never decrypting), that the package is for this
+        party, project and wave along an allowed route, and that it was not received or opened
+        before; records it as received. Receiving the same package again after a crash in
+        between is answered with its id, so the transport can finish what it started.
+        """
+        try:
+            manifest = inspect_package(path, project=self.project)
+            if manifest.recipient.party != self.party.name:
+                raise MisdirectedError(
+                    "the package is for another party",
+                    file=path,
+                    field="recipient",
+                    hint="it was delivered to the wrong inbox; tell the sender",
+                )
+            here = (self.project.project.id, self.project.project.wave)
+            if (manifest.project, manifest.wave) != here:
+                raise MisdirectedError(
+                    "the package belongs to another project or wave",
+                    file=path,
+                    field="project",
+                    hint="check that sender and receiver use the same project file",
+                )
+            sender = self.project.party(manifest.sender.party)
+            check_route(manifest.kind, sender.role, self.role, file=path)
+            with self.ledger() as ledger:
+                state = ledger.state(manifest.package_id)
+                if state is ReceiptState.RECEIVED:
+                    return manifest.package_id
+                if state is ReceiptState.OPENED:
+                    raise ReplayError(
+                        "this package was already opened here",
+                        file=path,
+                        hint="a package is accepted once; the copy can be deleted",
+                    )
+                ledger.record_received(manifest, file=path)
+        except PackageError as exc:
+            self.audit.append(AuditAction.REFUSED, detail=_detail(exc))
+            raise
+        self.audit.append(
+            AuditAction.RECEIVED,
+            peer_role=sender.role,
+            packages=[_package_ref(manifest)],
+            counts={CountName.ROWS: manifest.rows},
+        )
+        return manifest.package_id
+
+    def receive(self, progress: Progress = SILENT) -> ReceiveReport:
+        """Fetch every package waiting for this party, each checked by :meth:`accept`."""
+        return receive_packages(
+            project=self.project,
+            party=self.party.name,
+            dirs=self.receive_dirs,
+            accept=self.accept,
+            key_file=self._key_file(),
+            progress=progress,
+        )
+
+    def send(self, progress: Progress = SILENT) -> list[Delivery]:
+        """Deliver every package in the outbox to its recipient; move each to ``sent/``.
+
+        Delivering again after a crash is harmless: the transport recognises a package already
+        delivered, and the recipient's ledger would refuse a second copy.
+        """
+        deliveries = []
+        sent = self.folder("sent")
+        for package in sorted(self.folder("outbox").glob(f"*{PACKAGE_SUFFIX}")):
+            manifest = inspect_package(package, project=self.project)
+            delivery = send_package(
+                package,
+                project=self.project,
+                party=self.party.name,
+                to=manifest.recipient.party,
+                key_file=self._key_file(),
+                progress=progress,
+            )
+            self.audit.append(
+                AuditAction.SENT,
+                peer_role=self.project.party(manifest.recipient.party).role,
+                packages=[_package_ref(manifest)],
+                counts={CountName.BYTES: delivery.size},
+            )
+            package.rename(sent / package.name)
+            deliveries.append(delivery)
+        return deliveries
+
+    def _key_file(self) -> Path | None:
+        key = self.settings.sftp_key_file
+        if key is None or key.is_absolute():
+            return key
+        return self.root / key
+
+    def open_inbox(
+        self, kinds: Collection[PackageKind], progress: Progress = SILENT
+    ) -> list[Opened]:
+        """Open every inbox package of ``kinds`` not opened yet; return all opened of those kinds.
+
+        A refused package is logged with the check that failed and moved to the quarantine, and
+        the refusal is raised: a step never goes on with part of its inputs.
+        """
+        with self.ledger() as ledger:
+            for package in self.inbox_packages():
+                manifest = inspect_package(package, project=self.project)
+                if (
+                    manifest.kind not in kinds
+                    or ledger.state(manifest.package_id) is ReceiptState.OPENED
+                ):
+                    continue
+                folder = self.folder(f"opened/{manifest.kind.value}")
+                dest = folder / f"{manifest.package_id}.parquet"
+                try:
+                    opened = open_package(
+                        package,
+                        project=self.project,
+                        identities=self.keyring,
+                        ledger=ledger,
+                        dest=dest,
+                        expect_kinds=kinds,
+                        progress=progress,
+                    )
+                except PackageError as exc:
+                    self._refuse(package, exc)
+                    raise
+                self._remember(opened)
+        return self.opened(kinds)
+
+    def _remember(self, opened: OpenedPackage) -> None:
+        write_text_atomic(
+            opened.path.with_suffix(".json"), opened.manifest.model_dump_json(indent=2), mode=0o600
+        )
+        self.audit.append(
+            AuditAction.OPENED,
+            peer_role=self.project.party(opened.manifest.sender.party).role,
+            packages=[_package_ref(opened.manifest)],
+            counts={CountName.ROWS: opened.manifest.rows},
+            config_digest=self.project.digest(),
+        )
+
+    def _refuse(self, package: Path, exc: PackageError) -> None:
+        self.audit.append(AuditAction.REFUSED, detail=_detail(exc))
+        quarantine = self.folder("quarantine")
+        package.rename(quarantine / package.name)
+        write_text_atomic(
+            quarantine / f"{package.name}.reason.txt", f"{type(exc).__name__}: {exc}\n"
+        )
+
+    def opened(self, kinds: Collection[PackageKind]) -> list[Opened]:
+        """Every opened payload of ``kinds`` in this workspace, for this project and wave."""
+        found = []
+        for kind in kinds:
+            for meta in sorted(self.folder(f"opened/{kind.value}").glob("*.json")):
+                manifest = Manifest.model_validate_json(meta.read_text(encoding="utf-8"))
+                if (manifest.project, manifest.wave) == (
+                    self.project.project.id,
+                    self.project.project.wave,
+                ):
+                    found.append(Opened(manifest, meta.with_suffix(".parquet")))
+        return found
+
+
+def _detail(exc: PackageError) -> AuditDetail:
+    """The audit vocabulary's name for the check a package failed."""
+    return _REFUSAL_DETAIL.get(type(exc).__name__, AuditDetail.FORMAT)
+
+
+def _package_ref(manifest: Manifest) -> PackageRef:
+    return PackageRef(id=manifest.package_id, sha256=manifest.ciphertext_sha256)

@@ -1,0 +1,86 @@
+"""The five-party flow on a clean synthetic area, checked against the ground truth."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+
+from linkwell.demo import DemoResult
+from linkwell.engine import Engine, quote_ident
+from linkwell.roles.indexer import LinkResult
+from linkwell.roles.linker import ReleaseResult
+from linkwell.schema.release import FORBIDDEN_COLUMNS
+
+
+def _expected_sql(release_columns: list[str]) -> str:
+    """The release as the truth says it must be: one row per participating child."""
+    renamed = {
+        "sex": "reported_sex",
+        "urban_rural_8": "urban_rural",
+        "authority_linked": "in_authority_extract",
+    }
+    parts = []
+    for column in release_columns:
+        source = renamed.get(column, column)
+        parts.append(f"CAST({quote_ident(source)} AS VARCHAR) AS {quote_ident(column)}")
+    return f"SELECT {', '.join(parts)} FROM read_parquet($truth) WHERE participated"
+
+
+def test_release_is_exactly_the_truth(clean_demo: DemoResult) -> None:
+    release = clean_demo.release
+    columns = [c for c in pq.read_schema(release).names if c not in ("release_id", "weight")]
+    got = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in columns)
+    truth = {"truth": str(clean_demo.synthetic.truth.pupils)}
+    with Engine() as engine:
+        engine.execute(
+            f"CREATE TEMP TABLE got AS SELECT {got} FROM read_parquet($release)",
+            {"release": str(release)},
+            purpose="t",
+        )
+        engine.execute(f"CREATE TEMP TABLE want AS {_expected_sql(columns)}", truth, purpose="t")
+        missing = engine.scalar(
+            "SELECT count(*) FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM got)", purpose="t"
+        )
+        extra = engine.scalar(
+            "SELECT count(*) FROM (SELECT * FROM got EXCEPT ALL SELECT * FROM want)", purpose="t"
+        )
+        rows = engine.scalar("SELECT count(*) FROM got", purpose="t")
+    assert (missing, extra) == (0, 0)
+    assert rows == clean_demo.synthetic.respondents
+    assert not FORBIDDEN_COLUMNS & set(pq.read_schema(release).names)
+
+
+def test_every_count_adds_up(clean_demo: DemoResult) -> None:
+    link = clean_demo.steps["nrs: link"]
+    released = clean_demo.steps["edris: release"]
+    assert isinstance(link, LinkResult)
+    assert isinstance(released, ReleaseResult)
+    surveyed = 0
+    for source, counts in link.counts.items():
+        statuses = (
+            "keyed",
+            "invalid-id",
+            "duplicate",
+            "withheld-not-participant",
+            "withheld-survey-excluded",
+        )
+        assert counts["rows"] == sum(counts[s] for s in statuses), source
+        if counts["survey-only"] or source in ("secondary", "primary"):
+            assert counts["keyed"] == counts["matched"] + counts["survey-only"]
+            surveyed += counts["keyed"]
+    assert released.released == surveyed == clean_demo.synthetic.respondents
+    for source, received in released.received.items():
+        assert released.keyed[source] == received  # clean data: every shared row is keyed
+    splits = [v for k, v in clean_demo.steps.items() if k.endswith(": split")]
+    for split in splits:
+        v = split.validation  # type: ignore[attr-defined]
+        assert v.rows_read == v.rows_accepted + v.rows_quarantined
+        assert v.rows_accepted == split.shared + split.withheld_not_participant  # type: ignore[attr-defined]
+
+
+def test_no_non_participant_data_leaves_the_authority(clean_demo: DemoResult) -> None:
+    authority = next(
+        v for k, v in clean_demo.steps.items() if k.startswith("council-") and k.endswith("split")
+    )
+    truth = pq.read_table(clean_demo.synthetic.truth.pupils, columns=["participated"]).to_pylist()
+    non_participants = sum(not r["participated"] for r in truth)
+    assert authority.withheld_not_participant == non_participants  # type: ignore[attr-defined]
