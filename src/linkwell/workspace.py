@@ -61,6 +61,7 @@ from linkwell.errors import (
     ReplayError,
     StorageError,
 )
+from linkwell.faults import kill_point
 from linkwell.fileio import fsync_dir, write_text_atomic
 from linkwell.progress import SILENT, Progress
 from linkwell.seal import (
@@ -276,8 +277,10 @@ class Workspace:
             if path.is_file():
                 with path.open("rb") as handle:
                     os.fsync(handle.fileno())
+        kill_point("workspace.step.before-commit")
         staging.rename(final)
         fsync_dir(final.parent)
+        kill_point("workspace.step.after-commit")
 
     @staticmethod
     def record(staging: Path, result: BaseModel) -> None:
@@ -315,7 +318,9 @@ class Workspace:
             progress=progress,
         )
         final = dest_dir / f"{manifest.package_id}{PACKAGE_SUFFIX}"
+        kill_point("workspace.seal.before-rename")
         staging.rename(final)
+        kill_point("workspace.seal.before-audit")
         self.audit.append(
             AuditAction.SEALED,
             peer_role=self.project.party(to).role,
@@ -333,7 +338,9 @@ class Workspace:
             target = outbox / package.name
             if not (target.exists() or (self.folder("sent") / package.name).exists()):
                 shutil.copy2(package, target.with_suffix(".copying"))
+                kill_point("workspace.publish.before-rename")
                 target.with_suffix(".copying").rename(target)
+                kill_point("workspace.publish.after-rename")
             moved.append(target)
         fsync_dir(outbox)
         return moved
@@ -390,6 +397,7 @@ class Workspace:
                         hint="a package is accepted once; the copy can be deleted",
                     )
                 ledger.record_received(manifest, file=path)
+            kill_point("workspace.accept.before-audit")
         except PackageError as exc:
             self.audit.append(AuditAction.REFUSED, detail=_detail(exc))
             raise
@@ -430,13 +438,16 @@ class Workspace:
                 key_file=self._key_file(),
                 progress=progress,
             )
+            kill_point("workspace.send.before-audit")
             self.audit.append(
                 AuditAction.SENT,
                 peer_role=self.project.party(manifest.recipient.party).role,
                 packages=[_package_ref(manifest)],
                 counts={CountName.BYTES: delivery.size},
             )
+            kill_point("workspace.send.before-move")
             package.rename(sent / package.name)
+            kill_point("workspace.send.after-move")
             deliveries.append(delivery)
         return deliveries
 
@@ -477,6 +488,7 @@ class Workspace:
                 except PackageError as exc:
                     self._refuse(package, exc)
                     raise
+                kill_point("workspace.open.before-audit")
                 self._remember(opened)
         return self.opened(kinds)
 

@@ -49,6 +49,7 @@ from linkwell.audit.entry import (
 from linkwell.audit.head import LogHead, SignedHead, public_key_text, sign_head
 from linkwell.config import Role
 from linkwell.errors import AuditError, ConfigError, InternalError
+from linkwell.faults import kill_point
 
 __all__ = [
     "DEFAULT_CHECKPOINT_EVERY",
@@ -169,7 +170,9 @@ class AuditLog:
             lines.append(entry.to_line())
             if run + 1 >= tail.interval:
                 lines.append(self._checkpoint_entry(entry, key, AuditDetail.PERIODIC)[0].to_line())
+            kill_point("audit.before-append")
             append_bytes(fd, b"".join(lines), path=self._path)
+            kill_point("audit.after-append")
         logger.debug("audit: %s recorded %s at entry %d", self._party, action, entry.sequence)
         return entry
 
@@ -184,7 +187,9 @@ class AuditLog:
         with locked(self._path, write=True) as fd:
             tail = self._tail_for_writing(fd, key)
             entry, signed = self._checkpoint_entry(tail.last, key, AuditDetail.REQUESTED)
+            kill_point("audit.before-checkpoint")
             append_bytes(fd, entry.to_line(), path=self._path)
+            kill_point("audit.after-checkpoint")
         logger.debug("audit: %s checkpoint at entry %d", self._party, entry.sequence)
         return signed
 

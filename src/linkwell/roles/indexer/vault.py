@@ -28,6 +28,7 @@ import pyrage
 from linkwell.engine import Engine, quote_string
 from linkwell.engine.tokens import random_tokens
 from linkwell.errors import IdentityError, LinkwellError, VaultError
+from linkwell.faults import kill_point
 from linkwell.fileio import atomic_path, write_bytes_atomic, write_text_atomic
 from linkwell.roles.indexer.hmac_sql import HMAC_KEY_BYTES, hmac_pads
 from linkwell.seal import SecretIdentity
@@ -264,10 +265,12 @@ class Vault:
                     [project],
                     {"project": project},
                 )
+            kill_point("vault.assign.before-commit")
         except BaseException:
             engine.execute("ROLLBACK", purpose="assign link IDs: roll back")
             raise
         engine.execute("COMMIT", purpose="assign link IDs: commit")
+        kill_point("vault.assign.after-commit")
         total = int(engine.scalar("SELECT count(*) FROM assign_ids", purpose="count assigned"))
         return AssignCounts(persons_new, total - persons_new, link_ids_new, longitudinal_new)
 
