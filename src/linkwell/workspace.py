@@ -24,6 +24,7 @@ Layout::
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Collection, Iterator
@@ -67,7 +68,6 @@ from linkwell.progress import SILENT, Progress
 from linkwell.seal import (
     DatasetRef,
     Manifest,
-    OpenedPackage,
     PackageKind,
     ReceiptLedger,
     ReceiptState,
@@ -365,7 +365,8 @@ class Workspace:
         Verifies the signature and ciphertext (never decrypting), that the package is for this
         party, project and wave along an allowed route, and that it was not received or opened
         before; records it as received. Receiving the same package again after a crash in
-        between is answered with its id, so the transport can finish what it started.
+        between is answered with its id, so the transport can finish what it started, and the
+        audit log gets the one ``received`` entry the crashed run may not have written.
         """
         try:
             manifest = inspect_package(path, project=self.project)
@@ -388,7 +389,9 @@ class Workspace:
             check_route(manifest.kind, sender.role, self.role, file=path)
             with self.ledger() as ledger:
                 state = ledger.state(manifest.package_id)
-                if state is ReceiptState.RECEIVED:
+                if state is ReceiptState.RECEIVED and self.audit.recorded(
+                    AuditAction.RECEIVED, manifest.package_id
+                ):
                     return manifest.package_id
                 if state is ReceiptState.OPENED:
                     raise ReplayError(
@@ -396,7 +399,8 @@ class Workspace:
                         file=path,
                         hint="a package is accepted once; the copy can be deleted",
                     )
-                ledger.record_received(manifest, file=path)
+                if state is None:
+                    ledger.record_received(manifest, file=path)
             kill_point("workspace.accept.before-audit")
         except PackageError as exc:
             self.audit.append(AuditAction.REFUSED, detail=_detail(exc))
@@ -424,7 +428,8 @@ class Workspace:
         """Deliver every package in the outbox to its recipient; move each to ``sent/``.
 
         Delivering again after a crash is harmless: the transport recognises a package already
-        delivered, and the recipient's ledger would refuse a second copy.
+        delivered (and the audit log keeps its one ``sent`` entry), and the recipient's ledger
+        would refuse a second copy.
         """
         deliveries = []
         sent = self.folder("sent")
@@ -439,12 +444,16 @@ class Workspace:
                 progress=progress,
             )
             kill_point("workspace.send.before-audit")
-            self.audit.append(
-                AuditAction.SENT,
-                peer_role=self.project.party(manifest.recipient.party).role,
-                packages=[_package_ref(manifest)],
-                counts={CountName.BYTES: delivery.size},
-            )
+            if not (
+                delivery.already_delivered
+                and self.audit.recorded(AuditAction.SENT, manifest.package_id)
+            ):
+                self.audit.append(
+                    AuditAction.SENT,
+                    peer_role=self.project.party(manifest.recipient.party).role,
+                    packages=[_package_ref(manifest)],
+                    counts={CountName.BYTES: delivery.size},
+                )
             kill_point("workspace.send.before-move")
             package.rename(sent / package.name)
             kill_point("workspace.send.after-move")
@@ -463,18 +472,24 @@ class Workspace:
         """Open every inbox package of ``kinds`` not opened yet; return all opened of those kinds.
 
         A refused package is logged with the check that failed and moved to the quarantine, and
-        the refusal is raised: a step never goes on with part of its inputs.
+        the refusal is raised: a step never goes on with part of its inputs. An opening is
+        complete once its manifest lies beside its payload; one a crash interrupted is finished
+        (the ledger says opened: the payload is checked and its manifest written) or done again
+        from the start (the ledger does not: whatever lies at the destination is discarded).
         """
         with self.ledger() as ledger:
             for package in self.inbox_packages():
                 manifest = inspect_package(package, project=self.project)
-                if (
-                    manifest.kind not in kinds
-                    or ledger.state(manifest.package_id) is ReceiptState.OPENED
-                ):
+                if manifest.kind not in kinds:
                     continue
                 folder = self.folder(f"opened/{manifest.kind.value}")
                 dest = folder / f"{manifest.package_id}.parquet"
+                if ledger.state(manifest.package_id) is ReceiptState.OPENED:
+                    if not dest.with_suffix(".json").is_file():
+                        self._finish_opening(manifest, dest, progress)
+                    continue
+                # Never recorded as opened: a payload here is a crashed opening's, not trusted.
+                dest.unlink(missing_ok=True)
                 try:
                     opened = open_package(
                         package,
@@ -489,19 +504,39 @@ class Workspace:
                     self._refuse(package, exc)
                     raise
                 kill_point("workspace.open.before-audit")
-                self._remember(opened)
+                self._remember(opened.manifest, opened.path, logged=False)
         return self.opened(kinds)
 
-    def _remember(self, opened: OpenedPackage) -> None:
-        write_text_atomic(
-            opened.path.with_suffix(".json"), opened.manifest.model_dump_json(indent=2), mode=0o600
-        )
-        self.audit.append(
-            AuditAction.OPENED,
-            peer_role=self.project.party(opened.manifest.sender.party).role,
-            packages=[_package_ref(opened.manifest)],
-            counts={CountName.ROWS: opened.manifest.rows},
-            config_digest=self.project.digest(),
+    def _remember(self, manifest: Manifest, payload: Path, *, logged: bool) -> None:
+        """Log the opening (unless ``logged``), then write the manifest: the opening's commit."""
+        if not logged:
+            self.audit.append(
+                AuditAction.OPENED,
+                peer_role=self.project.party(manifest.sender.party).role,
+                packages=[_package_ref(manifest)],
+                counts={CountName.ROWS: manifest.rows},
+                config_digest=self.project.digest(),
+            )
+        kill_point("workspace.open.before-commit")
+        write_text_atomic(payload.with_suffix(".json"), manifest.model_dump_json(indent=2))
+
+    def _finish_opening(self, manifest: Manifest, payload: Path, progress: Progress) -> None:
+        """Complete an opening that was recorded in the ledger but cut short before its commit.
+
+        The payload was put in place before the ledger recorded the opening, so it is there and
+        whole unless something outside linkwell touched it; its digest is checked to be sure.
+        """
+        with progress.task(f"checking {payload.name}", total=None):
+            digest = _sha256_file(payload) if payload.is_file() else None
+        if digest != manifest.plaintext_sha256:
+            raise StorageError(
+                "an opened package's payload is missing or damaged",
+                file=payload,
+                hint="the package was opened here once and cannot be opened again: ask its sender "
+                "to seal and send it again",
+            )
+        self._remember(
+            manifest, payload, logged=self.audit.recorded(AuditAction.OPENED, manifest.package_id)
         )
 
     def _refuse(self, package: Path, exc: PackageError) -> None:
@@ -529,6 +564,14 @@ class Workspace:
 def _detail(exc: PackageError) -> AuditDetail:
     """The audit vocabulary's name for the check a package failed."""
     return _REFUSAL_DETAIL.get(type(exc).__name__, AuditDetail.FORMAT)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _package_ref(manifest: Manifest) -> PackageRef:
