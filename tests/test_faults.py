@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -96,3 +97,16 @@ def test_a_malformed_target_is_refused(text: str) -> None:
 def test_names_may_hold_hashes() -> None:
     assert faults.parse_kill_at("seal#block#12") == ("seal#block", 12)
 
+
+def _names_in_source() -> set[str]:
+    source = Path(__file__).resolve().parents[1] / "src" / "linkwell"
+    pattern = re.compile(r'(?:kill_point\(|block_point=)"([a-z0-9.#-]+)"')
+    return {name for path in source.rglob("*.py") for name in pattern.findall(path.read_text())}
+
+
+def test_every_kill_point_is_documented_and_every_documented_one_exists() -> None:
+    docs = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
+    documented = set(re.findall(r"^\| `([a-z0-9.-]+)` \|", docs.read_text(), re.MULTILINE))
+    in_source = _names_in_source() - {"stream.block-written"}  # the unused default
+    assert len(in_source) >= 30
+    assert documented == in_source
