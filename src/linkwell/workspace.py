@@ -122,7 +122,12 @@ class Workspace:
         self.root = root
         self.settings = settings
         self.project = project
-        self.party: Party = project.party(settings.party)
+        try:
+            self.party: Party = project.party(settings.party)
+        except ConfigError as exc:
+            raise ConfigError(
+                exc.message, file=root / WORKSPACE_FILE, field="party", hint=exc.hint
+            ) from exc
 
     # -- making and opening -------------------------------------------------------------------
 
