@@ -413,9 +413,15 @@ def restore(backup: Path, directory: Path) -> dict[str, object]:
     """
     try:
         manifest = json.loads((backup / BACKUP_MANIFEST).read_text(encoding="utf-8"))
-        expected = dict(manifest["sha256"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
         raise VaultError("not a vault backup, or its manifest is damaged", file=backup) from exc
+    expected = manifest.get("sha256") if isinstance(manifest, dict) else None
+    if not isinstance(expected, dict):
+        raise VaultError(
+            "not a vault backup, or its manifest is damaged: it lists no digests",
+            file=backup / BACKUP_MANIFEST,
+            hint="use another backup",
+        )
     for name in (DATABASE_FILE, SECRETS_FILE):
         if not (backup / name).is_file() or _sha256(backup / name) != expected.get(name):
             raise VaultError(
