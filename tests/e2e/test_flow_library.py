@@ -84,3 +84,29 @@ def test_no_non_participant_data_leaves_the_authority(clean_demo: DemoResult) ->
     truth = pq.read_table(clean_demo.synthetic.truth.pupils, columns=["participated"]).to_pylist()
     non_participants = sum(not r["participated"] for r in truth)
     assert authority.withheld_not_participant == non_participants  # type: ignore[attr-defined]
+
+
+def test_separation_holds_and_a_planted_leak_is_found(clean_demo: DemoResult, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from linkwell.config import Role
+    from linkwell.separation import Forbidden, verify_separation
+
+    truth = clean_demo.synthetic.truth.pupils
+    report = verify_separation(clean_demo.workspaces, truth_pupils=truth)
+    assert report.ok, [(p.party, p.found, p.where) for p in report.parties]
+    assert report.values[Forbidden.SURVEY_ID] > 0
+    assert report.values[Forbidden.LINK_ID] > 0
+    assert report.values[Forbidden.ROW_REF] > 0
+    assert all(p.files > 0 for p in report.parties)
+    # Plant a leak: a provider's identifiers file (row refs and survey IDs) in the analyst's
+    # workspace, and the linker's key in the same place.
+    analyst = clean_demo.workspaces["scotcen-analysis"]
+    provider_ids = next(clean_demo.workspaces["ipsos-mori"].rglob("identifiers.parquet"))
+    shutil.copy(provider_ids, analyst / "notes-from-a-colleague.parquet")
+    leaked = verify_separation({"scotcen-analysis": analyst}, truth_pupils=truth)
+    (finding,) = [p for p in leaked.parties if p.role is Role.ANALYST]
+    assert finding.found[Forbidden.SURVEY_ID] > 0
+    assert finding.found[Forbidden.ROW_REF] > 0
+    assert not leaked.ok
+    (analyst / "notes-from-a-colleague.parquet").unlink()
