@@ -71,6 +71,32 @@ class SeparationReport:
         """True when no party holds anything its role forbids."""
         return not any(count for p in self.parties for count in p.found.values())
 
+    def rows(self) -> list[list[str]]:
+        """The table as text: a row per party, a column per kind (``-`` where not forbidden)."""
+        rows = []
+        for party in self.parties:
+            cells = [party.party, party.role.value, f"{party.files:,}", f"{party.unreadable:,}"]
+            for kind in Forbidden:
+                count = party.found.get(kind)
+                cells.append("-" if count is None else f"{count:,}")
+            rows.append(cells)
+        return rows
+
+    def looked_for(self) -> str:
+        """What was searched for, e.g. ``1,500 survey IDs, 1,093 link IDs, 3,052 row refs``."""
+        return ", ".join(f"{count:,} {kind.value}" for kind, count in sorted(self.values.items()))
+
+    def markdown(self) -> str:
+        """The table in markdown, with a line on what was looked for."""
+        header = ["party", "role", "files read", "sealed for others", *(k.value for k in Forbidden)]
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in self.rows()]
+        looked = self.looked_for()
+        verdict = "no party holds anything its role forbids" if self.ok else "LEAKS FOUND"
+        return "\n".join(
+            ["# Separation check", "", f"Values looked for: {looked}.", "", *lines, "", verdict, ""]
+        )
+
     def raise_for_leaks(self) -> None:
         """Raise :class:`SeparationError` naming each party and kind found (never the values)."""
         leaks = [
