@@ -24,6 +24,7 @@ from linkwell.fileio import write_text_atomic
 from linkwell.progress import SILENT, Progress
 from linkwell.roles import analyst, indexer, linker, provider
 from linkwell.seal import create_identity
+from linkwell.separation import SeparationReport, verify_separation
 from linkwell.synth import MessRates, SynthResult, synthesise
 from linkwell.workspace import Workspace
 
@@ -60,6 +61,8 @@ class DemoResult:
     workspaces: dict[str, Path]
     release: Path
     steps: dict[str, object]
+    separation: SeparationReport
+    separation_table: Path
 
 
 def demo_parties(synthetic: SynthResult) -> tuple[DemoParty, ...]:
@@ -209,6 +212,13 @@ def run_demo(
     ws[analyst_name].receive(progress)
     intake = analyst.open_release(ws[analyst_name], progress=progress)
     steps[f"{analyst_name}: open"] = intake
+    say("verifying separation: every workspace searched for what its role must never hold")
+    separation = verify_separation(
+        {name: w.root for name, w in ws.items()},
+        truth_pupils=synthetic.truth.pupils,
+        progress=progress,
+    )
+    write_text_atomic(out / "separation.md", separation.markdown(), mode=0o644)
     return DemoResult(
         out=out,
         project_file=project_file,
@@ -216,4 +226,6 @@ def run_demo(
         workspaces={name: w.root for name, w in ws.items()},
         release=intake.release,
         steps=steps,
+        separation=separation,
+        separation_table=out / "separation.md",
     )
