@@ -18,7 +18,7 @@ from typing import Final
 
 import tomli_w
 
-from linkwell.config import Role, SourceKind
+from linkwell.config import ReleasePolicy, Role, SourceKind
 from linkwell.errors import ConfigError
 from linkwell.fileio import write_text_atomic
 from linkwell.progress import SILENT, Progress
@@ -60,6 +60,7 @@ class DemoResult:
     synthetic: SynthResult
     workspaces: dict[str, Path]
     release: Path
+    releases: tuple[Path, ...]
     steps: dict[str, object]
     separation: SeparationReport
     separation_table: Path
@@ -97,6 +98,8 @@ def write_project_file(
     parties: tuple[DemoParty, ...],
     cards: dict[str, Path],
     exchange: Path,
+    wave: int = 1,
+    release: ReleasePolicy | None = None,
 ) -> None:
     """Write the project file from the parties' identity cards and the synthetic mappings."""
     mappings = tomllib.loads(synthetic.mapping.read_text(encoding="utf-8"))
@@ -129,7 +132,8 @@ def write_project_file(
             sources.append(entry)
     project = {
         "format": 1,
-        "project": {"id": PROJECT_ID, "wave": 1, "title": "Realigning Children's Services demo"},
+        "project": {"id": PROJECT_ID, "wave": wave, "title": "Realigning Children's Services demo"},
+        "release": (release or ReleasePolicy()).model_dump(mode="json"),
         "transport": {"kind": "folder", "root": str(exchange)},
         "parties": entries,
         "sources": sources,
@@ -143,16 +147,23 @@ def run_demo(
     children: int = 20_000,
     seed: int = 2026,
     mess: MessRates | None = None,
+    waves: int = 1,
+    release: ReleasePolicy | None = None,
     progress: Progress = SILENT,
     on_step: Callable[[str], None] | None = None,
 ) -> DemoResult:
-    """Run every step of every party on a synthetic area of ``children`` pupils under ``out``."""
+    """Run every step of every party on a synthetic area of ``children`` pupils under ``out``.
+
+    With ``waves`` above one, the project moves on to each next wave (the project file's wave
+    number changes, nothing else) and every party runs again: the indexer's vault recognises
+    the same children, issues new link IDs, and the linker new release IDs.
+    """
     if out.exists() and any(out.iterdir()):
         raise ConfigError("the demo folder is not empty", file=out, hint="choose a new folder")
     say = on_step or (lambda _message: None)
     say(f"synthesising a partnership area of {children:,} pupils")
     synthetic = synthesise(
-        out / "synthetic", children=children, seed=seed, mess=mess, progress=progress
+        out / "synthetic", children=children, seed=seed, mess=mess or DEMO_MESS, progress=progress
     )
     parties = demo_parties(synthetic)
     workspaces_dir, passphrases = out / "workspaces", out / "passphrases"
@@ -166,66 +177,102 @@ def run_demo(
         cards[party.name] = made.card_file
     project_file = out / "project.toml"
     write_project_file(
-        project_file, synthetic=synthetic, parties=parties, cards=cards, exchange=out / "exchange"
+        project_file,
+        synthetic=synthetic,
+        parties=parties,
+        cards=cards,
+        exchange=out / "exchange",
+        release=release,
     )
-    ws = {
-        p.name: Workspace.create(
-            workspaces_dir / p.name,
+    for party in parties:
+        Workspace.create(
+            workspaces_dir / party.name,
             project_file=project_file,
-            party=p.name,
-            keyring=workspaces_dir / p.name / "keys",
-            passphrase_file=passphrases / p.name,
+            party=party.name,
+            keyring=workspaces_dir / party.name / "keys",
+            passphrase_file=passphrases / party.name,
         )
-        for p in parties
-    }
     files = {s.source: s.path for s in synthetic.sources}
-    by_role = {role: [p.name for p in parties if p.role is role] for role in Role}
+    roots = {p.name: workspaces_dir / p.name for p in parties}
     steps: dict[str, object] = {}
-
-    for name in by_role[Role.SURVEY_PROVIDER]:
-        for source in next(p for p in parties if p.name == name).sources:
-            say(f"{name}: validating {source} and sending participants lists")
-            steps[f"{name}: participants"] = provider.share_participants(
-                ws[name], source=source, input_file=files[source], progress=progress
+    releases: list[Path] = []
+    for wave in range(1, waves + 1):
+        if wave > 1:
+            say(f"moving the project on to wave {wave}")
+            write_project_file(
+                project_file,
+                synthetic=synthetic,
+                parties=parties,
+                cards=cards,
+                exchange=out / "exchange",
+                wave=wave,
+                release=release,
             )
-        ws[name].send(progress)
-    for name in by_role[Role.AUTHORITY_PROVIDER] + by_role[Role.SURVEY_PROVIDER]:
-        ws[name].receive(progress)
-        for source in next(p for p in parties if p.name == name).sources:
-            say(f"{name}: validating and splitting {source}")
-            steps[f"{name}: split"] = provider.split(
-                ws[name], source=source, input_file=files[source], progress=progress
-            )
-        ws[name].send(progress)
-    (indexer_name,) = by_role[Role.INDEXER]
-    say(f"{indexer_name}: issuing the linkage key")
-    ws[indexer_name].receive(progress)
-    steps[f"{indexer_name}: link"] = indexer.link(ws[indexer_name], progress=progress)
-    ws[indexer_name].send(progress)
-    (linker_name,) = by_role[Role.LINKER]
-    say(f"{linker_name}: joining content into the release")
-    ws[linker_name].receive(progress)
-    steps[f"{linker_name}: release"] = linker.release(ws[linker_name], progress=progress)
-    ws[linker_name].send(progress)
-    (analyst_name,) = by_role[Role.ANALYST]
-    say(f"{analyst_name}: opening the release")
-    ws[analyst_name].receive(progress)
-    intake = analyst.open_release(ws[analyst_name], progress=progress)
-    steps[f"{analyst_name}: open"] = intake
+        ws = {name: Workspace.open(root) for name, root in roots.items()}
+        wave_steps = _run_wave(ws, parties, files, progress, say)
+        steps |= {f"wave {wave}: {k}" if wave > 1 else k: v for k, v in wave_steps.items()}
+        intake = wave_steps[f"{_only(parties, Role.ANALYST)}: open"]
+        assert isinstance(intake, analyst.IntakeResult)  # noqa: S101 - _run_wave's own record
+        releases.append(intake.release)
     say("verifying separation: every workspace searched for what its role must never hold")
-    separation = verify_separation(
-        {name: w.root for name, w in ws.items()},
-        truth_pupils=synthetic.truth.pupils,
-        progress=progress,
-    )
+    separation = verify_separation(roots, truth_pupils=synthetic.truth.pupils, progress=progress)
     write_text_atomic(out / "separation.md", separation.markdown(), mode=0o644)
     return DemoResult(
         out=out,
         project_file=project_file,
         synthetic=synthetic,
-        workspaces={name: w.root for name, w in ws.items()},
-        release=intake.release,
+        workspaces=roots,
+        release=releases[-1],
+        releases=tuple(releases),
         steps=steps,
         separation=separation,
         separation_table=out / "separation.md",
     )
+
+
+def _only(parties: tuple[DemoParty, ...], role: Role) -> str:
+    (name,) = [p.name for p in parties if p.role is role]
+    return name
+
+
+def _run_wave(
+    ws: dict[str, Workspace],
+    parties: tuple[DemoParty, ...],
+    files: dict[str, Path],
+    progress: Progress,
+    say: Callable[[str], None],
+) -> dict[str, object]:
+    """Every step of every party for the project's current wave, in the order packages flow."""
+    steps: dict[str, object] = {}
+    surveys = [p for p in parties if p.role is Role.SURVEY_PROVIDER]
+    authorities = [p for p in parties if p.role is Role.AUTHORITY_PROVIDER]
+    for party in surveys:
+        for source in party.sources:
+            say(f"{party.name}: validating {source} and sending participants lists")
+            steps[f"{party.name}: participants"] = provider.share_participants(
+                ws[party.name], source=source, input_file=files[source], progress=progress
+            )
+        ws[party.name].send(progress)
+    for party in authorities + surveys:
+        ws[party.name].receive(progress)
+        for source in party.sources:
+            say(f"{party.name}: validating and splitting {source}")
+            steps[f"{party.name}: split"] = provider.split(
+                ws[party.name], source=source, input_file=files[source], progress=progress
+            )
+        ws[party.name].send(progress)
+    name = _only(parties, Role.INDEXER)
+    say(f"{name}: issuing the linkage key")
+    ws[name].receive(progress)
+    steps[f"{name}: link"] = indexer.link(ws[name], progress=progress)
+    ws[name].send(progress)
+    name = _only(parties, Role.LINKER)
+    say(f"{name}: joining content into the release")
+    ws[name].receive(progress)
+    steps[f"{name}: release"] = linker.release(ws[name], progress=progress)
+    ws[name].send(progress)
+    name = _only(parties, Role.ANALYST)
+    say(f"{name}: opening the release")
+    ws[name].receive(progress)
+    steps[f"{name}: open"] = analyst.open_release(ws[name], progress=progress)
+    return steps
