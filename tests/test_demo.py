@@ -64,6 +64,27 @@ def test_the_sftp_demo_without_root_says_so_at_once_and_names_the_folder_demo(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: (d.mkdir(), (d / "x").write_text("x")), "not empty"),
+        (lambda d: d.parent.chmod(0o777), "ChrootDirectory"),  # like /tmp
+    ],
+)
+def test_a_server_folder_that_cannot_serve_is_refused_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: Any, message: str
+) -> None:
+    try:
+        check_server_prerequisites("this test")
+    except ConfigError as exc:
+        pytest.skip(str(exc))
+    monkeypatch.setattr(demo, "synthesise", _must_not_run)
+    make(tmp_path / "server")
+    with pytest.raises(ConfigError, match=message):
+        run_demo(tmp_path / "out", transport="sftp", server_dir=tmp_path / "server")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_demo_that_fails_midway_still_removes_its_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

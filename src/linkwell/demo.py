@@ -34,6 +34,7 @@ from linkwell.transport import (
     LocalSftpServer,
     SweepOutcome,
     SweepRound,
+    check_server_folder,
     check_server_prerequisites,
     create_ssh_key,
 )
@@ -212,8 +213,10 @@ def run_demo(
         )
     if out.exists() and any(out.iterdir()):
         raise ConfigError("the demo folder is not empty", file=out, hint="choose a new folder")
-    if transport == "sftp":
-        check_server_prerequisites()  # before minutes of work, not after
+    if transport == "sftp":  # before minutes of work, not after
+        check_server_prerequisites()
+        if server_dir is not None:
+            check_server_folder(server_dir)
     say = on_step or (lambda _message: None)
     say(f"synthesising a partnership area of {children:,} pupils")
     synthetic = synthesise(

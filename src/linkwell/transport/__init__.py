@@ -31,6 +31,7 @@ from linkwell.transport.local_server import (
     InboxFile,
     LocalSftpServer,
     SweepRound,
+    check_server_folder,
     check_server_prerequisites,
 )
 from linkwell.transport.receipts import Receipt, ReceiptBook, ReceiptState, RefusalReason
@@ -73,6 +74,7 @@ __all__ = [
     "SweepRound",
     "SweptFile",
     "Transport",
+    "check_server_folder",
     "check_server_prerequisites",
     "create_ssh_key",
     "load_ssh_key",

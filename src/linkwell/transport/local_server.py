@@ -30,7 +30,8 @@ from linkwell.errors import ConfigError, TransferError, TransportError
 from linkwell.fileio import write_text_atomic
 from linkwell.transport import _system
 from linkwell.transport.base import PackageNames
-from linkwell.transport.server import ServerAccount, prepare_server_root
+from linkwell.transport.local import local_error
+from linkwell.transport.server import ServerAccount, check_chroot_path, prepare_server_root
 from linkwell.transport.ssh import create_ssh_key
 from linkwell.transport.sweeper import SweepReport, sweep
 
@@ -39,6 +40,7 @@ __all__ = [
     "InboxFile",
     "LocalSftpServer",
     "SweepRound",
+    "check_server_folder",
     "check_server_prerequisites",
     "login_names",
 ]
@@ -113,6 +115,20 @@ def check_server_prerequisites(what: str = "the SFTP demo") -> None:
             hint="install them with 'make sysdeps' (Debian: apt-get install openssh-server "
             "passwd), or run the demo over the shared-folder transport: 'make demo'",
         )
+
+
+def check_server_folder(base: Path) -> None:
+    """Refuse a server folder that holds anything, or where OpenSSH would refuse to chroot.
+
+    Callers run it before any long work; :meth:`LocalSftpServer.start` runs it again.
+    """
+    if base.exists() and (not base.is_dir() or any(base.iterdir())):
+        raise ConfigError(
+            "the local SFTP server's folder is not empty",
+            file=base,
+            hint="choose a new folder; it is removed again when the server stops",
+        )
+    check_chroot_path(base.absolute() / "root")
 
 
 def login_names(prefix: str, parties: Sequence[str]) -> dict[str, str]:
@@ -238,17 +254,11 @@ class LocalSftpServer:
         Anything already made is undone if a step fails.
         """
         check_server_prerequisites("running a local SFTP server")
-        if self.base.exists() and any(self.base.iterdir()):
-            raise ConfigError(
-                "the local SFTP server's folder is not empty",
-                file=self.base,
-                hint="choose a new folder; it is removed again when the server stops",
-            )
+        check_server_folder(self.base)
         self._made = [self.root, self.conf] if self.base.exists() else [self.base]
         try:
             self.base.mkdir(mode=0o755, parents=True, exist_ok=True)
             self.base.chmod(0o755)
-            prepare_server_root(self.root, [], [])  # refuses a place OpenSSH will not chroot into
             (self.conf / "authorized").mkdir(mode=0o755, parents=True)
             for party, user in self.users.items():
                 self.accounts[party] = _system.add_user(user, party)
@@ -257,6 +267,10 @@ class LocalSftpServer:
             self.host_key = " ".join(public.split()[:2])
             _PRIVSEP_DIR.mkdir(mode=0o755, exist_ok=True)
             self._launch(layout.sshd_config)
+        except OSError as exc:
+            self.close()
+            where = Path(exc.filename) if exc.filename else self.base
+            raise local_error(exc, where, doing="set up the local SFTP server") from exc
         except BaseException:
             self.close()
             raise
@@ -324,20 +338,23 @@ class LocalSftpServer:
         found: list[InboxFile] = []
         for party in sorted(self.accounts):
             inbox = self.root / party / "inbox"
-            guarded = all(_root_only(folder) for folder in (self.root, inbox.parent, inbox))
-            with os.scandir(inbox) as entries:
-                for entry in entries:
-                    info = entry.stat(follow_symlinks=False)
-                    found.append(
-                        InboxFile(
-                            party=party,
-                            name=entry.name,
-                            uid=info.st_uid,
-                            gid=info.st_gid,
-                            mode=stat.S_IMODE(info.st_mode),
-                            guarded=guarded,
-                        )
-                    )
+            try:
+                guarded = all(_root_only(folder) for folder in (self.root, inbox.parent, inbox))
+                with os.scandir(inbox) as entries:
+                    infos = [(entry.name, entry.stat(follow_symlinks=False)) for entry in entries]
+            except OSError as exc:
+                raise local_error(exc, inbox, doing="inspect the inbox") from exc
+            found += [
+                InboxFile(
+                    party=party,
+                    name=name,
+                    uid=info.st_uid,
+                    gid=info.st_gid,
+                    mode=stat.S_IMODE(info.st_mode),
+                    guarded=guarded,
+                )
+                for name, info in infos
+            ]
         return tuple(sorted(found, key=lambda f: (f.party, f.name)))
 
     # -- inside ---------------------------------------------------------------------------------
