@@ -1,7 +1,7 @@
 """Watching an SFTP server's inboxes from outside while a demo runs: every file seen, every breach.
 
 The watch does not trust the library's own account of the inboxes: a thread scans every party's
-inbox on the server every few milliseconds with plain ``lstat`` calls and records any file that
+inbox on the server every 20 ms with plain ``lstat`` calls and records any file that
 someone other than root could change (not root's, group- or world-writable, or in a folder that
 is), from the moment the server's folder appears until the watch stops.
 """
@@ -26,7 +26,7 @@ class InboxWatch:
     """Scans ``root/<party>/inbox/`` for files others could change; ``root`` may not exist yet."""
 
     root: Path
-    interval: float = 0.005
+    interval: float = 0.02
     seen: set[tuple[str, str]] = field(default_factory=set)
     breaches: list[str] = field(default_factory=list)
     scans: int = 0
