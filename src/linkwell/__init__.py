@@ -80,6 +80,7 @@ if TYPE_CHECKING:
         synthesise,
     )
     from linkwell.transport import (
+        LocalSftpServer,
         ReceiveDirs,
         ReceiveReport,
         Transport,
@@ -144,6 +145,7 @@ _EXPORTS: dict[str, str] = {
     "SynthParameters": "linkwell.synth",
     "SynthResult": "linkwell.synth",
     "synthesise": "linkwell.synth",
+    "LocalSftpServer": "linkwell.transport",
     "ReceiveDirs": "linkwell.transport",
     "ReceiveReport": "linkwell.transport",
     "Transport": "linkwell.transport",
@@ -168,6 +170,7 @@ __all__ = [
     "InputError",
     "InternalError",
     "LinkwellError",
+    "LocalSftpServer",
     "Manifest",
     "MessRates",
     "MisdirectedError",

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from linkwell.cli import main
+from linkwell.config import FolderTransport
 from linkwell.demo import demo_parties, write_project_file
 from linkwell.synth import SynthResult, load_synthesis
 
@@ -74,7 +75,11 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
         cards[party.name] = keys / "card.toml"
     project = root / "project.toml"
     write_project_file(
-        project, synthetic=synthetic, parties=parties, cards=cards, exchange=root / "exchange"
+        project,
+        synthetic=synthetic,
+        parties=parties,
+        cards=cards,
+        transport=FolderTransport(root=root / "exchange"),
     )
     for party in parties:
         workspaces[party.name] = root / "ws" / party.name
