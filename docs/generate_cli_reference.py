@@ -6,6 +6,7 @@ Run: python docs/generate_cli_reference.py > docs/cli.md   (a test checks it is 
 from __future__ import annotations
 
 import click
+from click.testing import CliRunner
 
 from linkwell.cli import main
 
@@ -26,10 +27,12 @@ def reference() -> str:
         "Generated from each command's `--help` by `docs/generate_cli_reference.py`; do not edit.",
         "",
     ]
-    for path, command in _walk(main, ["linkwell"]):
-        with click.Context(command, info_name=" ".join(path), terminal_width=100) as ctx:
-            text = command.get_help(ctx)
-        lines += [f"## {' '.join(path)}", "", "```", text, "```", ""]
+    runner = CliRunner()
+    for path, _command in _walk(main, ["linkwell"]):
+        result = runner.invoke(
+            main, [*path[1:], "--help"], prog_name="linkwell", terminal_width=100
+        )
+        lines += [f"## {' '.join(path)}", "", "```", result.output.rstrip("\n"), "```", ""]
     return "\n".join(lines)
 
 
