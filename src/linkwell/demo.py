@@ -318,7 +318,7 @@ def run_demo(
             releases.append(intake.release)
     roots = {name: w.root for name, w in ws.items()}
     say("verifying separation: every workspace searched for what its role must never hold")
-    separation = verify_separation(roots, truth_pupils=synthetic.truth.pupils, progress=progress)
+    separation = verify_separation(dict(ws), truth_pupils=synthetic.truth.pupils, progress=progress)
     write_text_atomic(out / "separation.md", separation.markdown(), mode=0o644)
     return DemoResult(
         out=out,

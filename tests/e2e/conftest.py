@@ -1,7 +1,8 @@
 """One demo run per transport for the whole session, shared by the end-to-end tests.
 
-``clean_demo`` is the folder run and, where root and OpenSSH are available, the same area over
-a real local SFTP server (``sftp_run``), so every flow test checks both transports. The SFTP run
+``clean_demo`` is the folder run (two waves: ``folder_demo``) and, where root and OpenSSH are
+available, the same area over a real local SFTP server (``sftp_run``), so every flow test checks
+both transports. The SFTP run
 is watched from outside: a thread records every file that ever appears in a server inbox.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from linkwell.config import ReleasePolicy
 from linkwell.demo import DemoResult, run_demo
 from linkwell.errors import ConfigError
 from linkwell.synth import MessRates
@@ -52,16 +54,23 @@ def sftp_run(tmp_path_factory: pytest.TempPathFactory) -> SftpRun:
     return SftpRun(result, watch, server_dir)
 
 
-@pytest.fixture(scope="session", params=["folder", pytest.param("sftp", marks=pytest.mark.sshd)])
-def clean_demo(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> DemoResult:
-    if request.param == "sftp":
-        run: SftpRun = request.getfixturevalue("sftp_run")
-        return run.result
+@pytest.fixture(scope="session")
+def folder_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
+    """Two waves through the shared folder, following children across waves (the policy on)."""
     return run_demo(
         tmp_path_factory.mktemp("demo") / "run",
         children=CHILDREN,
         seed=SEED,
         mess=MessRates.clean(),
+        waves=2,
+        release=ReleasePolicy(longitudinal_id=True),
     )
+
+
+@pytest.fixture(scope="session", params=["folder", pytest.param("sftp", marks=pytest.mark.sshd)])
+def clean_demo(request: pytest.FixtureRequest) -> DemoResult:
+    if request.param == "sftp":
+        run: SftpRun = request.getfixturevalue("sftp_run")
+        return run.result
+    folder: DemoResult = request.getfixturevalue("folder_demo")
+    return folder

@@ -5,26 +5,17 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from linkwell.config import ReleasePolicy
-from linkwell.demo import DemoResult, run_demo
+from linkwell.demo import DemoResult
 from linkwell.roles.indexer import open_vault
 from linkwell.schema.release import LONGITUDINAL_ID, RELEASE_ID
-from linkwell.synth import MessRates
 from linkwell.workspace import Workspace
 
 from .truth import assert_release_is_the_truth
 
 
-@pytest.fixture(scope="module")
-def two_waves(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
-    return run_demo(
-        tmp_path_factory.mktemp("waves") / "run",
-        children=1200,
-        seed=5,
-        mess=MessRates.clean(),
-        waves=2,
-        release=ReleasePolicy(longitudinal_id=True),
-    )
+@pytest.fixture
+def two_waves(folder_demo: DemoResult) -> DemoResult:
+    return folder_demo
 
 
 def test_both_waves_release_exactly_the_truth(two_waves: DemoResult) -> None:

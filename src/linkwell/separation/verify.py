@@ -235,10 +235,17 @@ def _scan_workspace(
 
 
 def verify_separation(
-    workspaces: Mapping[str, Path], *, truth_pupils: Path, progress: Progress = SILENT
+    workspaces: Mapping[str, Path | Workspace], *, truth_pupils: Path, progress: Progress = SILENT
 ) -> SeparationReport:
-    """Search every party's workspace for the values its role must never hold."""
-    opened = {name: Workspace.open(path) for name, path in workspaces.items()}
+    """Search every party's workspace for the values its role must never hold.
+
+    ``workspaces`` maps party names to workspace folders, or to workspaces already open (whose
+    keyrings are then not unlocked a second time).
+    """
+    opened = {
+        name: ws if isinstance(ws, Workspace) else Workspace.open(ws)
+        for name, ws in workspaces.items()
+    }
     scratch = Path(tempfile.mkdtemp(prefix="linkwell-separation-"))
     try:
         with Engine(temp_dir=scratch / "spill") as engine:
