@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import click
 from rich.table import Table
@@ -10,7 +11,7 @@ from rich.table import Table
 from linkwell.cli._app import stderr
 from linkwell.cli._progress import terminal_progress
 from linkwell.cli._workspace import stdout
-from linkwell.demo import run_demo
+from linkwell.demo import DemoTransport, run_demo
 from linkwell.separation import Forbidden, SeparationReport, verify_separation
 from linkwell.workspace import WORKSPACE_FILE
 
@@ -51,17 +52,32 @@ def _render(report: SeparationReport) -> None:
 @click.option(
     "--seed", type=int, default=2026, show_default=True, help="The same seed makes the same area."
 )
-def demo(out: Path, children: int, seed: int) -> None:
+@click.option(
+    "--transport",
+    type=click.Choice(get_args(DemoTransport)),
+    default="folder",
+    show_default=True,
+    help="A shared folder, or a real local SFTP server (needs root).",
+)
+def demo(out: Path, children: int, seed: int, transport: DemoTransport) -> None:
     """Run the whole five-party flow on a synthetic area, then prove the separation held.
 
-    Every party gets its own identity and workspace; packages move through a shared folder.
+    Every party gets its own identity and workspace. Packages move through a shared folder, or
+    with --transport sftp (as root) through a real OpenSSH server started for the run, with a
+    chrooted SFTP-only login per party; its accounts are removed at the end.
 
     \b
     Example:
       linkwell demo --out demo-output --children 20000
+      sudo linkwell demo --out demo-sftp --transport sftp
     """
     result = run_demo(
-        out, children=children, seed=seed, progress=terminal_progress(), on_step=stderr.print
+        out,
+        children=children,
+        seed=seed,
+        transport=transport,
+        progress=terminal_progress(),
+        on_step=stderr.print,
     )
     _render(result.separation)
     result.separation.raise_for_leaks()
