@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from linkwell.cli import demo as demo_module
 from linkwell.cli import main
 from linkwell.config import Role
 from linkwell.separation import Forbidden, PartyFinding, SeparationReport
+
+
+# The package attribute ``linkwell.cli.demo`` is the command; the module is in sys.modules.
+demo_module = importlib.import_module("linkwell.cli.demo")
 
 
 class _Result:
