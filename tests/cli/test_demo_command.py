@@ -12,7 +12,6 @@ from linkwell.cli import main
 from linkwell.config import Role
 from linkwell.separation import Forbidden, PartyFinding, SeparationReport
 
-
 # The package attribute ``linkwell.cli.demo`` is the command; the module is in sys.modules.
 demo_module = importlib.import_module("linkwell.cli.demo")
 
