@@ -37,7 +37,27 @@ from linkwell.schema import DatasetDef, is_valid_id, issue_ids, load_dataset
 
 __version__ = "0.1.0"
 
+# Analysis and report load statistics libraries (seconds); they are imported on first use.
+_LAZY = {
+    "analyse": "linkwell.analysis",
+    "Analysis": "linkwell.analysis",
+    "write_report": "linkwell.report",
+    "ReportBundle": "linkwell.report",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import the analysis and report names only when they are first used."""
+    if name in _LAZY:
+        import importlib  # noqa: PLC0415 - only needed for the lazy names
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    msg = f"module 'linkwell' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
 __all__ = [
+    "Analysis",
     "AuditError",
     "ConfigError",
     "DatasetDef",
@@ -55,6 +75,7 @@ __all__ = [
     "ProjectConfig",
     "ReadError",
     "ReplayError",
+    "ReportBundle",
     "Role",
     "RoleError",
     "SchemaError",
@@ -67,8 +88,10 @@ __all__ = [
     "ValidationError",
     "VaultError",
     "__version__",
+    "analyse",
     "is_valid_id",
     "issue_ids",
     "load_dataset",
     "load_project",
+    "write_report",
 ]

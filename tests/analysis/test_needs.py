@@ -86,6 +86,7 @@ def test_coinciding_definitions_are_merged_once() -> None:
     merged = next(n for n in needs if n.name == "sdq_total_abnormal")
     assert merged.aliases == ("sdq_total_very_high",)
     assert "Identical to" in merged.definition
+    assert merged.title == "Abnormal or very high overall difficulties (SDQ total)"
     assert len(needs) == len(NEED_REGISTRY) - 1
 
 

@@ -56,7 +56,7 @@ _SEED: Final = 20240611
 _RANDOM_ROUNDS: Final = 40
 _STALL_ROUNDS: Final = 3
 _PUSHED_SHARE: Final = 0.5
-_LOCAL_RADII: Final = (2, 2, 4)
+_LOCAL_RADII: Final = (2, 2)
 """Growth of the neighbourhood a withheld cell is audited in: 2 hops, then 4, then 8."""
 
 
@@ -530,6 +530,31 @@ def _neighbour_labels(
     return {int(label) for label in labels[touched]}
 
 
+def _tie_identical_costs(relations: _Relations, state: _State, system: CellSystem) -> None:
+    """Give cells that count the same children the cost of the dearest of them.
+
+    A sum whose parts are all structural zeros but one says that part *is* its total (all
+    linked children live in urban areas, say): suppressing either suppresses both, so neither
+    may look cheaper than the other.
+    """
+    eq = relations.eq
+    if eq.shape[0] == 0:
+        return
+    live = eq.multiply(~system.structural[np.newaxis, :]).tocsr()
+    live.eliminate_zeros()
+    pairs = np.flatnonzero(np.diff(live.indptr) == 2)  # noqa: PLR2004 - a total and one part
+    for _ in range(8):  # chains of identical groups are short: levels of one breakdown
+        changed = False
+        for row in pairs:
+            cells = live.indices[live.indptr[row] : live.indptr[row + 1]]
+            dearest = state.cost[cells].max()
+            if np.any(state.cost[cells] < dearest):
+                state.cost[cells] = dearest
+                changed = True
+        if not changed:
+            return
+
+
 def secondary_suppression(
     system: CellSystem,
     codes: NDArray[np.int8],
@@ -550,6 +575,7 @@ def secondary_suppression(
         cost=np.where(system.structural, np.inf, system.cost).astype(np.float64),
         count=system.count,
     )
+    _tie_identical_costs(relations, state, system)
     primary = int(state.unknown.sum())
     rng = np.random.default_rng(_SEED)
     with progress.task("disclosure control", total=None) as task:

@@ -209,7 +209,9 @@ def _simd(resolution: str) -> BreakdownPlan:
 def _urban_rural(finest: UrbanRuralFold) -> BreakdownPlan:
     folds: list[UrbanRuralFold] = [f for f in (8, 6, 3, 2) if f <= finest]
     levels = [
-        Level(f"urban-rural-{fold}", f"Urban/rural {fold}-fold", (f"urban_rural_{fold}",), i)
+        Level(
+            f"urban-rural-{fold}", f"Urban/rural {fold}-fold", (f"urban_rural_{fold}",), min(i, 2)
+        )
         for i, fold in enumerate(folds)
     ]
     parents: list[tuple[Level, Level, Callable[[GroupKey], GroupKey]]] = []

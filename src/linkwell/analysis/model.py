@@ -21,8 +21,9 @@ from typing import Final
 
 import numpy as np
 import pyarrow as pa
-import statsmodels.api as sm
 from numpy.typing import NDArray
+from statsmodels.genmod import families
+from statsmodels.genmod.generalized_linear_model import GLM
 
 from linkwell.analysis.intervals import Z_95
 from linkwell.analysis.needs import NeedMeasure
@@ -187,7 +188,7 @@ def _fit(need: NeedMeasure, table: pa.Table, policy: DisclosurePolicy) -> ModelR
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            fitted = sm.GLM(endog, design.x, family=sm.families.Binomial()).fit()
+            fitted = GLM(endog, design.x, family=families.Binomial()).fit()
             beta = np.asarray(fitted.params, dtype=np.float64)
             covariance, variance = _robust_covariance(design, beta)
     except (Warning, np.linalg.LinAlgError, ValueError) as exc:

@@ -66,8 +66,10 @@ class NeedMeasure(BaseModel):
     """One need: its name, planner-facing title, written definition and SQL.
 
     ``sql`` is a boolean expression over the scored release; ``columns`` are the scored columns
-    it reads (a measure applies to a release only when all of them exist). ``aliases`` lists
-    other registry names merged into this one because their definitions coincide.
+    it reads (a measure applies to a release only when all of them exist). ``phrase`` completes
+    "children reporting ..." in the report's sentences. ``aliases`` lists other registry names
+    merged into this one because their definitions coincide, and ``merged_title`` is the title
+    it then takes.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -75,12 +77,15 @@ class NeedMeasure(BaseModel):
     name: str
     title: str
     short: str
+    phrase: str
     category: NeedCategory
     definition: str
     source: str
     columns: tuple[str, ...]
     sql: str
     aliases: tuple[str, ...] = ()
+    merged_title: str = ""
+    merged_phrase: str = ""
 
 
 def _band_range(dataset_id: str, band: str, label: str) -> tuple[str, int, int]:
@@ -112,7 +117,7 @@ def _is_true(column: str) -> str:
 
 
 def _sdq(  # noqa: PLR0917 - one argument per published band attribute
-    name: str, band: str, label: str, title: str, short: str, scheme: str
+    name: str, band: str, label: str, title: str, short: str, scheme: str, phrase: str
 ) -> NeedMeasure:
     score, low, high = _band_range("survey-secondary", band, label)
     what = "total difficulties" if score == "sdq_total" else score.removeprefix("sdq_") + " score"
@@ -120,6 +125,7 @@ def _sdq(  # noqa: PLR0917 - one argument per published band attribute
         name=name,
         title=title,
         short=short,
+        phrase=phrase,
         category=NeedCategory.MENTAL_HEALTH,
         definition=(
             f"SDQ self-report {what} of {low}-{high}: the '{label}' band of the {scheme} cut-offs. "
@@ -133,7 +139,7 @@ def _sdq(  # noqa: PLR0917 - one argument per published band attribute
 
 
 def _registry() -> tuple[NeedMeasure, ...]:
-    sdq = (
+    sdq = [
         _sdq(
             "sdq_total_abnormal",
             "sdq_total_band3",
@@ -141,6 +147,7 @@ def _registry() -> tuple[NeedMeasure, ...]:
             "Abnormal overall difficulties (SDQ total, three bands)",
             "SDQ total abnormal",
             "three-band (SALSUS)",
+            "abnormal overall difficulties on the SDQ",
         ),
         _sdq(
             "sdq_total_very_high",
@@ -149,6 +156,7 @@ def _registry() -> tuple[NeedMeasure, ...]:
             "Very high overall difficulties (SDQ total, four bands)",
             "SDQ total very high",
             "four-band (RCS)",
+            "very high overall difficulties on the SDQ",
         ),
         _sdq(
             "sdq_emotional_very_high",
@@ -157,6 +165,7 @@ def _registry() -> tuple[NeedMeasure, ...]:
             "Very high emotional difficulties (SDQ)",
             "Emotional very high",
             "four-band (RCS)",
+            "very high emotional difficulties",
         ),
         _sdq(
             "sdq_conduct_very_high",
@@ -165,13 +174,23 @@ def _registry() -> tuple[NeedMeasure, ...]:
             "Very high conduct problems (SDQ)",
             "Conduct very high",
             "four-band (RCS)",
+            "very high conduct problems",
         ),
+    ]
+    # SALSUS's "abnormal" and RCS's "very high" totals share their cut (20-40) in the shipped
+    # bands; when they do, they are published once under this title.
+    sdq[0] = sdq[0].model_copy(
+        update={
+            "merged_title": "Abnormal or very high overall difficulties (SDQ total)",
+            "merged_phrase": "abnormal or very high overall difficulties on the SDQ",
+        }
     )
     wellbeing = (
         NeedMeasure(
             name="wemwbs_low",
             title="Low mental wellbeing (WEMWBS)",
             short="Low wellbeing",
+            phrase="low mental wellbeing",
             category=NeedCategory.WELLBEING,
             definition=(
                 f"WEMWBS total of 14-{LOW_WEMWBS_MAX} (all 14 items answered). A fixed cut so "
@@ -186,6 +205,7 @@ def _registry() -> tuple[NeedMeasure, ...]:
             name="mood_low",
             title="Low mood (primary)",
             short="Low mood",
+            phrase="low mood",
             category=NeedCategory.WELLBEING,
             definition=(
                 f"Primary mood score of 5-{LOW_MOOD_MAX} (five items 1-5, prorated from four): "
@@ -199,6 +219,7 @@ def _registry() -> tuple[NeedMeasure, ...]:
             name="life_satisfaction_low",
             title="Low life satisfaction (primary)",
             short="Low life satisfaction",
+            phrase="low life satisfaction",
             category=NeedCategory.WELLBEING,
             definition=(
                 f"Life satisfaction of 0-{LOW_LIFE_SATISFACTION_MAX} on the 0-10 ladder "
@@ -215,6 +236,7 @@ def _registry() -> tuple[NeedMeasure, ...]:
             name="bullied_weekly",
             title="Bullied at least once a week",
             short="Bullied weekly",
+            phrase="being bullied at least once a week",
             category=NeedCategory.RISK,
             definition="Answered 'at least once a week' to how often bullied in the last year.",
             source="SALSUS / Children's Wellbeing Supplement item",
@@ -225,6 +247,7 @@ def _registry() -> tuple[NeedMeasure, ...]:
             name="young_carer",
             title="Young carer",
             short="Young carer",
+            phrase="being a young carer",
             category=NeedCategory.RISK,
             definition="Says they look after or care for a family member.",
             source="Survey item",
@@ -235,6 +258,7 @@ def _registry() -> tuple[NeedMeasure, ...]:
             name="regular_smoker",
             title="Regular smoker",
             short="Regular smoker",
+            phrase="smoking regularly",
             category=NeedCategory.RISK,
             definition="Smokes regularly (weekly or more), the SALSUS definition. Secondary only.",
             source="SALSUS",
@@ -245,6 +269,7 @@ def _registry() -> tuple[NeedMeasure, ...]:
             name="drank_last_week",
             title="Drank alcohol in the last week",
             short="Drank last week",
+            phrase="drinking alcohol in the last week",
             category=NeedCategory.RISK,
             definition="Says they drank alcohol in the last week. Secondary only.",
             source="SALSUS",
@@ -255,6 +280,7 @@ def _registry() -> tuple[NeedMeasure, ...]:
             name="drugs_last_month",
             title="Used drugs in the last month",
             short="Drugs last month",
+            phrase="using drugs in the last month",
             category=NeedCategory.RISK,
             definition="Says they used drugs in the last month. Secondary only.",
             source="SALSUS",
@@ -265,6 +291,7 @@ def _registry() -> tuple[NeedMeasure, ...]:
             name="family_connectedness_low",
             title="Low family connectedness",
             short="Low family connectedness",
+            phrase="low family connectedness",
             category=NeedCategory.RISK,
             definition="Family connectedness "
             + connect.format(max=LOW_CONNECTEDNESS_MAX)
@@ -277,6 +304,7 @@ def _registry() -> tuple[NeedMeasure, ...]:
             name="school_connectedness_low",
             title="Low school connectedness",
             short="Low school connectedness",
+            phrase="low school connectedness",
             category=NeedCategory.RISK,
             definition="School connectedness "
             + connect.format(max=LOW_CONNECTEDNESS_MAX)
@@ -286,7 +314,7 @@ def _registry() -> tuple[NeedMeasure, ...]:
             sql=_at_most("school_connectedness", LOW_CONNECTEDNESS_MAX),
         ),
     )
-    return sdq + wellbeing + risks
+    return (*sdq, *wellbeing, *risks)
 
 
 NEED_REGISTRY: Final[tuple[NeedMeasure, ...]] = _registry()
@@ -296,7 +324,8 @@ NEED_REGISTRY: Final[tuple[NeedMeasure, ...]] = _registry()
 def _merge(first: NeedMeasure, other: NeedMeasure) -> NeedMeasure:
     return first.model_copy(
         update={
-            "title": f"{first.title} = {other.title}",
+            "title": first.merged_title or f"{first.title} = {other.title}",
+            "phrase": first.merged_phrase or f"{first.phrase} (also: {other.phrase})",
             "short": f"{first.short} / very high"
             if "very high" in other.short
             else f"{first.short} / {other.short}",
