@@ -155,7 +155,11 @@ def test_the_policy_changes_the_output(tmp_path: Path) -> None:
 def test_quality_table_feeds_the_caveats(tmp_path: Path) -> None:
     release = make_reduced_release(tmp_path / "r.parquet", 600, seed=4, schools=4)
     quality = tmp_path / "quality.csv"
-    quality.write_text("stage,linked,not_linked\nS1,100,5\nS2,90,4\nP5,30,2\n")
+    quality.write_text(
+        "dimension,category,surveyed,linked,small\n"
+        "all,all,231,220,false\nstage,S1,105,100,false\nstage,S2,94,90,false\n"
+        "stage,P5,32,30,false\n"
+    )
     bundle = write_report(
         release, tmp_path / "out", policy=DisclosurePolicy(), project_digest=None, quality=quality
     )
@@ -164,9 +168,9 @@ def test_quality_table_feeds_the_caveats(tmp_path: Path) -> None:
     assert 'id="table-quality"' in text
     assert ">95<" in text  # S1: 100 of 105 linked, rounded to a whole percentage
     bad = tmp_path / "bad.csv"
-    bad.write_text("stage,linked\nS1,4\n")
+    bad.write_text("dimension,category,surveyed\nall,all,4\n")
     with pytest.raises(ValidationError) as info:
         write_report(
             release, tmp_path / "out2", policy=DisclosurePolicy(), project_digest=None, quality=bad
         )
-    assert info.value.field == "not_linked"
+    assert info.value.field == "linked"

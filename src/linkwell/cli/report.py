@@ -46,7 +46,7 @@ def report(
       linkwell report release.parquet --out report/ --policy disclosure.toml
 
     The policy file holds the keys of a project file's [disclosure] table, e.g. threshold = 10.
-    """  # noqa: D301 - click needs a real backspace to keep the examples' line breaks
+    """
     # Imported here: statistics and spreadsheet libraries would slow every other command's start.
     from linkwell.report import write_report  # noqa: PLC0415
 

@@ -1,9 +1,9 @@
 """The linker's linkage-quality counts, read for the caveats and checked against the release.
 
-The quality table (Parquet or CSV) holds counts of surveyed children linked and not linked,
-optionally by ``school``, ``stage``, ``sex`` and ``simd_decile`` or ``simd_quintile``: columns
-``linked`` and ``not_linked`` (non-negative integers) plus any of those. Its totals are compared
-with the release. Its counts are not published: linkage differences by group are shown only as
+The quality table (Parquet or CSV, as the linker sends it) holds, per ``dimension`` (``all``,
+``school``, ``stage``, ``sex``, ``survey``, ``authority``) and ``category``, the number of
+surveyed children and of those whose authority data was linked. Its totals are compared with the
+release. Its counts are not published: linkage differences by group are shown only as
 whole-number percentages for groups of at least twice the threshold, which says how complete
 the linkage is without adding counts that could be set against the disclosure-checked tables.
 """
@@ -14,19 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from linkwell.engine import Engine, quote_ident, quote_string
+from linkwell.engine import Engine, quote_string
 from linkwell.errors import LinkwellError, ReadError, ValidationError
 
 __all__ = ["QUALITY_DIMENSIONS", "LinkageQuality", "read_quality"]
 
-QUALITY_DIMENSIONS: Final = ("stage", "sex", "simd_quintile", "simd_decile", "school")
+QUALITY_DIMENSIONS: Final = ("stage", "sex", "survey", "authority", "school")
 _TITLES: Final = {
     "stage": "Stage",
     "sex": "Sex",
-    "simd_quintile": "SIMD quintile",
-    "simd_decile": "SIMD decile",
+    "survey": "Survey",
+    "authority": "Authority",
     "school": "School",
 }
+_COLUMNS: Final = ("dimension", "category", "surveyed", "linked")
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,13 @@ def _relation(path: Path) -> str:
 
 def read_quality(path: Path, *, threshold: int) -> LinkageQuality:
     """Read and check the quality table; rates only for groups of at least ``2 * threshold``."""
+    relation = _relation(path)
     with Engine() as engine:
         try:
             columns = [
                 str(r[0])
                 for r in engine.fetchall(
-                    f"DESCRIBE SELECT * FROM {_relation(path)}", purpose="read quality"
+                    f"DESCRIBE SELECT * FROM {relation}", purpose="read quality"
                 )
             ]
         except LinkwellError as exc:
@@ -64,42 +66,48 @@ def read_quality(path: Path, *, threshold: int) -> LinkageQuality:
                 file=path,
                 hint="pass the Parquet or CSV file of counts the linker reported",
             ) from exc
-        for column in ("linked", "not_linked"):
+        for column in _COLUMNS:
             if column not in columns:
                 raise ValidationError(
-                    "the linkage-quality table lacks a count column",
+                    "the linkage-quality table lacks a column",
                     file=path,
                     field=column,
-                    hint="it needs integer columns 'linked' and 'not_linked'",
+                    hint="it needs dimension, category, surveyed and linked, as the linker sends",
                 )
-        relation = _relation(path)
-        negative = engine.scalar(
-            f"SELECT count(*) FROM {relation} WHERE linked < 0 OR not_linked < 0 "
-            "OR linked IS NULL OR not_linked IS NULL",
+        bad = engine.scalar(
+            f"SELECT count(*) FROM {relation} WHERE surveyed IS NULL OR linked IS NULL "
+            "OR linked < 0 OR linked > surveyed",
             purpose="check quality counts",
         )
-        if negative:
+        if bad:
             raise ValidationError(
-                "the linkage-quality table has missing or negative counts",
+                "the linkage-quality table has missing, negative or impossible counts",
                 file=path,
                 field="linked",
-                hint="every row needs non-negative 'linked' and 'not_linked' counts",
+                hint="every row needs 0 <= linked <= surveyed",
             )
-        linked, not_linked = engine.execute(
-            f"SELECT coalesce(sum(linked), 0), coalesce(sum(not_linked), 0) FROM {relation}",
+        totals = engine.fetchall(
+            f"SELECT sum(surveyed), sum(linked) FROM {relation} WHERE dimension = 'all'",
             purpose="total quality counts",
-        ).fetchone() or (0, 0)
+        )[0]
+        if totals[0] is None:
+            raise ValidationError(
+                "the linkage-quality table has no overall row",
+                file=path,
+                field="dimension",
+                hint="the linker's table starts with the row of dimension 'all'",
+            )
+        surveyed, linked = int(totals[0]), int(totals[1])
         rates: list[tuple[str, str, str]] = []
         for dim in QUALITY_DIMENSIONS:
-            if dim not in columns:
-                continue
             rows = engine.fetchall(
-                f"SELECT CAST({quote_ident(dim)} AS VARCHAR) AS g, sum(linked), "
-                f"sum(linked) + sum(not_linked) FROM {relation} GROUP BY ALL ORDER BY g NULLS LAST",
+                f"SELECT CAST(category AS VARCHAR), linked, surveyed FROM {relation} "
+                "WHERE dimension = ? ORDER BY category NULLS LAST",
+                [dim],
                 purpose="quality rates",
             )
             for group, group_linked, total in rows:
                 if total and total >= 2 * threshold:
                     label = "Not known" if group is None else str(group)
                     rates.append((_TITLES[dim], label, f"{100 * group_linked / total:.0f}"))
-    return LinkageQuality(int(linked), int(not_linked), tuple(rates))
+    return LinkageQuality(linked, surveyed - linked, tuple(rates))
