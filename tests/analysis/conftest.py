@@ -79,8 +79,9 @@ def make_release_table(
     school_primary = np.arange(schools) % 3 != 0
     # Primary pupils go to primary schools, secondary to secondary ones (codes differ by phase).
     school_of = np.where(primary == school_primary[school_of], school_of, (school_of + 1) % schools)
-    school_code = np.array([f"SCH{i:04d}" for i in range(schools)])[school_of]
-    authority = np.array([f"A{(i % authorities) + 1:02d}" for i in range(schools)])[school_of]
+    school_code = np.char.add("SCH", np.char.zfill(np.arange(schools).astype(str), 4))[school_of]
+    authority_codes = np.char.zfill((np.arange(schools) % authorities + 1).astype(str), 2)
+    authority = np.char.add("A", authority_codes)[school_of]
     school_deprivation = rng.random(schools)
     decile = np.clip(
         np.round(1 + 9 * (0.6 * school_deprivation[school_of] + 0.4 * rng.random(n))), 1, 10
@@ -90,7 +91,7 @@ def make_release_table(
     latent = rng.normal(0, 1, n) + 0.6 * deprived + 0.3 * (sex == "female")
 
     columns: dict[str, pa.Array] = {
-        "release_id": pa.array([f"R{i:09d}" for i in rng.permutation(n)]),
+        "release_id": pa.array(np.char.add("R", np.char.zfill(rng.permutation(n).astype(str), 9))),
         "survey": pa.array(np.where(primary, "primary", "secondary")),
         "school": pa.array(school_code),
         "authority": pa.array(authority),

@@ -133,21 +133,28 @@ def _atoms(prepared: PreparedRelease, breakdown: Breakdown) -> list[Atom]:
         ]
     for service in _services_for(prepared.services, breakdown):
         column = quote_ident(prepared.service_column(service.name))
+        atoms.append(Atom(f"svc_yes|{service.name}", column))
+    pairs = _joint_pairs(prepared, kinds)
+    for need in dict.fromkeys(n for n, _ in pairs):
+        n = quote_ident(prepared.need_column(need.name))
         atoms += [
-            Atom(f"svc_yes|{service.name}", column),
-            Atom(f"svc_no|{service.name}", f"NOT {column}"),
+            Atom(f"r|{need.name}", f"{n} AND {linked}"),
+            Atom(f"base|{need.name}", f"{n} IS NOT NULL AND {linked}", weighted=False),
         ]
-    for need, service in _joint_pairs(prepared, kinds):
+    for need, service in pairs:
         n = quote_ident(prepared.need_column(need.name))
         s = quote_ident(prepared.service_column(service.name))
         suffix = f"{need.name}|{service.name}"
         atoms += [
             Atom(f"a|{suffix}", f"{n} AND {s}"),
-            Atom(f"b|{suffix}", f"{n} AND NOT {s}"),
-            Atom(f"c|{suffix}", f"NOT {n} AND {s}"),
-            Atom(f"d|{suffix}", f"NOT {n} AND NOT {s}", weighted=False),
+            Atom(f"k|{suffix}", f"{n} IS NOT NULL AND {s}"),
         ]
     return atoms
+
+
+def _minus(whole: str, part: str) -> str:
+    """A derived atom: the children of ``whole`` not in ``part`` (``part`` inside ``whole``)."""
+    return f"{whole}-{part}"
 
 
 class _Row:
@@ -158,6 +165,11 @@ class _Row:
         self._position = position
 
     def stat(self, stat: str, atom: str) -> float:
+        if "-" in atom:  # a difference of two counted atoms, see _minus
+            whole, part = atom.split("-", 1)
+            if stat == "top":  # the largest weights of a subset never exceed the whole's
+                return self.stat(stat, whole)
+            return self.stat(stat, whole) - self.stat(stat, part)
         column = self._columns.get(measure_column(stat, atom))
         if column is None:
             return 0.0
@@ -255,7 +267,7 @@ class _Assembler:
         cells: dict[str, tuple[int, int]] = {}
         for service in _services_for(self.prepared.services, breakdown):
             national = service.scope is ServiceScope.NATIONAL_ONLY and national_level
-            yes_atom, no_atom = f"svc_yes|{service.name}", f"svc_no|{service.name}"
+            yes_atom = f"svc_yes|{service.name}"
             base = row.n("linked")
             yes = self._cell(
                 PopKey(Pop.SVC_YES, service=service.name),
@@ -271,7 +283,7 @@ class _Assembler:
                 group,
                 level,
                 row,
-                [no_atom],
+                [_minus("linked", yes_atom)],
                 base=base,
                 national_only=national,
             )
@@ -288,17 +300,18 @@ class _Assembler:
     ) -> None:
         b = self.builder
         suffix = f"{need.name}|{service.name}"
-        a_atom, b_atom, c_atom = f"a|{suffix}", f"b|{suffix}", f"c|{suffix}"
-        base = row.n(a_atom) + row.n(b_atom) + row.n(c_atom) + row.n(f"d|{suffix}")
+        a_atom, r_atom, k_atom = f"a|{suffix}", f"r|{need.name}", f"k|{suffix}"
+        b_atom, c_atom = _minus(r_atom, a_atom), _minus(k_atom, a_atom)
+        base = row.n(f"base|{need.name}")
         names = {"need": need.name, "service": service.name}
         a = self._cell(PopKey(Pop.JOINT_A, **names), group, level, row, [a_atom], base=base)
         bb = self._cell(PopKey(Pop.JOINT_B, **names), group, level, row, [b_atom], base=base)
         c = self._cell(PopKey(Pop.JOINT_C, **names), group, level, row, [c_atom], base=base)
         need_linked = self._cell(
-            PopKey(Pop.NEED_LINKED, need=need.name), group, level, row, [a_atom, b_atom], base=base
+            PopKey(Pop.NEED_LINKED, need=need.name), group, level, row, [r_atom], base=base
         )
         service_known = self._cell(
-            PopKey(Pop.SVC_KNOWN, **names), group, level, row, [a_atom, c_atom], base=base
+            PopKey(Pop.SVC_KNOWN, **names), group, level, row, [k_atom], base=base
         )
         b.equal(need_linked, [a, bb])
         b.equal(service_known, [a, c])

@@ -165,6 +165,7 @@ def _disclosure_view(analysis: Analysis) -> dict[str, object]:
         if len(log) <= _LOG_LIMIT
         else [],
         "total": len(log),
+        "models_withheld": sum(1 for m in analysis.models if m.odds_ratio is None),
     }
 
 
