@@ -366,12 +366,21 @@ def _solve(programme: _Programme, objective: NDArray[np.float64], state: _State)
 
 
 def _certify(state: _State, programme: _Programme, solution: NDArray[np.float64]) -> None:
-    """Widen each cell's seen interval by the feasible table ``solution``; certify wide ones."""
+    """Widen each cell's seen interval by the feasible table ``solution``; certify moved ones.
+
+    A cell is certified once some feasible table puts it at least the threshold above its true
+    value, or at least the threshold below: then it is not pinned to within plus or minus the
+    threshold. (A range merely that wide is not enough: a true 5 seen between 0 and 10 is
+    still known to be within 5 of the truth.)
+    """
     cells = programme.cells
     state.low[cells] = np.minimum(state.low[cells], solution)
     state.high[cells] = np.maximum(state.high[cells], solution)
-    wide = state.high[cells] - state.low[cells] >= state.width - _TOLERANCE
-    state.certified[cells[wide]] = True
+    truth = state.count[cells].astype(np.float64)
+    moved = (state.high[cells] >= truth + state.width - _TOLERANCE) | (
+        state.low[cells] <= truth - state.width + _TOLERANCE
+    )
+    state.certified[cells[moved]] = True
 
 
 def _repair_candidate(
