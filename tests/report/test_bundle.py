@@ -96,7 +96,7 @@ def test_headline_numbers_are_published_numbers(
     text, _ = page
     summary = text.split('id="summary"')[1].split("</section>")[0]
     reach_csv = (bundle.out_dir / "tables" / "reach-authority.csv").read_text()
-    counts = re.findall(r"Of the about ([\d,]+) children", summary)
+    counts = re.findall(r"Of about ([\d,]+) children", summary)
     assert counts, "the summary states reach for at least one need"
     for count in counts:
         assert f",{count.replace(',', '')}," in reach_csv

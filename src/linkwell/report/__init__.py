@@ -5,6 +5,12 @@ output's disclosure status and checksum; :func:`write_analysis` writes it for an
 already made.
 """
 
-from linkwell.report.bundle import OutputRecord, ReportBundle, write_analysis, write_report
+from linkwell.report.bundle import (
+    OutputRecord,
+    OutputStatus,
+    ReportBundle,
+    write_analysis,
+    write_report,
+)
 
-__all__ = ["OutputRecord", "ReportBundle", "write_analysis", "write_report"]
+__all__ = ["OutputRecord", "OutputStatus", "ReportBundle", "write_analysis", "write_report"]

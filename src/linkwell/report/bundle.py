@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from enum import StrEnum
 from importlib.metadata import version
 from pathlib import Path
 from typing import Final
@@ -37,7 +38,7 @@ from linkwell.report.workbook import (
     write_workbook,
 )
 
-__all__ = ["OutputRecord", "ReportBundle", "write_analysis", "write_report"]
+__all__ = ["OutputRecord", "OutputStatus", "ReportBundle", "write_analysis", "write_report"]
 
 REPORT_TITLE: Final = "Children's needs and the services that reach them"
 _HTML, _WORKBOOK, _LOG, _MANIFEST = (
@@ -49,6 +50,13 @@ _HTML, _WORKBOOK, _LOG, _MANIFEST = (
 _VERSION: Final = version("linkwell")
 
 
+class OutputStatus(StrEnum):
+    """Whether an output was published whole or with cells or models withheld."""
+
+    WHOLE = "pass"
+    WITH_SUPPRESSION = "pass (with suppression)"
+
+
 class OutputRecord(BaseModel):
     """One output of the bundle: its status, its disclosure checks and where it was written."""
 
@@ -56,7 +64,7 @@ class OutputRecord(BaseModel):
 
     id: str
     title: str
-    status: str
+    status: OutputStatus
     suppressed_cells: int
     checks: tuple[str, ...]
     files: tuple[str, ...]
@@ -112,7 +120,7 @@ def _outputs(analysis: Analysis) -> list[OutputRecord]:
         OutputRecord(
             id=table.id,
             title=table.title,
-            status="pass" if not table.suppressed else "pass (with suppression)",
+            status=OutputStatus.WHOLE if not table.suppressed else OutputStatus.WITH_SUPPRESSION,
             suppressed_cells=table.suppressed,
             checks=table.checks,
             files=(
@@ -128,7 +136,7 @@ def _outputs(analysis: Analysis) -> list[OutputRecord]:
         OutputRecord(
             id="models",
             title="Odds of receiving any service, by need",
-            status="pass" if not withheld else "pass (with suppression)",
+            status=OutputStatus.WHOLE if not withheld else OutputStatus.WITH_SUPPRESSION,
             suppressed_cells=withheld,
             checks=(
                 (

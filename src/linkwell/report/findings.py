@@ -56,7 +56,7 @@ def _reach(index: TableIndex, need: NeedMeasure) -> Finding | None:
     if reach is None or base is None or unmet is None:
         return None
     return Finding(
-        f"Of the about {base:,} children reporting {need.phrase}, "
+        f"Of about {base:,} children reporting {need.phrase}, "
         f"{_pct(reach)} ({_interval(reach)}) receive any children's service; "
         f"{_pct(unmet)} receive none.",
         "reach-authority",
