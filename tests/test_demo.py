@@ -126,3 +126,26 @@ def test_a_demo_that_fails_midway_still_removes_its_server(
 
 def _must_not_run(*_args: object, **_kwargs: object) -> None:
     raise AssertionError("the demo started work it could not finish")
+
+
+def test_the_demo_plants_its_own_milder_mess(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The demo's area uses DEMO_MESS unless told otherwise (the generator's 1% blanks would
+    reject a quarter of an authority extract)."""
+    import linkwell.demo as demo_module
+    from linkwell.demo import DEMO_MESS
+
+    seen = {}
+
+    class StopError(Exception):
+        pass
+
+    def fake_synthesise(out: Path, **options: object) -> None:
+        seen.update(options)
+        raise StopError
+
+    monkeypatch.setattr(demo_module, "synthesise", fake_synthesise)
+    with pytest.raises(StopError):
+        demo_module.run_demo(tmp_path / "d", children=1500)
+    assert seen["mess"] == DEMO_MESS

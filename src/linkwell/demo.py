@@ -32,6 +32,7 @@ from linkwell.config import (
 from linkwell.errors import ConfigError, TransferError
 from linkwell.fileio import write_text_atomic
 from linkwell.progress import SILENT, Progress
+from linkwell.report import ReportBundle
 from linkwell.roles import analyst, indexer, linker, provider
 from linkwell.roles.analyst import IntakeResult
 from linkwell.seal import ROUTES, create_identity
@@ -100,6 +101,8 @@ class DemoResult:
     steps: dict[str, object]
     separation: SeparationReport
     separation_table: Path
+    report: Path
+    """The partnership's report (HTML); the workbook, CSVs and disclosure log are beside it."""
     transport: DemoTransport = "folder"
     sweeps: tuple[SweepRound, ...] = ()
     """With SFTP: every sweep of the server, in order, with the inboxes as each left them."""
@@ -241,7 +244,7 @@ def run_demo(
     say = on_step or (lambda _message: None)
     say(f"synthesising a partnership area of {children:,} pupils")
     synthetic = synthesise(
-        out / "synthetic", children=children, seed=seed, mess=mess, progress=progress
+        out / "synthetic", children=children, seed=seed, mess=mess or DEMO_MESS, progress=progress
     )
     parties = demo_parties(synthetic)
     workspaces_dir, passphrases = out / "workspaces", out / "passphrases"
@@ -312,7 +315,13 @@ def run_demo(
                 write_project(wave)
                 ws = {name: Workspace.open(w.root) for name, w in ws.items()}
             played, intake = _play(
-                parties, ws, files=files, deliver=deliver, say=say, progress=progress
+                parties,
+                ws,
+                files=files,
+                deliver=deliver,
+                say=say,
+                progress=progress,
+                report_to=out / "report" if wave == waves else None,
             )
             steps |= {k if wave == 1 else f"wave {wave}: {k}": v for k, v in played.items()}
             releases.append(intake.release)
@@ -330,9 +339,15 @@ def run_demo(
         steps=steps,
         separation=separation,
         separation_table=out / "separation.md",
+        report=_report_of(steps),
         transport=transport,
         sweeps=tuple(sweeps),
     )
+
+
+def _report_of(steps: dict[str, object]) -> Path:
+    bundles = [step for step in steps.values() if isinstance(step, ReportBundle)]
+    return bundles[-1].html
 
 
 def _make_identities(
@@ -358,8 +373,12 @@ def _play(
     deliver: Callable[[str], None],
     say: Callable[[str], None],
     progress: Progress,
+    report_to: Path | None,
 ) -> tuple[dict[str, object], IntakeResult]:
-    """Every party's steps in the order of the flow; ``deliver`` sends a party's outbox."""
+    """Every party's steps in the order of the flow; ``deliver`` sends a party's outbox.
+
+    With ``report_to``, the analyst ends by writing the partnership's report there.
+    """
     by_role = {role: [p.name for p in parties if p.role is role] for role in Role}
     steps: dict[str, object] = {}
 
@@ -393,6 +412,11 @@ def _play(
     ws[analyst_name].receive(progress)
     intake = analyst.open_release(ws[analyst_name], progress=progress)
     steps[f"{analyst_name}: open"] = intake
+    if report_to is not None:
+        say(f"{analyst_name}: analysing need against services, with disclosure control")
+        steps[f"{analyst_name}: report"] = analyst.report(
+            ws[analyst_name], out=report_to, progress=progress
+        )
     return steps, intake
 
 

@@ -22,6 +22,7 @@ class _Result:
         self.release = out / "release.parquet"
         self.separation_table = out / "separation.md"
         self.project_file = out / "project.toml"
+        self.report = out / "report" / "report.html"
 
 
 def _report(found: int) -> SeparationReport:
@@ -57,6 +58,7 @@ def test_options_reach_run_demo(
     assert result.exit_code == 0, result.output
     assert (seen["children"], seen["seed"], seen["transport"]) == (1500, 3, transport)
     assert "separation table" in result.output
+    assert "report.html" in result.output
 
 
 def test_a_leak_fails_the_demo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -11,13 +11,14 @@ from linkwell.cli.keys import keys
 from linkwell.cli.linker import linker
 from linkwell.cli.package import package
 from linkwell.cli.provider import provider
+from linkwell.cli.report import report
 from linkwell.cli.synth import synth
 from linkwell.cli.transport import transport
 from linkwell.cli.workspace import workspace
 
 for _command in (
-    analyst, audit, demo, ids, indexer, keys, linker, package, provider, receive, send, synth,
-    transport, validate, verify_separation_command, workspace,
+    analyst, audit, demo, ids, indexer, keys, linker, package, provider, receive, report, send,
+    synth, transport, validate, verify_separation_command, workspace,
 ):  # fmt: skip
     main.add_command(_command)
 

@@ -32,3 +32,27 @@ def open_(workspace: Path) -> None:
     stdout.print(f"release of {result.rows:,} children: {result.release}")
     for name, path in sorted(result.reports.items()):
         stdout.print(f"{name}: {path}")
+
+
+@analyst.command("report")
+@workspace_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="A new or empty folder for the report (default: inside the workspace).",
+)
+def report(workspace: Path, out: Path | None) -> None:
+    """Analyse need against services and write the partnership's report, disclosure-checked.
+
+    Writes one self-contained HTML report, a workbook with every table (suppressed cells marked
+    as in official statistics), CSVs, the disclosure log and an output manifest with checksums.
+
+    \b
+    Example:
+      linkwell analyst report -w scotcen-ws --out report-2026
+    """
+    bundle = role.report(open_workspace(workspace), out=out, progress=terminal_progress())
+    suppressed = sum(record.suppressed_cells for record in bundle.outputs)
+    stdout.print(f"{len(bundle.outputs)} outputs, {suppressed:,} cells suppressed")
+    stdout.print(f"report: {bundle.html}")
+    stdout.print(f"workbook: {bundle.workbook}; disclosure log: {bundle.disclosure_log}")

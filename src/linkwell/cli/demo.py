@@ -81,6 +81,7 @@ def demo(out: Path, children: int, seed: int, transport: DemoTransport) -> None:
     )
     _render(result.separation)
     result.separation.raise_for_leaks()
+    stdout.print(f"report: {result.report}")
     stdout.print(f"release: {result.release}")
     stdout.print(f"separation table: {result.separation_table}")
     stdout.print(f"project file: {result.project_file}; workspaces: {out / 'workspaces'}")
