@@ -26,11 +26,10 @@ from linkwell.errors import ConfigError, ValidationError
 from linkwell.progress import SILENT, Progress
 from linkwell.schema import load_dataset, validate_file
 from linkwell.schema.definitions import DatasetDef
-from linkwell.seal import DatasetRef, PackageKind
+from linkwell.seal import DatasetRef, PackageKind, payloads
 from linkwell.workspace import Opened, Workspace
 
 __all__ = [
-    "PARTICIPANTS_DATASET",
     "ParticipantsResult",
     "SplitCounts",
     "SplitResult",
@@ -40,9 +39,6 @@ __all__ = [
     "split",
     "split_extract",
 ]
-
-PARTICIPANTS_DATASET = DatasetRef(id="participants", version=1)
-"""The payload of a participants package: one column, ``unique_id``."""
 
 
 @dataclass(frozen=True)
@@ -249,7 +245,7 @@ def share_participants(
                     to=authority.provider,
                     kind=PackageKind.PARTICIPANTS,
                     source=source,
-                    dataset=PARTICIPANTS_DATASET,
+                    dataset=payloads.PARTICIPANTS,
                     parents=(),
                     dest_dir=staging / "packages",
                     progress=progress,
