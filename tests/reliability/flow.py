@@ -21,7 +21,7 @@ from typing import Any
 import tomli_w
 
 from linkwell.audit import AuditAction, read_log, verify_log
-from linkwell.config import Role
+from linkwell.config import FolderTransport, Role
 from linkwell.demo import DemoParty, demo_parties, write_project_file
 from linkwell.engine import Engine, quote_ident
 from linkwell.fileio import write_text_atomic
@@ -65,7 +65,11 @@ def create_workspaces(area: SynthResult, identities: dict[str, SecretIdentity]) 
         write_text_atomic(Path("passphrases") / party.name, "unused: keyrings are cached\n")
     project = Path("project.toml")
     write_project_file(
-        project, synthetic=area, parties=parties(area), cards=cards, exchange=Path("exchange")
+        project,
+        synthetic=area,
+        parties=parties(area),
+        cards=cards,
+        transport=FolderTransport(root=Path("exchange")),
     )
     for party in parties(area):
         root = WORKSPACES / party.name
