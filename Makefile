@@ -35,8 +35,19 @@ test: $(STAMP) sysdeps lint
 test-slow: $(STAMP) sysdeps
 	$(BIN)/pytest -q -m slow
 
+## Fuzz every reader of outside bytes: Hypothesis targets, then atheris (coverage-guided) ones.
+FUZZ_EXAMPLES ?= 20000
+COVERAGE_FUZZ_TARGETS := layout manifest digest audit-line project card
 fuzz: $(STAMP)
-	LINKWELL_FUZZ_EXAMPLES=20000 $(BIN)/pytest -q -m fuzz
+	-$(BIN)/python -m pip install --quiet -e '.[dev,fuzz]'
+	LINKWELL_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -m fuzz
+	@if $(BIN)/python -c 'import atheris' 2>/dev/null; then \
+	  for target in $(COVERAGE_FUZZ_TARGETS); do \
+	    echo "coverage-guided fuzzing: $$target"; \
+	    (cd $$(mktemp -d) && PYTHONPATH=$(CURDIR) $(CURDIR)/$(BIN)/python -m tests.coverage_fuzz $$target \
+	      -runs=$(FUZZ_EXAMPLES) -print_final_stats=1 >log 2>&1 || { cat log; exit 1; }) || exit 1; \
+	  done; \
+	else echo "atheris is not installed: coverage-guided targets skipped"; fi
 
 bench: $(STAMP) sysdeps
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

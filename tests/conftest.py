@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+pytest_plugins = ("tests.fuzzing",)  # counts every fuzzed input and prints the figure
+
 settings.register_profile(
     "linkwell", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

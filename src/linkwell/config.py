@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Self, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -56,6 +57,17 @@ M = TypeVar("M", bound=BaseModel)
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
 """Lower-case name used in file names and package manifests, e.g. ``ipsos`` or ``fife-council``."""
+
+
+def _no_nul(path: Path) -> Path:
+    if "\x00" in str(path):
+        msg = "a path may not contain a NUL character"
+        raise ValueError(msg)
+    return path
+
+
+FilePath = Annotated[Path, AfterValidator(_no_nul)]
+"""A path as a settings file gives it: one the operating system can be asked about."""
 
 
 class Role(StrEnum):
@@ -229,7 +241,7 @@ class FolderTransport(_Model):
     """A shared folder with one inbox per party: the default, used by the demo."""
 
     kind: Literal["folder"] = "folder"
-    root: Path
+    root: FilePath
 
 
 class SftpTransport(_Model):
@@ -368,11 +380,11 @@ class WorkspaceConfig(_Model):
 
     format: Literal[1] = 1
     party: Slug
-    project_file: Path
-    identity_file: Path = Path("identity.age")
+    project_file: FilePath
+    identity_file: FilePath = Path("identity.age")
     passphrase_env: str = "LINKWELL_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
-    passphrase_file: Path | None = None
-    sftp_key_file: Path | None = None
+    passphrase_file: FilePath | None = None
+    sftp_key_file: FilePath | None = None
 
 
 def load_model(model: type[M], path: Path, *, what: str) -> M:
@@ -391,6 +403,8 @@ def load_model(model: type[M], path: Path, *, what: str) -> M:
         ) from exc
     except OSError as exc:
         raise ConfigError(f"{what} cannot be read ({exc.strerror})", file=path) from exc
+    except ValueError as exc:  # a path the operating system refuses, e.g. with a NUL in it
+        raise ConfigError(f"{what} cannot be read (not a usable path)", file=path) from exc
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:

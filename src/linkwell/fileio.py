@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from linkwell.errors import StorageError
+from linkwell.faults import kill_point
 
 __all__ = ["PARTIAL_SUFFIX", "atomic_path", "fsync_dir", "write_bytes_atomic", "write_text_atomic"]
 
@@ -59,13 +60,16 @@ def atomic_path(dest: Path, *, mode: int = 0o600) -> Iterator[Path]:
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         os.close(fd)
         yield partial
+        kill_point("fileio.before-fsync")
         fd = os.open(partial, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+        kill_point("fileio.before-rename")
         partial.replace(dest)
         fsync_dir(dest.parent)
+        kill_point("fileio.after-rename")
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise _storage_error(exc, dest) from exc

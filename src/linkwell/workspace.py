@@ -24,6 +24,7 @@ Layout::
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Collection, Iterator
@@ -61,12 +62,12 @@ from linkwell.errors import (
     ReplayError,
     StorageError,
 )
+from linkwell.faults import kill_point
 from linkwell.fileio import fsync_dir, write_text_atomic
 from linkwell.progress import SILENT, Progress
 from linkwell.seal import (
     DatasetRef,
     Manifest,
-    OpenedPackage,
     PackageKind,
     ReceiptLedger,
     ReceiptState,
@@ -122,7 +123,12 @@ class Workspace:
         self.root = root
         self.settings = settings
         self.project = project
-        self.party: Party = project.party(settings.party)
+        try:
+            self.party: Party = project.party(settings.party)
+        except ConfigError as exc:
+            raise ConfigError(
+                exc.message, file=root / WORKSPACE_FILE, field="party", hint=exc.hint
+            ) from exc
 
     # -- making and opening -------------------------------------------------------------------
 
@@ -284,8 +290,10 @@ class Workspace:
             if path.is_file():
                 with path.open("rb") as handle:
                     os.fsync(handle.fileno())
+        kill_point("workspace.step.before-commit")
         staging.rename(final)
         fsync_dir(final.parent)
+        kill_point("workspace.step.after-commit")
 
     @staticmethod
     def record(staging: Path, result: BaseModel) -> None:
@@ -323,7 +331,9 @@ class Workspace:
             progress=progress,
         )
         final = dest_dir / f"{manifest.package_id}{PACKAGE_SUFFIX}"
+        kill_point("workspace.seal.before-rename")
         staging.rename(final)
+        kill_point("workspace.seal.before-audit")
         self.audit.append(
             AuditAction.SEALED,
             peer_role=self.project.party(to).role,
@@ -341,7 +351,9 @@ class Workspace:
             target = outbox / package.name
             if not (target.exists() or (self.folder("sent") / package.name).exists()):
                 shutil.copy2(package, target.with_suffix(".copying"))
+                kill_point("workspace.publish.before-rename")
                 target.with_suffix(".copying").rename(target)
+                kill_point("workspace.publish.after-rename")
             moved.append(target)
         fsync_dir(outbox)
         return moved
@@ -366,7 +378,8 @@ class Workspace:
         Verifies the signature and ciphertext (never decrypting), that the package is for this
         party, project and wave along an allowed route, and that it was not received or opened
         before; records it as received. Receiving the same package again after a crash in
-        between is answered with its id, so the transport can finish what it started.
+        between is answered with its id, so the transport can finish what it started, and the
+        audit log gets the one ``received`` entry the crashed run may not have written.
         """
         try:
             manifest = inspect_package(path, project=self.project)
@@ -389,7 +402,9 @@ class Workspace:
             check_route(manifest.kind, sender.role, self.role, file=path)
             with self.ledger() as ledger:
                 state = ledger.state(manifest.package_id)
-                if state is ReceiptState.RECEIVED:
+                if state is ReceiptState.RECEIVED and self.audit.recorded(
+                    AuditAction.RECEIVED, manifest.package_id
+                ):
                     return manifest.package_id
                 if state is ReceiptState.OPENED:
                     raise ReplayError(
@@ -397,7 +412,9 @@ class Workspace:
                         file=path,
                         hint="a package is accepted once; the copy can be deleted",
                     )
-                ledger.record_received(manifest, file=path)
+                if state is None:
+                    ledger.record_received(manifest, file=path)
+            kill_point("workspace.accept.before-audit")
         except PackageError as exc:
             self.audit.append(AuditAction.REFUSED, detail=_detail(exc))
             raise
@@ -424,7 +441,8 @@ class Workspace:
         """Deliver every package in the outbox to its recipient; move each to ``sent/``.
 
         Delivering again after a crash is harmless: the transport recognises a package already
-        delivered, and the recipient's ledger would refuse a second copy.
+        delivered (and the audit log keeps its one ``sent`` entry), and the recipient's ledger
+        would refuse a second copy.
         """
         deliveries = []
         sent = self.folder("sent")
@@ -438,13 +456,20 @@ class Workspace:
                 key_file=self._key_file(),
                 progress=progress,
             )
-            self.audit.append(
-                AuditAction.SENT,
-                peer_role=self.project.party(manifest.recipient.party).role,
-                packages=[_package_ref(manifest)],
-                counts={CountName.BYTES: delivery.size},
-            )
+            kill_point("workspace.send.before-audit")
+            if not (
+                delivery.already_delivered
+                and self.audit.recorded(AuditAction.SENT, manifest.package_id)
+            ):
+                self.audit.append(
+                    AuditAction.SENT,
+                    peer_role=self.project.party(manifest.recipient.party).role,
+                    packages=[_package_ref(manifest)],
+                    counts={CountName.BYTES: delivery.size},
+                )
+            kill_point("workspace.send.before-move")
             package.rename(sent / package.name)
+            kill_point("workspace.send.after-move")
             deliveries.append(delivery)
         return deliveries
 
@@ -460,18 +485,24 @@ class Workspace:
         """Open every inbox package of ``kinds`` not opened yet; return all opened of those kinds.
 
         A refused package is logged with the check that failed and moved to the quarantine, and
-        the refusal is raised: a step never goes on with part of its inputs.
+        the refusal is raised: a step never goes on with part of its inputs. An opening is
+        complete once its manifest lies beside its payload; one a crash interrupted is finished
+        (the ledger says opened: the payload is checked and its manifest written) or done again
+        from the start (the ledger does not: whatever lies at the destination is discarded).
         """
         with self.ledger() as ledger:
             for package in self.inbox_packages():
                 manifest = inspect_package(package, project=self.project)
-                if (
-                    manifest.kind not in kinds
-                    or ledger.state(manifest.package_id) is ReceiptState.OPENED
-                ):
+                if manifest.kind not in kinds:
                     continue
                 folder = self.folder(f"opened/{manifest.kind.value}")
                 dest = folder / f"{manifest.package_id}.parquet"
+                if ledger.state(manifest.package_id) is ReceiptState.OPENED:
+                    if not dest.with_suffix(".json").is_file():
+                        self._finish_opening(manifest, dest, progress)
+                    continue
+                # Never recorded as opened: a payload here is a crashed opening's, not trusted.
+                dest.unlink(missing_ok=True)
                 try:
                     opened = open_package(
                         package,
@@ -485,19 +516,40 @@ class Workspace:
                 except PackageError as exc:
                     self._refuse(package, exc)
                     raise
-                self._remember(opened)
+                kill_point("workspace.open.before-audit")
+                self._remember(opened.manifest, opened.path, logged=False)
         return self.opened(kinds)
 
-    def _remember(self, opened: OpenedPackage) -> None:
-        write_text_atomic(
-            opened.path.with_suffix(".json"), opened.manifest.model_dump_json(indent=2), mode=0o600
-        )
-        self.audit.append(
-            AuditAction.OPENED,
-            peer_role=self.project.party(opened.manifest.sender.party).role,
-            packages=[_package_ref(opened.manifest)],
-            counts={CountName.ROWS: opened.manifest.rows},
-            config_digest=self.project.digest(),
+    def _remember(self, manifest: Manifest, payload: Path, *, logged: bool) -> None:
+        """Log the opening (unless ``logged``), then write the manifest: the opening's commit."""
+        if not logged:
+            self.audit.append(
+                AuditAction.OPENED,
+                peer_role=self.project.party(manifest.sender.party).role,
+                packages=[_package_ref(manifest)],
+                counts={CountName.ROWS: manifest.rows},
+                config_digest=self.project.digest(),
+            )
+        kill_point("workspace.open.before-commit")
+        write_text_atomic(payload.with_suffix(".json"), manifest.model_dump_json(indent=2))
+
+    def _finish_opening(self, manifest: Manifest, payload: Path, progress: Progress) -> None:
+        """Complete an opening that was recorded in the ledger but cut short before its commit.
+
+        The payload was put in place before the ledger recorded the opening, so it is there and
+        whole unless something outside linkwell touched it; its digest is checked to be sure.
+        """
+        with progress.task(f"checking {payload.name}", total=None):
+            digest = _sha256_file(payload) if payload.is_file() else None
+        if digest != manifest.plaintext_sha256:
+            raise StorageError(
+                "an opened package's payload is missing or damaged",
+                file=payload,
+                hint="the package was opened here once and cannot be opened again: ask its sender "
+                "to seal and send it again",
+            )
+        self._remember(
+            manifest, payload, logged=self.audit.recorded(AuditAction.OPENED, manifest.package_id)
         )
 
     def _refuse(self, package: Path, exc: PackageError) -> None:
@@ -525,6 +577,14 @@ class Workspace:
 def _detail(exc: PackageError) -> AuditDetail:
     """The audit vocabulary's name for the check a package failed."""
     return _REFUSAL_DETAIL.get(type(exc).__name__, AuditDetail.FORMAT)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _package_ref(manifest: Manifest) -> PackageRef:

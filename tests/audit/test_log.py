@@ -344,3 +344,32 @@ def test_a_rotated_key_signs_on_only_when_told_the_earlier_key(tmp_path: Path) -
     AuditLog(path, party="nrs", signing_key=new_key).append(AuditAction.SENT)
     both = [SIGNER, public_key_text(new_key.public_key())]
     assert verify_log(path, signer=both).ok
+
+
+def test_recorded_finds_an_action_on_a_package_and_nothing_else(tmp_path: Path) -> None:
+    path = tmp_path / "nrs.log"
+    log = new_log(path, every=2)
+    first, second = "ab" * 16, "cd" * 16
+    assert not log.recorded(AuditAction.SENT, first)  # no log yet
+    log.append(AuditAction.SENT, packages=[PackageRef(id=first)])
+    log.append(AuditAction.RECEIVED, packages=[PackageRef(id=second)])
+    for _ in range(5):  # the entry sought is far from the end, past checkpoints
+        log.append(AuditAction.VALIDATED, counts={CountName.ROWS: 1})
+    assert log.recorded(AuditAction.SENT, first)
+    assert log.recorded(AuditAction.RECEIVED, second)
+    assert not log.recorded(AuditAction.RECEIVED, first)
+    assert not log.recorded(AuditAction.SENT, second)
+    assert not log.recorded(AuditAction.OPENED, "ef" * 16)
+
+
+def test_recorded_ignores_a_torn_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "nrs.log"
+    log = new_log(path)
+    log.append(AuditAction.VALIDATED, counts={CountName.ROWS: 1})
+    line = log.append(AuditAction.OPENED, packages=[PackageRef(id="ab" * 16)]).to_line()
+    assert path.read_bytes().endswith(line)
+    intact = path.read_bytes()[: -len(line)]
+    path.write_bytes(intact + line[:-1])  # the entry's newline never reached the disk
+    assert not log.recorded(AuditAction.OPENED, "ab" * 16)
+    path.write_bytes(intact + line)
+    assert log.recorded(AuditAction.OPENED, "ab" * 16)

@@ -27,6 +27,7 @@ from pydantic import ValidationError as PydanticValidationError
 from linkwell.audit._logfile import (
     append_bytes,
     iter_lines,
+    lines_backwards,
     locked,
     torn_tail,
     truncate_to,
@@ -49,6 +50,7 @@ from linkwell.audit.entry import (
 from linkwell.audit.head import LogHead, SignedHead, public_key_text, sign_head
 from linkwell.config import Role
 from linkwell.errors import AuditError, ConfigError, InternalError
+from linkwell.faults import kill_point
 
 __all__ = [
     "DEFAULT_CHECKPOINT_EVERY",
@@ -169,7 +171,9 @@ class AuditLog:
             lines.append(entry.to_line())
             if run + 1 >= tail.interval:
                 lines.append(self._checkpoint_entry(entry, key, AuditDetail.PERIODIC)[0].to_line())
+            kill_point("audit.before-append")
             append_bytes(fd, b"".join(lines), path=self._path)
+            kill_point("audit.after-append")
         logger.debug("audit: %s recorded %s at entry %d", self._party, action, entry.sequence)
         return entry
 
@@ -184,9 +188,35 @@ class AuditLog:
         with locked(self._path, write=True) as fd:
             tail = self._tail_for_writing(fd, key)
             entry, signed = self._checkpoint_entry(tail.last, key, AuditDetail.REQUESTED)
+            kill_point("audit.before-checkpoint")
             append_bytes(fd, entry.to_line(), path=self._path)
+            kill_point("audit.after-checkpoint")
         logger.debug("audit: %s checkpoint at entry %d", self._party, entry.sequence)
         return signed
+
+    def recorded(self, action: AuditAction, package_id: str) -> bool:
+        """Whether the log already holds an ``action`` entry about package ``package_id``.
+
+        Steps ask this only when they find that a run before them was cut short after acting
+        and perhaps before logging it (a package already delivered, received or opened), so that
+        the log records each package's action exactly once. It reads the log from its end,
+        parsing only lines that mention the package, and ignores a torn last line.
+        """
+        if not self._path.exists():
+            return False
+        wanted = (package_id.encode("ascii"), action.value.encode("ascii"))
+        with locked(self._path, write=False) as fd:
+            for raw in lines_backwards(fd, torn_tail(fd)[1]):
+                if not all(part in raw for part in wanted):
+                    continue
+                entry = parse_line(raw)
+                if (
+                    not isinstance(entry, Malformed)
+                    and entry.action is action
+                    and any(ref.id == package_id for ref in entry.packages)
+                ):
+                    return True
+        return False
 
     def head(self) -> LogHead:
         """The log's last entry as an unsigned head; the log must exist and its end be intact."""

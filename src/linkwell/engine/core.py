@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from linkwell.engine.sql import quote_string
 from linkwell.errors import InternalError, LinkwellError, StorageError
+from linkwell.faults import kill_point
 from linkwell.fileio import atomic_path
 
 __all__ = ["Engine", "Params"]
@@ -159,6 +160,7 @@ class Engine:
                 f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {int(row_group_size)})"
             )
             row = self.execute(sql, params, purpose=purpose).fetchone()
+            kill_point("engine.after-copy")
         if row is None:
             raise InternalError(f"{purpose}: COPY reported no row count", file=dest)
         return int(row[0])

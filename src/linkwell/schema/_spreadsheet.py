@@ -14,14 +14,14 @@ import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 import openpyxl
 from openpyxl.utils.cell import get_column_letter, range_boundaries
 from openpyxl.utils.exceptions import InvalidFileException
 
 from linkwell.engine import Engine, quote_ident, quote_string
-from linkwell.errors import ConfigError, InternalError, ReadError
+from linkwell.errors import ConfigError, InternalError, LinkwellError, ReadError
 
 __all__ = ["MAX_COLUMNS", "SheetExtent", "load_excel_extension", "sheet_extent", "xlsx_relation"]
 
@@ -77,22 +77,37 @@ def _damaged(path: Path) -> ReadError:
 def sheet_extent(path: Path, sheet: str | None) -> SheetExtent:
     """Find ``sheet`` (default: the first) and the cells its table occupies."""
     # openpyxl warns about workbook features it does not model (styles, validation); they do
-    # not affect cell values, so the warnings are kept from the caller's filters.
-    with warnings.catch_warnings():
+    # not affect cell values, so the warnings are kept from the caller's filters. The file is
+    # opened here, not by openpyxl, because openpyxl leaves it open when a part fails to parse.
+    with warnings.catch_warnings(), _open_workbook(path) as handle:
         warnings.simplefilter("ignore")
+        # openpyxl parses whatever XML the archive holds, and a damaged or hostile part fails
+        # in its own ways (XML ParseError, TypeError for an unknown attribute, ...): any error
+        # but linkwell's own means the workbook cannot be read. Its chain is dropped, as
+        # openpyxl's messages may quote a cell.
         try:
-            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+            book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
             raise _damaged(path) from exc
+        except Exception:  # noqa: BLE001 - see above
+            raise _damaged(path) from None
         try:
             return _extent(book, path, sheet)
+        except LinkwellError:
+            raise
         except (zipfile.BadZipFile, KeyError, OSError, EOFError) as exc:
             raise _damaged(path) from exc
-        except ValueError:
-            # openpyxl's parse errors may quote a cell; the chain is dropped with them.
+        except Exception:  # noqa: BLE001 - see above
             raise _damaged(path) from None
         finally:
             book.close()
+
+
+def _open_workbook(path: Path) -> BinaryIO:
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise _damaged(path) from exc
 
 
 def _extent(book: openpyxl.Workbook, path: Path, sheet: str | None) -> SheetExtent:

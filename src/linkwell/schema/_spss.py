@@ -5,11 +5,14 @@ Cases are read with pyreadstat in chunks and streamed into the engine as Arrow b
 Codes land rather than labels because codes are what a variable holds: a SIMD decile stays a
 number where its label ("1 - most deprived") would not parse, and labels change between waves;
 the labels are returned with the read, for a mapping's per-field code map to use. User-missing
-values land as missing, and dates as SPSS stores them (seconds since 14 October 1582).
+values land as missing, and dates as SPSS stores them (seconds since 14 October 1582). A file is
+parsed once in a child process first, because ReadStat crashes the process on some damaged files.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,8 +114,47 @@ def _damaged(path: Path) -> ReadError:
     )
 
 
+def _parse_in_a_child(path: Path) -> None:
+    """Parse the whole file once in a child process; refuse it if that kills the child.
+
+    ReadStat, the C library under pyreadstat, crashes the process (a segmentation fault, not
+    an exception) on some damaged files: one changed byte in a variable record is enough. A
+    crash in a child is a refusal here instead of the end of the step. The child runs the
+    same parse the reading does, so a file it survives is read safely in this process.
+    """
+    size = path.stat().st_size
+    try:
+        result = subprocess.run(  # noqa: S603 - our own interpreter and script; no shell
+            [sys.executable, "-c", _PARSE_SCRIPT, str(path), str(CHUNK_CASES)],
+            capture_output=True,
+            timeout=_PARSE_SECONDS + size / 1_000_000,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise _damaged(path) from exc
+    if result.returncode < 0:
+        raise _damaged(path)
+
+
+_PARSE_SCRIPT: Final = """
+import sys, pyreadstat
+chunks = pyreadstat.read_file_in_chunks(
+    pyreadstat.read_sav, sys.argv[1], chunksize=int(sys.argv[2]),
+    disable_datetime_conversion=True, user_missing=False,
+)
+for _ in chunks:
+    pass
+"""
+_PARSE_SECONDS: Final = 60.0
+"""Time allowed for the child's parse, plus a second per megabyte of file."""
+
+
 def open_sav(path: Path) -> SavSource:
     """Read a .sav file's dictionary (variables, labels, case count) without its cases."""
+    try:
+        _parse_in_a_child(path)
+    except OSError as exc:
+        raise _damaged(path) from exc
     try:
         _frame, meta = pyreadstat.read_sav(path, metadataonly=True)
     except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, ValueError, OSError) as exc:

@@ -216,8 +216,15 @@ def _engine_reads(path: Path, what: str, writing: Path | None = None) -> Iterato
         cause = exc.__cause__
         if writing is not None and isinstance(exc, StorageError) and writing.name in str(cause):
             raise
-        if isinstance(cause, (duckdb.InvalidInputException, duckdb.ConversionException,
-                              duckdb.BinderException, duckdb.IOException)):  # fmt: skip
+        # A damaged file fails in DuckDB's readers with many types, down to the plain
+        # duckdb.Error (a corrupt Parquet footer, a page past the end): every one but a parse
+        # error in linkwell's own SQL means the input cannot be read.
+        unreadable = isinstance(exc, InternalError) and not isinstance(
+            cause, duckdb.ParserException
+        )
+        if unreadable or isinstance(cause, (duckdb.InvalidInputException,
+                                            duckdb.ConversionException, duckdb.BinderException,
+                                            duckdb.IOException)):  # fmt: skip
             raise ReadError(
                 f"the file cannot be read as {what}: it is damaged, truncated or not {what}",
                 file=path,
@@ -428,6 +435,7 @@ def _read_parquet(engine: Engine, path: Path, dest: Path, progress: Progress) ->
             file=path,
             hint="rename that column",
         )
+    _header_names([name for name, _kind in columns], path)  # before any name goes into SQL
     texts = ", ".join(f"{_text_sql(name, kind)} AS c{i}" for i, (name, kind) in enumerate(columns))
     landing = _Landing(
         header=tuple(name for name, _kind in columns),

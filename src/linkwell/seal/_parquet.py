@@ -28,7 +28,8 @@ def parquet_shape(
         with pq.ParquetFile(path) as parquet:
             schema = parquet.schema_arrow
             rows = parquet.metadata.num_rows
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        # ValueError: pyarrow decodes column names as UTF-8 and lets the decoder's error through.
         raise on_error("it is not a readable Parquet file") from exc
     try:
         columns = tuple(Column(name=field.name, type=str(field.type)) for field in schema)

@@ -16,6 +16,7 @@ import threading
 from types import TracebackType
 from typing import Final, Self
 
+from linkwell.faults import kill_point
 from linkwell.progress import ProgressTask
 
 __all__ = [
@@ -182,11 +183,13 @@ class HashingWriter:
     Hashing and writing happen on the caller's thread, a whole block at a time: the cipher
     releases the GIL while it works, and measurements on a loaded two-core machine showed a
     writing thread costing more in hand-overs than it saved. An error is kept in :attr:`error`,
-    as the cipher that calls ``write`` replaces it with its own.
+    as the cipher that calls ``write`` replaces it with its own. Each block written passes the
+    kill point ``block_point``, so a crash can be injected in the middle of a stream.
     """
 
-    def __init__(self, fd: int, offset: int) -> None:
+    def __init__(self, fd: int, offset: int, *, block_point: str = "stream.block-written") -> None:
         self._fd, self._position = fd, offset
+        self._block_point = block_point
         self._buffer = bytearray()
         self._hash = hashlib.sha256()
         self._size = 0
@@ -206,6 +209,7 @@ class HashingWriter:
         finally:
             view.release()
         self._buffer.clear()
+        kill_point(self._block_point)
 
     def write(self, data: bytes) -> int:
         """Take ``data``; a full block is hashed and written at once."""

@@ -279,7 +279,8 @@ def read_cards(path: Path, *, party: str | None = None) -> tuple[CardInfo, ...]:
         )
     if party is not None:
         raise ConfigError("--party applies to a project file only", file=path, hint="drop --party")
-    raw = data.get("parties", {}).get("identities") if isinstance(data, dict) else None
+    parties_table = data.get("parties")
+    raw = parties_table.get("identities") if isinstance(parties_table, dict) else None
     if not isinstance(raw, list) or not raw:
         raise ConfigError(
             "no [[parties.identities]] card in this file",

@@ -38,6 +38,7 @@ from linkwell.errors import (
     StorageError,
     UnknownSenderError,
 )
+from linkwell.faults import kill_point
 from linkwell.fileio import atomic_path
 from linkwell.progress import SILENT, Progress
 from linkwell.seal._layout import Layout, read_layout
@@ -321,7 +322,7 @@ def _decrypt(
     try:
         with progress.task(f"decrypting {file.name}", total=layout.ciphertext_size) as task:
             reader = RegionReader(fd, layout.ciphertext_offset, layout.ciphertext_size, task=task)
-            writer = HashingWriter(fd_out, 0)
+            writer = HashingWriter(fd_out, 0, block_point="open.block-written")
             try:
                 identity.decrypt_io(reader, writer)
                 if reader.read():
@@ -445,6 +446,7 @@ def open_package(
                 file=path,
                 progress=progress,
             )
+    kill_point("open.before-ledger")
     try:
         receipt = ledger.record_opened(manifest, file=path, dest=dest, now=moment)
     except BaseException:

@@ -30,6 +30,7 @@ from linkwell.errors import (
     ReadError,
     StorageError,
 )
+from linkwell.faults import kill_point
 from linkwell.fileio import atomic_path
 from linkwell.progress import SILENT, Progress, ProgressTask
 from linkwell.seal._layout import HEADER, trailer
@@ -236,7 +237,9 @@ def seal_package(
                     ) from None
                 signature = encode_signature(sign_manifest(manifest, sender.signing_key))
                 tail = trailer(manifest.canonical(), signature, ciphertext_size)
+                kill_point("seal.before-trailer")
                 _write_all(fd_out, tail, len(HEADER) + ciphertext_size)
+                kill_point("seal.before-rename")
             finally:
                 os.close(fd_out)
     finally:
@@ -264,7 +267,7 @@ def _encrypt(
 ) -> tuple[str, str, int]:
     """Header and age ciphertext into ``fd_out``; (plaintext SHA-256, ciphertext SHA-256, size)."""
     _write_all(fd_out, HEADER, 0)
-    writer = HashingWriter(fd_out, len(HEADER))
+    writer = HashingWriter(fd_out, len(HEADER), block_point="seal.block-written")
     with ReadAhead(fd_in, 0, size, task=task) as reader:
         try:
             pyrage.encrypt_io(reader, writer, [recipient_key])

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from linkwell.config import FolderTransport, ProjectConfig, SftpTransport
 from linkwell.errors import ConfigError, PackageError, StorageError, TransportError
+from linkwell.faults import kill_point
 from linkwell.fileio import write_text_atomic
 from linkwell.progress import SILENT, Progress
 from linkwell.transport.base import (
@@ -239,6 +240,7 @@ def _take_in(
     """Download, verify and judge one inbox file; the decision is recorded before returning."""
     expected = transport.read_digest(entry.name)
     sha256 = _download(transport, dirs, entry, expected=expected, progress=progress)
+    kill_point("transport.receive.before-accept")
     verdict = _check_bytes(book, sha256, expected) or _check_package(
         book, dirs.incoming / entry.name, accept
     )
@@ -263,6 +265,7 @@ def _take_in(
         )
         logger.warning("package %s refused on receipt: %s", entry.name, reason.value)
     book.decide(receipt)
+    kill_point("transport.receive.before-place")
     return receipt
 
 
@@ -384,6 +387,7 @@ def _acknowledge(transport: Transport, book: ReceiptBook) -> int:
             )
             return len(waiting) - index
         book.mark_acknowledged(receipt.name)
+        kill_point("transport.receive.after-acknowledge")
     return 0
 
 

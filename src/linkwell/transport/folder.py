@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import BinaryIO, Self
 
 from linkwell.errors import ConfigError, TransferError
+from linkwell.faults import kill_point
 from linkwell.fileio import write_bytes_atomic
 from linkwell.progress import SILENT, Progress
 from linkwell.transport.base import (
@@ -98,7 +99,9 @@ class FolderMailbox:
                 "faulty; run the command again",
             )
         _make_read_only(partial.path)
+        kill_point("transport.deliver.before-digest")
         self._commit_digest(inbox, name, sha256)
+        kill_point("transport.deliver.before-commit")
         if not commit_no_overwrite(partial.path, target):
             partial.path.unlink(missing_ok=True)
             return self._already_there(target, sha256, size, to)

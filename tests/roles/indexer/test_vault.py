@@ -9,7 +9,7 @@ import pytest
 from linkwell.config import Role
 from linkwell.engine import Engine
 from linkwell.errors import IdentityError, VaultError
-from linkwell.roles.indexer import Vault, read_secrets, restore
+from linkwell.roles.indexer import AssignCounts, Vault, read_secrets, restore
 from linkwell.roles.indexer.hmac_sql import hmac_sha256_sql
 from linkwell.schema import issue_ids
 from linkwell.seal import SecretIdentity, new_identity
@@ -68,6 +68,32 @@ def test_rerun_keeps_link_ids_and_new_wave_or_project_gets_new_ones(
     )
     assert longitudinal == [("p1", 300), ("p2", 300)]
     assert vault.verify().ok
+
+
+def _counts(engine: Engine, vault: Vault, ids: list[str], project: str, wave: int) -> AssignCounts:
+    engine.register("incoming", pa.table({"unique_id": ids}))
+    engine.execute(
+        f"CREATE OR REPLACE TEMP TABLE hashed AS SELECT {hmac_sha256_sql('unique_id')} AS id_hmac "
+        "FROM incoming",
+        vault.hmac_params,
+        purpose="t",
+    )
+    return vault.assign("hashed", project=project, wave=wave, longitudinal=True)
+
+
+def test_counts_describe_the_wave_so_a_rerun_after_a_crash_reports_the_same(
+    open_vault: tuple[Engine, Vault],
+) -> None:
+    """A run killed after the vault committed used to make its rerun report every child known."""
+    engine, vault = open_vault
+    ids = issue_ids(300).tolist()
+    first = _counts(engine, vault, ids[:200], "p1", 1)
+    assert first == AssignCounts(200, 0, 200, 200)
+    assert _counts(engine, vault, ids[:200], "p1", 1) == first  # the rerun after the crash
+    wave2 = _counts(engine, vault, ids[100:], "p1", 2)  # half the children are new this wave
+    assert wave2 == AssignCounts(100, 100, 200, 100)
+    assert _counts(engine, vault, ids[100:], "p1", 2) == wave2
+    assert _counts(engine, vault, ids, "p2", 1) == AssignCounts(0, 300, 300, 300)
 
 
 def test_wrong_identity_cannot_open_secrets(vault_dir: Path) -> None:

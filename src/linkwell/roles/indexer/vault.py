@@ -28,6 +28,7 @@ import pyrage
 from linkwell.engine import Engine, quote_string
 from linkwell.engine.tokens import random_tokens
 from linkwell.errors import IdentityError, LinkwellError, VaultError
+from linkwell.faults import kill_point
 from linkwell.fileio import atomic_path, write_bytes_atomic, write_text_atomic
 from linkwell.roles.indexer.hmac_sql import HMAC_KEY_BYTES, hmac_pads
 from linkwell.seal import SecretIdentity
@@ -147,7 +148,14 @@ def read_secrets(path: Path, identity: SecretIdentity) -> VaultSecrets:
 
 @dataclass(frozen=True)
 class AssignCounts:
-    """What one assignment added to the vault."""
+    """What the vault holds for the children of one assignment, in its project and wave.
+
+    ``persons_new`` children were first seen in this project and wave, ``persons_known`` in an
+    earlier one; ``link_ids_new`` link IDs and ``longitudinal_ids_new`` longitudinal IDs were
+    issued for this project and wave (not reused from an earlier wave). The counts describe the
+    vault, not the run: a run after a crash that had already committed its IDs reports what that
+    run stored, so a step re-run after a crash reports exactly what an uninterrupted run would.
+    """
 
     persons_new: int
     persons_known: int
@@ -228,8 +236,8 @@ class Vault:
         """Give every child in ``relation`` (a column ``id_hmac``) a person ID and a link ID.
 
         Children already in the vault keep their person ID; a link ID already issued for this
-        project and wave is kept, so re-running a step yields the same key. All in one
-        transaction.
+        project and wave is kept, so re-running a step yields the same key (and the same
+        counts: see :class:`AssignCounts`). All in one transaction.
         """
         engine = self._engine
         engine.execute(
@@ -238,13 +246,13 @@ class Vault:
         )
         engine.execute("BEGIN TRANSACTION", purpose="assign link IDs")
         try:
-            persons_new = self._insert_with_tokens(
+            self._insert_with_tokens(
                 "SELECT id_hmac FROM assign_ids ANTI JOIN vault.persons USING (id_hmac)",
                 "INSERT INTO vault.persons SELECT id_hmac, token, ?, ? "
                 "FROM numbered JOIN tokens USING (n)",
                 [project, wave],
             )
-            link_ids_new = self._insert_with_tokens(
+            self._insert_with_tokens(
                 "SELECT p.person_id FROM assign_ids JOIN vault.persons p USING (id_hmac) "
                 "ANTI JOIN (SELECT person_id FROM vault.link_ids WHERE project = $project "
                 "AND wave = $wave) l USING (person_id)",
@@ -253,9 +261,8 @@ class Vault:
                 [project, wave],
                 {"project": project, "wave": wave},
             )
-            longitudinal_new = 0
             if longitudinal:
-                longitudinal_new = self._insert_with_tokens(
+                self._insert_with_tokens(
                     "SELECT p.person_id FROM assign_ids JOIN vault.persons p USING (id_hmac) "
                     "ANTI JOIN (SELECT person_id FROM vault.longitudinal_ids "
                     "WHERE project = $project) l USING (person_id)",
@@ -264,12 +271,32 @@ class Vault:
                     [project],
                     {"project": project},
                 )
+            kill_point("vault.assign.before-commit")
         except BaseException:
             engine.execute("ROLLBACK", purpose="assign link IDs: roll back")
             raise
         engine.execute("COMMIT", purpose="assign link IDs: commit")
-        total = int(engine.scalar("SELECT count(*) FROM assign_ids", purpose="count assigned"))
-        return AssignCounts(persons_new, total - persons_new, link_ids_new, longitudinal_new)
+        kill_point("vault.assign.after-commit")
+        return self._counts(project=project, wave=wave)
+
+    def _counts(self, *, project: str, wave: int) -> AssignCounts:
+        """What the vault holds for the children in ``assign_ids``, in ``project`` and ``wave``."""
+        row = self._engine.fetchall(
+            "SELECT count(*), "
+            "count(*) FILTER (WHERE p.first_project = $project AND p.first_wave = $wave), "
+            "count(l.link_id), "
+            "count(g.longitudinal_id) FILTER (WHERE NOT EXISTS (SELECT 1 FROM vault.link_ids e "
+            "WHERE e.person_id = p.person_id AND e.project = $project AND e.wave < $wave)) "
+            "FROM assign_ids JOIN vault.persons p USING (id_hmac) "
+            "LEFT JOIN vault.link_ids l ON l.person_id = p.person_id "
+            "AND l.project = $project AND l.wave = $wave "
+            "LEFT JOIN vault.longitudinal_ids g ON g.person_id = p.person_id "
+            "AND g.project = $project",
+            {"project": project, "wave": wave},
+            purpose="count assigned",
+        )[0]
+        total, persons_new, link_ids, longitudinal_new = (int(value) for value in row)
+        return AssignCounts(persons_new, total - persons_new, link_ids, longitudinal_new)
 
     def _insert_with_tokens(
         self,
@@ -386,9 +413,15 @@ def restore(backup: Path, directory: Path) -> dict[str, object]:
     """
     try:
         manifest = json.loads((backup / BACKUP_MANIFEST).read_text(encoding="utf-8"))
-        expected = dict(manifest["sha256"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
         raise VaultError("not a vault backup, or its manifest is damaged", file=backup) from exc
+    expected = manifest.get("sha256") if isinstance(manifest, dict) else None
+    if not isinstance(expected, dict):
+        raise VaultError(
+            "not a vault backup, or its manifest is damaged: it lists no digests",
+            file=backup / BACKUP_MANIFEST,
+            hint="use another backup",
+        )
     for name in (DATABASE_FILE, SECRETS_FILE):
         if not (backup / name).is_file() or _sha256(backup / name) != expected.get(name):
             raise VaultError(

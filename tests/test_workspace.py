@@ -1,0 +1,197 @@
+"""A workspace finishes what a crash interrupted: each package sent, received and opened once.
+
+Each test builds the state a SIGKILL at one instant leaves behind (the fault-injection harness
+in ``tests/reliability`` reaches the same states by really killing processes) and checks that the
+next run finishes the work, logs each package action exactly once, and trusts nothing partial.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+import linkwell.workspace
+from linkwell.audit import AuditAction, read_log
+from linkwell.errors import StorageError
+from linkwell.seal import (
+    DatasetRef,
+    PackageKind,
+    inspect_package,
+    new_identity,
+    open_package,
+)
+from linkwell.transport import send_package
+from linkwell.workspace import Workspace
+from tests.seal.conftest import ROLES, card_dict, project_dict, write_payload
+
+DATASET = DatasetRef(id="survey-secondary", version=1)
+
+
+@dataclass
+class Pair:
+    """A survey provider that seals identifiers and the indexer that receives them."""
+
+    sender: Workspace
+    receiver: Workspace
+    package: Path
+
+
+@pytest.fixture
+def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pair:
+    identities = {name: new_identity(name, role) for name, role in ROLES.items()}
+    # Unlocking a keyring costs seconds of scrypt and is not what these tests are about.
+    monkeypatch.setattr(
+        linkwell.workspace,
+        "load_keyring",
+        lambda path, _passphrase: (identities[path.parent.name],),
+    )
+    project = project_dict({name: [card_dict(i)] for name, i in identities.items()})
+    project["transport"]["root"] = str(tmp_path / "exchange")
+    project_file = tmp_path / "project.toml"
+    project_file.write_text(tomli_w.dumps(project), encoding="utf-8")
+    (tmp_path / "passphrase").write_text("not used by the cached keyrings\n", encoding="utf-8")
+    (tmp_path / "passphrase").chmod(0o600)
+
+    def workspace(name: str) -> Workspace:
+        keys = tmp_path / "keyrings" / name
+        keys.mkdir(parents=True)
+        return Workspace.create(
+            tmp_path / name,
+            project_file=project_file,
+            party=name,
+            keyring=keys,
+            passphrase_file=tmp_path / "passphrase",
+        )
+
+    sender, receiver = workspace("ipsos"), workspace("nrs")
+    package = sender.seal(
+        write_payload(tmp_path / "identifiers.parquet"),
+        to="nrs",
+        kind=PackageKind.IDENTIFIERS,
+        source="secondary",
+        dataset=DATASET,
+        parents=(),
+        dest_dir=sender.folder("outbox"),
+    )
+    return Pair(sender, receiver, package)
+
+
+def _logged(ws: Workspace, action: AuditAction, package_id: str) -> int:
+    return sum(
+        1
+        for line in read_log(ws.root / "audit.log")
+        if line.entry is not None
+        and line.entry.action is action
+        and any(ref.id == package_id for ref in line.entry.packages)
+    )
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _received(pair: Pair) -> Path:
+    pair.sender.send()
+    pair.receiver.receive()
+    (accepted,) = pair.receiver.inbox_packages()
+    return accepted
+
+
+def test_a_clean_run_logs_each_package_action_once(pair: Pair) -> None:
+    accepted = _received(pair)
+    (opened,) = pair.receiver.open_inbox({PackageKind.IDENTIFIERS})
+    package_id = opened.manifest.package_id
+    assert accepted.stem == package_id
+    assert _logged(pair.sender, AuditAction.SENT, package_id) == 1
+    assert _logged(pair.receiver, AuditAction.RECEIVED, package_id) == 1
+    assert _logged(pair.receiver, AuditAction.OPENED, package_id) == 1
+    assert _sha256(opened.path) == opened.manifest.plaintext_sha256
+
+
+def test_a_payload_left_by_an_opening_cut_before_the_ledger_is_opened_again(pair: Pair) -> None:
+    """Killed between putting the payload in place and recording it: the rerun used to fail."""
+    accepted = _received(pair)
+    manifest = inspect_package(accepted, project=pair.receiver.project)
+    dest = pair.receiver.folder("opened/identifiers") / f"{manifest.package_id}.parquet"
+    dest.write_bytes(b"what a crashed opening left")
+    (opened,) = pair.receiver.open_inbox({PackageKind.IDENTIFIERS})
+    assert opened.path == dest
+    assert _sha256(dest) == manifest.plaintext_sha256
+    assert _logged(pair.receiver, AuditAction.OPENED, manifest.package_id) == 1
+
+
+def _open_without_committing(pair: Pair, accepted: Path) -> Path:
+    """What a kill between the ledger's record and the workspace's manifest leaves."""
+    ws = pair.receiver
+    manifest = inspect_package(accepted, project=ws.project)
+    dest = ws.folder("opened/identifiers") / f"{manifest.package_id}.parquet"
+    with ws.ledger() as ledger:
+        open_package(accepted, project=ws.project, identities=ws.keyring, ledger=ledger, dest=dest)
+    return dest
+
+
+def test_an_opening_cut_after_the_ledger_is_finished_not_lost(pair: Pair) -> None:
+    """Killed after the ledger said opened: the package used to vanish from the step's inputs."""
+    accepted = _received(pair)
+    dest = _open_without_committing(pair, accepted)
+    (opened,) = pair.receiver.open_inbox({PackageKind.IDENTIFIERS})
+    assert opened.path == dest
+    assert opened.manifest.package_id == accepted.stem
+    assert _logged(pair.receiver, AuditAction.OPENED, accepted.stem) == 1
+    assert pair.receiver.open_inbox({PackageKind.IDENTIFIERS}) == [opened]
+
+
+def test_an_opening_cut_after_its_audit_entry_is_not_logged_twice(pair: Pair) -> None:
+    _received(pair)
+    (opened,) = pair.receiver.open_inbox({PackageKind.IDENTIFIERS})
+    opened.path.with_suffix(".json").unlink()  # killed after the log, before the manifest
+    assert pair.receiver.open_inbox({PackageKind.IDENTIFIERS}) == [opened]
+    assert _logged(pair.receiver, AuditAction.OPENED, opened.manifest.package_id) == 1
+
+
+def test_a_damaged_payload_of_a_cut_opening_is_refused(pair: Pair) -> None:
+    accepted = _received(pair)
+    dest = _open_without_committing(pair, accepted)
+    dest.write_bytes(dest.read_bytes()[:-1])
+    with pytest.raises(StorageError, match="missing or damaged") as info:
+        pair.receiver.open_inbox({PackageKind.IDENTIFIERS})
+    assert info.value.file == str(dest)
+    assert not dest.with_suffix(".json").exists()
+    assert pair.receiver.opened({PackageKind.IDENTIFIERS}) == []
+
+
+def test_a_receipt_cut_before_its_audit_entry_is_logged_once(pair: Pair) -> None:
+    """Killed after the ledger recorded the receipt: the log used to miss it for good."""
+    pair.sender.send()
+    (sent,) = pair.sender.folder("sent").glob("*.lwp")
+    copy = pair.receiver.folder("incoming-test") / sent.name
+    shutil.copy(sent, copy)
+    manifest = inspect_package(copy, project=pair.receiver.project)
+    with pair.receiver.ledger() as ledger:
+        ledger.record_received(manifest, file=copy)
+    assert pair.receiver.accept(copy) == manifest.package_id
+    assert pair.receiver.accept(copy) == manifest.package_id
+    assert _logged(pair.receiver, AuditAction.RECEIVED, manifest.package_id) == 1
+
+
+def test_a_send_cut_before_moving_to_sent_is_logged_once(pair: Pair) -> None:
+    (delivery,) = pair.sender.send()
+    sent = pair.sender.folder("sent") / delivery.name
+    sent.rename(pair.sender.folder("outbox") / delivery.name)  # killed before the move
+    (again,) = pair.sender.send()
+    assert again.already_delivered
+    assert _logged(pair.sender, AuditAction.SENT, pair.package.stem) == 1
+    assert sent.exists()
+
+
+def test_a_send_cut_before_its_audit_entry_is_logged_once(pair: Pair) -> None:
+    ws = pair.sender
+    send_package(pair.package, project=ws.project, party="ipsos", to="nrs")  # then killed
+    (again,) = ws.send()
+    assert again.already_delivered
+    assert _logged(ws, AuditAction.SENT, pair.package.stem) == 1
