@@ -1,11 +1,12 @@
 """Peers a user might pick instead for the linking step: Splink and a straightforward pandas join.
 
-Splink (DuckDB backend) links the same identifiers files deterministically on the survey ID and
-writes the matched pairs; it does no more than that (no content, no release). The pandas version
-does the linker's join the way a careful analyst would write it with pandas' defaults: read the
-key and content files, merge, tag, left-join authority rows, draw random release IDs, sort, write.
-Both check their own answer against the flow's counts, so a peer that is fast because it is wrong
-fails the run instead.
+Splink (DuckDB backend) links the same identifiers files deterministically on the survey ID: once
+writing only the matched pairs (what its deterministic link gives), once going on to the same
+release through the plain DuckDB join (what a user who picked Splink would have to do). The
+pandas version does the linker's join the way a careful analyst would write it with pandas'
+defaults: read key and content, merge, tag, left-join authority rows, draw random release IDs,
+sort, write. Each peer checks its answer against the flow's counts, so a peer that is fast
+because it is wrong fails the run instead.
 """
 
 from __future__ import annotations
@@ -13,22 +14,23 @@ from __future__ import annotations
 import binascii
 import logging
 import os
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-from flow_plain import Source
+from flow_plain import Source, join_sql
 from linkwell.config import ReleasePolicy
-from linkwell.engine import quote_string
+from linkwell.engine import Engine, quote_string
 from linkwell.schema.release import AUTHORITY_LINKED, RELEASE_ID, SURVEY
 
 
-def splink_link(files: list[Source], expected_pairs: int, dest: str) -> int:
-    """Splink's deterministic link of every identifiers file on the survey ID; pairs to Parquet."""
-    connection = duckdb.connect()
+def _splink_pairs(connection: duckdb.DuckDBPyConnection, files: list[Source]) -> str:
+    """Splink's deterministic link on the survey ID; the name of its table of pairs."""
     api = DuckDBAPI(connection=connection)
     tables = [
         api.register(
@@ -47,12 +49,74 @@ def splink_link(files: list[Source], expected_pairs: int, dest: str) -> int:
         retain_intermediate_calculation_columns=False,
     )
     linker = Linker(tables, settings, log_level=logging.WARNING)
-    pairs = linker.inference.deterministic_link()
-    found = connection.execute(
-        f"COPY {pairs.physical_name} TO {quote_string(dest)} (FORMAT parquet)"
-    ).fetchone()
-    if found is None or int(found[0]) != expected_pairs:
-        raise RuntimeError(f"splink found {found} pairs, the flow linked {expected_pairs}")
+    return linker.inference.deterministic_link().physical_name
+
+
+def _check(what: str, found: int, expected: int) -> None:
+    if found != expected:
+        raise RuntimeError(f"{what}: the peer found {found}, the flow {expected}")
+
+
+def splink_link(files: list[Source], expected_pairs: int, dest: str) -> int:
+    """Splink's deterministic link of every identifiers file on the survey ID; pairs to Parquet."""
+    connection = duckdb.connect()
+    pairs = _splink_pairs(connection, files)
+    found = connection.execute(f"COPY {pairs} TO {quote_string(dest)} (FORMAT parquet)").fetchone()
+    _check("pairs", int(found[0]) if found else 0, expected_pairs)
+    return sum(pq.ParquetFile(path).metadata.num_rows for _s, _k, path in files)
+
+
+def splink_release(
+    files: list[Source],
+    contents: list[Source],
+    policy_json: str,
+    expected_rows: int,
+    out: str,
+) -> int:
+    """What a Splink user does for the same release: link the IDs, then join the content.
+
+    Splink's pairs become a key (each surveyed row is its own child; a paired authority row
+    belongs to its survey row), and the content is joined through it by the plain join.
+    """
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect()
+    pairs = _splink_pairs(connection, files)
+    kinds = {f"source_{n}": (source, kind) for n, (source, kind, _path) in enumerate(files)}
+    names = pa.table(
+        {
+            "dataset": list(kinds),
+            "source": [v[0] for v in kinds.values()],
+            "kind": [v[1] for v in kinds.values()],
+        }
+    )
+    connection.register("datasets", names)
+    surveys = " UNION ALL ".join(
+        f"SELECT {quote_string(source)} AS source, row_ref, row_ref AS link_id "
+        f"FROM read_parquet({quote_string(path)})"
+        for source, kind, path in files
+        if kind == "survey"
+    )
+    key = folder / "key.parquet"
+    connection.execute(
+        f"COPY ({surveys} UNION ALL "
+        "SELECT CASE WHEN l.kind = 'authority' THEN l.source ELSE r.source END, "
+        "CASE WHEN l.kind = 'authority' THEN p.unique_id_l ELSE p.unique_id_r END, "
+        "CASE WHEN l.kind = 'authority' THEN p.unique_id_r ELSE p.unique_id_l END "
+        f"FROM {pairs} p JOIN datasets l ON l.dataset = p.source_dataset_l "
+        "JOIN datasets r ON r.dataset = p.source_dataset_r "
+        "WHERE (l.kind = 'authority') <> (r.kind = 'authority')) "
+        f"TO {quote_string(key)} (FORMAT parquet)"
+    )
+    with Engine(temp_dir=folder / "tmp") as engine:
+        rows = join_sql(
+            engine,
+            str(key),
+            contents,
+            ReleasePolicy.model_validate_json(policy_json),
+            folder / "release.parquet",
+        )
+    _check("release rows", rows, expected_rows)
     return sum(pq.ParquetFile(path).metadata.num_rows for _s, _k, path in files)
 
 
@@ -88,7 +152,6 @@ def pandas_join(
     release = release.rename(columns={"urban_rural": "urban_rural_8"}).drop(columns="link_id")
     release.insert(0, RELEASE_ID, _random_ids(len(release)))
     release = release.sort_values(RELEASE_ID, ignore_index=True)
-    if len(release) != expected_rows:
-        raise RuntimeError(f"pandas made {len(release)} release rows, the flow {expected_rows}")
+    _check("release rows", len(release), expected_rows)
     release.to_parquet(dest, index=False)
     return received

@@ -14,6 +14,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from harness import Stopwatch, Timed
 from linkwell.config import Role, SourceKind
 from linkwell.demo import demo_parties, write_project_file
 from linkwell.fileio import write_text_atomic
@@ -129,6 +130,15 @@ def make_world(workdir: str, run_dir: str) -> int:
         steps.append(PartySteps(party.name, party.role.value, str(workspace), sources))
     World(str(run), str(project_file), tuple(steps)).save()
     return len(parties)
+
+
+def unlock_keyring(workspace: str) -> Timed:
+    """Setup: what every step pays first, unlocking its party's keyring (age scrypt)."""
+    ws = Workspace.open(Path(workspace))
+    clock = Stopwatch()
+    with clock.section():
+        ws.identity()
+    return clock.result(len(ws.keyring))
 
 
 def provider_inputs(synthetic: SynthResult) -> list[tuple[str, SourceKind, Path]]:
