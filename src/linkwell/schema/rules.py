@@ -286,6 +286,5 @@ def problems_sql(checks: Sequence[Check]) -> str:
     cases = ", ".join(f"CASE WHEN {c.condition} THEN {c.id} END" for c in checks)
     failed = " OR ".join(f"({c.condition})" for c in checks)
     return (
-        f"CASE WHEN {failed} THEN list_filter([{cases}], x -> x IS NOT NULL) "
-        "ELSE []::INTEGER[] END"
+        f"CASE WHEN {failed} THEN list_filter([{cases}], x -> x IS NOT NULL) ELSE []::INTEGER[] END"
     )
