@@ -110,11 +110,11 @@ def run_flow(
     uniform = measure(
         "synthesise",
         "numpy uniform cells",
-        bench_synth.uniform_cells,
+        flow_world.uniform_small_cells,
         size,
         columns,
         str(workdir / "uniform.parquet"),
-        note=f"{columns} float64 columns: as many cells as the area's Parquet files",
+        note=f"{columns} int8 columns of 0-9: as many cells as the area's Parquet files",
     )
     setup = [measure("setup", "identities (every party)", flow_world.make_identities, str(workdir))]
     flows = []

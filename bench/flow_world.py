@@ -14,6 +14,10 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from harness import Stopwatch, Timed
 from linkwell.config import Role, SourceKind
 from linkwell.demo import demo_parties, write_project_file
@@ -23,6 +27,7 @@ from linkwell.synth import FileFormat, MessRates, SynthFormats, SynthResult, syn
 from linkwell.workspace import Workspace
 
 SEED = 2026
+_CHUNK = 131_072
 AREA = "area"
 KEYS = "keys"
 PASSPHRASES = "passphrases"
@@ -42,6 +47,22 @@ def synthesise_area(size: int, workdir: str, authorities: int) -> int:
         formats=SynthFormats.every(FileFormat.PARQUET),
     )
     write_text_atomic(Path(workdir) / SYNTH_RECORD, result.model_dump_json(indent=2))
+    return size
+
+
+def uniform_small_cells(size: int, columns: int, dest: str) -> int:
+    """Synthesis's bound: as many random cells as the area holds, written as Parquet.
+
+    Drawn as small integers (0-9, one byte), because the area's cells are mostly flags and
+    answer codes: random doubles would make a bound ten times the area's size on disk.
+    """
+    rng = np.random.default_rng(SEED)
+    schema = pa.schema([(f"c{i}", pa.int8()) for i in range(columns)])
+    with pq.ParquetWriter(dest, schema, compression="zstd") as writer:
+        for start in range(0, size, _CHUNK):
+            rows = min(_CHUNK, size - start)
+            cells = rng.integers(0, 10, (columns, rows), dtype=np.int8)
+            writer.write_table(pa.table(list(cells), schema=schema))
     return size
 
 
