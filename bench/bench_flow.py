@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 FLOW_STAGES = ("split + seal", "index", "link + release", "open", "report")
 SPLINK_PAIRS = "splink deterministic link (peer)"
+PANDAS_MAX_SIZE = 2_000_000
 UNLOCK = "unlock one keyring (scrypt; every step pays it)"
 SPLINK_RELEASE = "splink link + plain join into the release (peer)"
 
@@ -139,8 +140,14 @@ def run_flow(
         flows.append(flow)
     best = min(range(len(flows)), key=lambda n: flows[n].wall_s)
     world = flow_world.World.load(workdir / f"run-{best}")
-    pieces = _pieces(world, workdir, repeat=repeat, peers=peers)
+    with_pandas = peers and size <= PANDAS_MAX_SIZE
+    pieces = _pieces(world, workdir, repeat=repeat, peers=peers, with_pandas=with_pandas)
     unavailable = {}
+    if peers and not with_pandas:
+        unavailable["pandas join (peer)"] = (
+            f"skipped above {PANDAS_MAX_SIZE:,} pupils: pandas holds the whole join in memory "
+            "(2.5 GB at 1,000,000 pupils, so about 25 GB here)"
+        )
     if not flow_steps.report_available():
         unavailable["report"] = (
             "linkwell.analysis / linkwell.report are not in this branch yet (merged separately)"
@@ -284,7 +291,9 @@ def _plain(world: World, out: Path) -> list[Measurement]:
     return results
 
 
-def _pieces(world: World, workdir: Path, *, repeat: int, peers: bool) -> list[Measurement]:
+def _pieces(
+    world: World, workdir: Path, *, repeat: int, peers: bool, with_pandas: bool
+) -> list[Measurement]:
     """Each target's piece alone on the flow's files, beside its bound (fastest of ``repeat``)."""
     import flow_components as piece
     import flow_world
@@ -404,20 +413,21 @@ def _pieces(world: World, workdir: Path, *, repeat: int, peers: bool) -> list[Me
             for source, counts in linked.counts.items()
             if project.source(source).kind.value == "authority"
         )
-        results.append(
-            _best(
-                repeat,
-                "link (compute)",
-                "pandas join (peer)",
-                flow_peers.pandas_join,
-                str(key.path),
-                contents,
-                policy,
-                released.released,
-                str(out / "pandas-release.parquet"),
-                baseline=plain_join,
+        if with_pandas:
+            results.append(
+                _best(
+                    repeat,
+                    "link (compute)",
+                    "pandas join (peer)",
+                    flow_peers.pandas_join,
+                    str(key.path),
+                    contents,
+                    policy,
+                    released.released,
+                    str(out / "pandas-release.parquet"),
+                    baseline=plain_join,
+                )
             )
-        )
         results.append(
             _best(
                 repeat,

@@ -14,10 +14,10 @@ import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flow_plain import Cipher, Source, index_sql, join_sql
+from flow_plain import Cipher, Source, bench_engine, index_sql, join_sql
 from harness import Stopwatch, Timed
 from linkwell.config import ColumnMapping, ReleasePolicy, SourceKind
-from linkwell.engine import Engine, quote_string
+from linkwell.engine import quote_string
 from linkwell.roles.indexer import IdentifierFile, Vault, VaultSecrets, build_linkage_key
 from linkwell.roles.linker import ContentFile, join_release
 from linkwell.schema import load_dataset, validate_file
@@ -32,7 +32,7 @@ def _mapping(mapping_file: str, source: str) -> ColumnMapping:
 
 def validate(path: str, dataset: str, mapping_file: str, source: str, out: str) -> int:
     """``validate_file`` on one provider file: read, map, check, quarantine, write accepted rows."""
-    with Engine(temp_dir=Path(out) / "tmp") as engine:
+    with bench_engine(Path(out) / "tmp") as engine:
         result = validate_file(
             Path(path),
             load_dataset(dataset, 1),
@@ -50,13 +50,13 @@ def plain_copy(path: str, dest: str) -> int:
         if path.endswith(".csv")
         else f"read_parquet({quote_string(path)})"
     )
-    with Engine(temp_dir=Path(dest).parent / "tmp") as engine:
+    with bench_engine(Path(dest).parent / "tmp") as engine:
         return engine.copy_to_parquet(f"SELECT * FROM {reader}", Path(dest), purpose="plain copy")
 
 
 def to_csv(path: str, dest: str) -> int:
     """Preparation: the provider's Parquet file as the CSV a provider would more often send."""
-    with Engine() as engine:
+    with bench_engine(Path(dest).parent / "tmp") as engine:
         engine.execute(
             f"COPY (SELECT * FROM read_parquet({quote_string(path)})) TO {quote_string(dest)} "
             "(FORMAT csv, HEADER true)",
@@ -70,7 +70,7 @@ def to_csv(path: str, dest: str) -> int:
 def index_key(files: list[Source], out: str) -> int:
     """The indexer's computation alone: a new vault, HMAC, classification, link IDs, key, report."""
     folder = Path(out)
-    with Engine(temp_dir=folder / "tmp") as engine:
+    with bench_engine(folder / "tmp") as engine:
         vault = Vault(engine, folder / "vault", VaultSecrets.generate(), create=True)
         result = build_linkage_key(
             engine,
@@ -87,7 +87,7 @@ def index_key(files: list[Source], out: str) -> int:
 
 def index_plain(files: list[Source], out: str) -> int:
     """The indexer's bound: DuckDB draws random IDs for surveyed children and joins them."""
-    with Engine(temp_dir=Path(out) / "tmp") as engine:
+    with bench_engine(Path(out) / "tmp") as engine:
         index_sql(engine, files, Path(out) / "key.parquet")
         return int(
             engine.scalar(
@@ -98,7 +98,7 @@ def index_plain(files: list[Source], out: str) -> int:
 
 def join(key: str, contents: list[Source], policy_json: str, out: str) -> int:
     """The linker's join alone: key content, one row per child, release IDs, recoded areas."""
-    with Engine(temp_dir=Path(out) / "tmp") as engine:
+    with bench_engine(Path(out) / "tmp") as engine:
         counts = join_release(
             engine,
             key=Path(key),
@@ -112,7 +112,7 @@ def join(key: str, contents: list[Source], policy_json: str, out: str) -> int:
 def join_plain(key: str, contents: list[Source], policy_json: str, out: str) -> int:
     """The linker's bound: the same release from a plain DuckDB join, no checks."""
     policy = ReleasePolicy.model_validate_json(policy_json)
-    with Engine(temp_dir=Path(out) / "tmp") as engine:
+    with bench_engine(Path(out) / "tmp") as engine:
         join_sql(engine, key, contents, policy, Path(out) / "release.parquet")
         return int(
             engine.scalar(

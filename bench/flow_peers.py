@@ -23,10 +23,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-from flow_plain import Source, join_sql
+from flow_plain import Source, bench_engine, join_sql
 from linkwell.config import ReleasePolicy
-from linkwell.engine import Engine, quote_string
+from linkwell.engine import quote_string
 from linkwell.schema.release import AUTHORITY_LINKED, RELEASE_ID, SURVEY
+from linkwell.workspace import default_memory_limit
+
+
+def _connection(spill: Path) -> duckdb.DuckDBPyConnection:
+    """Splink's own DuckDB connection, with the memory bound and spill folder of linkwell's."""
+    connection = duckdb.connect()
+    spill.mkdir(parents=True, exist_ok=True)
+    connection.execute(f"SET memory_limit = {quote_string(default_memory_limit())}")
+    connection.execute(f"SET temp_directory = {quote_string(spill)}")
+    return connection
 
 
 def _splink_pairs(connection: duckdb.DuckDBPyConnection, files: list[Source]) -> str:
@@ -59,7 +69,7 @@ def _check(what: str, found: int, expected: int) -> None:
 
 def splink_link(files: list[Source], expected_pairs: int, dest: str) -> int:
     """Splink's deterministic link of every identifiers file on the survey ID; pairs to Parquet."""
-    connection = duckdb.connect()
+    connection = _connection(Path(dest).parent / "tmp")
     pairs = _splink_pairs(connection, files)
     found = connection.execute(f"COPY {pairs} TO {quote_string(dest)} (FORMAT parquet)").fetchone()
     _check("pairs", int(found[0]) if found else 0, expected_pairs)
@@ -80,7 +90,7 @@ def splink_release(
     """
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect()
+    connection = _connection(folder / "tmp")
     pairs = _splink_pairs(connection, files)
     kinds = {f"source_{n}": (source, kind) for n, (source, kind, _path) in enumerate(files)}
     names = pa.table(
@@ -108,7 +118,7 @@ def splink_release(
         "WHERE (l.kind = 'authority') <> (r.kind = 'authority')) "
         f"TO {quote_string(key)} (FORMAT parquet)"
     )
-    with Engine(temp_dir=folder / "tmp") as engine:
+    with bench_engine(folder / "tmp") as engine:
         rows = join_sql(
             engine,
             str(key),

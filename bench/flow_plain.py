@@ -28,11 +28,17 @@ from linkwell.schema.release import (
     simd_column,
     urban_rural_column,
 )
+from linkwell.workspace import default_memory_limit
 
 Source = tuple[str, str, str]
 """(source name, kind, path of a Parquet file)."""
 
 _RANDOM_ID = "replace(gen_random_uuid()::VARCHAR, '-', '')"
+
+
+def bench_engine(spill: Path) -> Engine:
+    """The engine every bench step uses: a workspace's settings (memory bound, spill folder)."""
+    return Engine(temp_dir=spill, memory_limit=default_memory_limit())
 
 
 class Cipher:
@@ -195,7 +201,7 @@ def plain_participants(sources: list[Source], codes: list[str], out: str) -> Tim
     clock, cipher, folder = Stopwatch(), Cipher(), Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     rows = 0
-    with Engine(temp_dir=folder / "tmp") as engine:
+    with bench_engine(folder / "tmp") as engine:
         for source in sources:
             with clock.section():
                 lists = participants_sql(engine, source, codes, folder)
@@ -213,7 +219,7 @@ def plain_split(
     lists = [Path(p) for p in participants]
     cipher.decrypt(lists, clock)
     rows = 0
-    with Engine(temp_dir=folder / "tmp") as engine:
+    with bench_engine(folder / "tmp") as engine:
         for source, dataset in zip(sources, datasets, strict=True):
             with clock.section():
                 files = split_sql(engine, source, dataset, lists, folder)
@@ -228,7 +234,7 @@ def plain_index(files: list[Source], out: str) -> Timed:
     folder.mkdir(parents=True, exist_ok=True)
     cipher.decrypt([Path(f[2]) for f in files], clock)
     key = folder / "key.parquet"
-    with Engine(temp_dir=folder / "tmp") as engine:
+    with bench_engine(folder / "tmp") as engine:
         with clock.section():
             index_sql(engine, files, key)
         rows = _rows(engine, [f[2] for f in files])
@@ -243,7 +249,7 @@ def plain_release(key: str, contents: list[Source], policy_json: str, out: str) 
     cipher.decrypt([Path(key), *(Path(c[2]) for c in contents)], clock)
     release = folder / "release.parquet"
     policy = ReleasePolicy.model_validate_json(policy_json)
-    with Engine(temp_dir=folder / "tmp") as engine:
+    with bench_engine(folder / "tmp") as engine:
         with clock.section():
             join_sql(engine, key, contents, policy, release)
         rows = _rows(engine, [c[2] for c in contents])
