@@ -12,6 +12,10 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from linkwell.analysis import (
+        Analysis,
+        analyse,
+    )
     from linkwell.audit import (
         AuditAction,
         AuditLog,
@@ -50,6 +54,10 @@ if TYPE_CHECKING:
         ValidationError,
         VaultError,
     )
+    from linkwell.report import (
+        ReportBundle,
+        write_report,
+    )
     from linkwell.schema import (
         DatasetDef,
         ValidationResult,
@@ -80,6 +88,7 @@ if TYPE_CHECKING:
         synthesise,
     )
     from linkwell.transport import (
+        LocalSftpServer,
         ReceiveDirs,
         ReceiveReport,
         Transport,
@@ -89,6 +98,8 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "Analysis": "linkwell.analysis",
+    "analyse": "linkwell.analysis",
     "AuditAction": "linkwell.audit",
     "AuditLog": "linkwell.audit",
     "VerifyReport": "linkwell.audit",
@@ -121,6 +132,8 @@ _EXPORTS: dict[str, str] = {
     "UnknownSenderError": "linkwell.errors",
     "ValidationError": "linkwell.errors",
     "VaultError": "linkwell.errors",
+    "ReportBundle": "linkwell.report",
+    "write_report": "linkwell.report",
     "DatasetDef": "linkwell.schema",
     "ValidationResult": "linkwell.schema",
     "is_valid_id": "linkwell.schema",
@@ -144,6 +157,7 @@ _EXPORTS: dict[str, str] = {
     "SynthParameters": "linkwell.synth",
     "SynthResult": "linkwell.synth",
     "synthesise": "linkwell.synth",
+    "LocalSftpServer": "linkwell.transport",
     "ReceiveDirs": "linkwell.transport",
     "ReceiveReport": "linkwell.transport",
     "Transport": "linkwell.transport",
@@ -155,6 +169,7 @@ _EXPORTS: dict[str, str] = {
 __version__ = "0.1.0"
 
 __all__ = [
+    "Analysis",
     "AuditAction",
     "AuditError",
     "AuditLog",
@@ -168,6 +183,7 @@ __all__ = [
     "InputError",
     "InternalError",
     "LinkwellError",
+    "LocalSftpServer",
     "Manifest",
     "MessRates",
     "MisdirectedError",
@@ -181,6 +197,7 @@ __all__ = [
     "ReceiveDirs",
     "ReceiveReport",
     "ReplayError",
+    "ReportBundle",
     "Role",
     "RoleError",
     "SchemaError",
@@ -199,6 +216,7 @@ __all__ = [
     "VaultError",
     "VerifyReport",
     "__version__",
+    "analyse",
     "inspect_package",
     "is_valid_id",
     "issue_ids",
@@ -217,6 +235,7 @@ __all__ = [
     "synthesise",
     "validate_file",
     "verify_log",
+    "write_report",
 ]
 
 

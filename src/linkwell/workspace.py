@@ -84,6 +84,7 @@ from linkwell.transport import (
     Delivery,
     ReceiveDirs,
     ReceiveReport,
+    load_ssh_key,
     receive_packages,
     send_package,
 )
@@ -136,11 +137,14 @@ class Workspace:
         keyring: Path,
         passphrase_env: str = "LINKWELL_PASSPHRASE",  # noqa: S107 - a variable's name
         passphrase_file: Path | None = None,
+        sftp_key_file: Path | None = None,
     ) -> Workspace:
         """Write ``workspace.toml`` for ``party`` and check its keyring matches its project card.
 
         ``keyring`` is the folder ``linkwell keys new`` wrote; it is moved into the workspace if
         it is elsewhere, so that the workspace holds everything the party needs.
+        ``sftp_key_file`` (relative to the workspace, or absolute) is the party's SSH key for
+        the SFTP transport; it is checked now, so that a missing or readable key fails here.
         """
         root.mkdir(parents=True, exist_ok=True)
         if (root / WORKSPACE_FILE).exists():
@@ -158,9 +162,13 @@ class Workspace:
             identity_file=Path("keys"),
             passphrase_env=passphrase_env,
             passphrase_file=None if passphrase_file is None else passphrase_file.resolve(),
+            sftp_key_file=sftp_key_file,
         )
         workspace = cls(root, settings, load_project(project_file))
         workspace.identity()  # refuse now if the keyring does not belong to this party
+        key_file = workspace._key_file()
+        if key_file is not None:
+            load_ssh_key(key_file)
         body = tomli_w.dumps(settings.model_dump(mode="json", exclude_none=True))
         write_text_atomic(root / WORKSPACE_FILE, body)
         return workspace

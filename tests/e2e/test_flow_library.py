@@ -5,48 +5,16 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 
 from linkwell.demo import DemoResult
-from linkwell.engine import Engine, quote_ident
 from linkwell.roles.indexer import LinkResult
 from linkwell.roles.linker import ReleaseResult
-from linkwell.schema.release import FORBIDDEN_COLUMNS
 
-
-def _expected_sql(release_columns: list[str]) -> str:
-    """The release as the truth says it must be: one row per participating child."""
-    renamed = {
-        "sex": "reported_sex",
-        "urban_rural_8": "urban_rural",
-        "authority_linked": "in_authority_extract",
-    }
-    parts = []
-    for column in release_columns:
-        source = renamed.get(column, column)
-        parts.append(f"CAST({quote_ident(source)} AS VARCHAR) AS {quote_ident(column)}")
-    return f"SELECT {', '.join(parts)} FROM read_parquet($truth) WHERE participated"
+from .truth import assert_release_is_the_truth
 
 
 def test_release_is_exactly_the_truth(clean_demo: DemoResult) -> None:
-    release = clean_demo.release
-    columns = [c for c in pq.read_schema(release).names if c not in ("release_id", "weight")]
-    got = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in columns)
-    truth = {"truth": str(clean_demo.synthetic.truth.pupils)}
-    with Engine() as engine:
-        engine.execute(
-            f"CREATE TEMP TABLE got AS SELECT {got} FROM read_parquet($release)",
-            {"release": str(release)},
-            purpose="t",
-        )
-        engine.execute(f"CREATE TEMP TABLE want AS {_expected_sql(columns)}", truth, purpose="t")
-        missing = engine.scalar(
-            "SELECT count(*) FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM got)", purpose="t"
-        )
-        extra = engine.scalar(
-            "SELECT count(*) FROM (SELECT * FROM got EXCEPT ALL SELECT * FROM want)", purpose="t"
-        )
-        rows = engine.scalar("SELECT count(*) FROM got", purpose="t")
-    assert (missing, extra) == (0, 0)
-    assert rows == clean_demo.synthetic.respondents
-    assert not FORBIDDEN_COLUMNS & set(pq.read_schema(release).names)
+    assert_release_is_the_truth(
+        clean_demo.release, clean_demo.synthetic.truth.pupils, clean_demo.synthetic.respondents
+    )
 
 
 def test_every_count_adds_up(clean_demo: DemoResult) -> None:
@@ -84,3 +52,32 @@ def test_no_non_participant_data_leaves_the_authority(clean_demo: DemoResult) ->
     truth = pq.read_table(clean_demo.synthetic.truth.pupils, columns=["participated"]).to_pylist()
     non_participants = sum(not r["participated"] for r in truth)
     assert authority.withheld_not_participant == non_participants  # type: ignore[attr-defined]
+
+
+def test_separation_holds_and_a_planted_leak_is_found(clean_demo: DemoResult, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from linkwell.config import Role
+    from linkwell.separation import Forbidden, verify_separation
+
+    truth = clean_demo.synthetic.truth.pupils
+    report = clean_demo.separation
+    assert clean_demo.separation_table.read_text().endswith(
+        "no party holds anything its role forbids\n"
+    )
+    assert report.ok, [(p.party, p.found, p.where) for p in report.parties]
+    assert report.values[Forbidden.SURVEY_ID] > 0
+    assert report.values[Forbidden.LINK_ID] > 0
+    assert report.values[Forbidden.ROW_REF] > 0
+    assert all(p.files > 0 for p in report.parties)
+    # Plant a leak: a provider's identifiers file (row refs and survey IDs) in the analyst's
+    # workspace, and the linker's key in the same place.
+    analyst = clean_demo.workspaces["scotcen-analysis"]
+    provider_ids = next(clean_demo.workspaces["ipsos-mori"].rglob("identifiers.parquet"))
+    shutil.copy(provider_ids, analyst / "notes-from-a-colleague.parquet")
+    leaked = verify_separation({"scotcen-analysis": analyst}, truth_pupils=truth)
+    (finding,) = [p for p in leaked.parties if p.role is Role.ANALYST]
+    assert finding.found[Forbidden.SURVEY_ID] > 0
+    assert finding.found[Forbidden.ROW_REF] > 0
+    assert not leaked.ok
+    (analyst / "notes-from-a-colleague.parquet").unlink()

@@ -16,20 +16,18 @@ LINKS = random_tokens(5).to_pylist()
 ALL = frozenset(Forbidden)
 
 
-def _sets() -> ValueSets:
-    values = pa.table(
-        {
-            "value": IDS + LINKS,
-            "kind": [Forbidden.SURVEY_ID.value] * 20 + [Forbidden.LINK_ID.value] * 5,
-        }
-    )
-    return ValueSets(values=values, columns={"sdq_01": Forbidden.SURVEY_ANSWER})
+VALUES = pa.table(
+    {
+        "value": IDS + LINKS,
+        "kind": [Forbidden.SURVEY_ID.value] * 20 + [Forbidden.LINK_ID.value] * 5,
+    }
+)
 
 
 def _scan(path: Path) -> dict[Forbidden, int]:
-    sets = _sets()
+    sets = ValueSets(columns={"sdq_01": Forbidden.SURVEY_ANSWER})
     with Engine() as engine:
-        engine.register("forbidden_values", sets.values)
+        engine.register("forbidden_values", VALUES)
         return scan_file(engine, path, ALL, sets).hits
 
 

@@ -59,7 +59,7 @@ def main(verbose: int, debug: bool) -> None:  # noqa: FBT001
       linkwell validate --dataset authority area/authority.csv
 
     Each party runs its own commands in its own workspace; see docs/ for the guide per role.
-    """  # noqa: D301 - click keeps a block unwrapped only after a real backspace
+    """
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(
         level=max(level, logging.DEBUG),

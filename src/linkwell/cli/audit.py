@@ -47,7 +47,7 @@ def show(log: Path, tail: int | None) -> None:
     Examples:
       linkwell audit show workspace/audit.log
       linkwell audit show workspace/audit.log --tail 20
-    """  # noqa: D301 - click keeps a paragraph unwrapped only after a real backspace (\b)
+    """
     table = _table()
     for name in ("line", "entry", "time", "action"):
         table.add_column(name, no_wrap=True)
@@ -88,7 +88,7 @@ def verify(log: Path, signers: tuple[str, ...], witnesses: tuple[Path, ...], as_
       linkwell audit verify nrs/audit.log --signer ed25519:3q2+7w...=
       linkwell audit verify nrs/audit.log --signer project.toml \\
           --witness heads/nrs-from-edris.json --witness heads/nrs-from-ipsos.json
-    """  # noqa: D301 - click keeps a paragraph unwrapped only after a real backspace (\b)
+    """
     report = verify_log_files(
         log, signers=signers, witness_files=witnesses, progress=terminal_progress()
     )
@@ -109,7 +109,7 @@ def repair(log: Path) -> None:
     \b
     Example:
       linkwell audit repair workspace/audit.log
-    """  # noqa: D301 - click keeps a paragraph unwrapped only after a real backspace (\b)
+    """
     result = repair_log(log)
     if result.log_removed:
         stdout.print(f"removed the log: its only line was torn ({result.bytes_removed} bytes)")

@@ -83,7 +83,7 @@ def validate(
       linkwell validate pupils.xlsx --dataset authority --mapping fife.toml \\
           --sheet Pupils --out checked/
       linkwell validate survey.sav --project project.toml --source ipsos-s1s4 --out checked/
-    """  # noqa: D301 - click's \b marks a verbatim block
+    """
     chosen, column_mapping = validation_inputs(
         dataset=dataset, mapping=mapping, project=project, source=source
     )
@@ -111,7 +111,7 @@ def ids() -> None:
     Examples:
       linkwell ids issue --count 1200 --out wave1-ids.txt
       linkwell ids check returned-ids.txt
-    """  # noqa: D301 - click's \b marks a verbatim block
+    """
 
 
 @ids.command()
@@ -128,7 +128,7 @@ def issue(count: int, out: Path | None, exclude: Path | None) -> None:
     Examples:
       linkwell ids issue --count 1200 --out wave1-ids.txt
       linkwell ids issue --count 300 --exclude wave1-ids.txt --out wave1-extra.txt
-    """  # noqa: D301 - click's \b marks a verbatim block
+    """
     issued = issue_id_file(count, out=out, exclude=exclude)
     if out is None:
         click.echo("\n".join(issued.tolist()))
@@ -159,7 +159,7 @@ def check(items: tuple[str, ...]) -> None:
     Examples:
       linkwell ids check returned-ids.txt
       linkwell ids check 5724000000
-    """  # noqa: D301 - click's \b marks a verbatim block
+    """
     results = check_id_arguments(items)
     for result in results:
         click.echo(_describe(result))

@@ -85,7 +85,7 @@ def new(party: str, role: str, out: Path, passphrase: str) -> None:
     Example:
       export LINKWELL_PASSPHRASE='three random words'
       linkwell keys new --party nrs --role indexer --out keyring/
-    """  # noqa: D301 - "\b" keeps click from rewrapping the example
+    """
     made = create_identity(party, Role(role), out, passphrase)
     click.echo(f"secret identity: {made.identity_file}  (keep it, and back it up)")
     click.echo(f"card:            {made.card_file}  (paste into the project file)")
@@ -113,6 +113,6 @@ def show(path: Path, party: str | None) -> None:
     Examples:
       linkwell keys show keyring/card.toml
       linkwell keys show project.toml --party nrs
-    """  # noqa: D301 - "\b" keeps click from rewrapping the example
+    """
     for info in read_cards(path, party=party):
         click.echo(_describe(info))

@@ -99,7 +99,7 @@ def seal(
       linkwell package seal content.parquet --project project.toml \\
         --identity keyring/ --to edris --kind content --source secondary \\
         --dataset survey-secondary --out outbox/content.lwpkg
-    """  # noqa: D301 - "\b" keeps click from rewrapping the example
+    """
     sender = sealing_identity(load_keyring(identity, passphrase), project)
     manifest = seal_package(
         payload, project=project, sender=sender, recipient=recipient, kind=PackageKind(kind),
@@ -138,7 +138,7 @@ def open_(
     Example:
       linkwell package open inbox/content.lwpkg --project project.toml \\
         --identity keyring/ --ledger receipts.sqlite --expect content --out content.parquet
-    """  # noqa: D301 - "\b" keeps click from rewrapping the example
+    """
     keyring = load_keyring(identity, passphrase)
     with ReceiptLedger(ledger) as receipts:
         opened = open_package(
@@ -163,7 +163,7 @@ def inspect(path: Path, project: ProjectConfig, as_json: bool) -> None:  # noqa:
     \b
     Example:
       linkwell package inspect inbox/content.lwpkg --project project.toml
-    """  # noqa: D301 - "\b" keeps click from rewrapping the example
+    """
     manifest = inspect_package(path, project=project, progress=terminal_progress())
     if as_json:
         click.echo(json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True))

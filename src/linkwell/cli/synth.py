@@ -110,7 +110,7 @@ def synth(
       linkwell synth --children 20000 --authorities 3 --out area/ --format authority=csv
       linkwell synth --children 1000000 --seed 7 --out big/ --format parquet --clean
       linkwell synth --children 8000 --out area/ --parameters rates-2023.toml
-    """  # noqa: D301 - click needs the real backspace character to keep the example block
+    """
     parameters = None
     if parameters_file is not None:
         parameters = load_model(SynthParameters, parameters_file, what="parameters file")

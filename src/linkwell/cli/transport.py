@@ -37,7 +37,7 @@ def transport() -> None:
     Example:
       linkwell transport prepare --root /srv/linkwell --project project.toml --route ipsos:nrs
       linkwell transport sweep --root /srv/linkwell
-    """  # noqa: D301 - click's \b paragraph marker must be a real backspace
+    """
 
 
 @transport.command()
@@ -68,7 +68,7 @@ def prepare(root: Path, project_file: Path, routes: list[tuple[str, str]]) -> No
     Example:
       linkwell transport prepare --root /srv/linkwell --project project.toml \\
         --route ipsos:nrs --route ipsos:edris --route nrs:edris --route edris:scotcen
-    """  # noqa: D301 - click's \b paragraph marker must be a real backspace
+    """
     layout = prepare_server(root, load_project(project_file), routes)
     click.echo(f"# {len(layout.parties)} party areas and {len(layout.routes)} routes under {root}")
     click.echo("# add to /etc/ssh/sshd_config (with 'Subsystem sftp internal-sftp'):")
@@ -97,7 +97,7 @@ def sweep_command(root: Path, suffix: str, keep_acknowledged: bool) -> None:  # 
     \b
     Example:
       linkwell transport sweep --root /srv/linkwell
-    """  # noqa: D301 - click's \b paragraph marker must be a real backspace
+    """
     report = sweep(root, suffix=suffix, purge_acknowledged=not keep_acknowledged)
     if report.busy:
         click.echo("another sweep is running; nothing done")

@@ -16,11 +16,12 @@ from pydantic import BaseModel, ConfigDict
 from linkwell.audit import AuditAction, CountName
 from linkwell.errors import ValidationError
 from linkwell.progress import SILENT, Progress
+from linkwell.report import ReportBundle, write_report
 from linkwell.schema.release_check import check_release, release_columns
-from linkwell.seal import PackageKind
+from linkwell.seal import PackageKind, payloads
 from linkwell.workspace import Opened, Workspace
 
-__all__ = ["IntakeResult", "open_release"]
+__all__ = ["IntakeResult", "open_release", "report"]
 
 
 class IntakeResult(BaseModel):
@@ -64,3 +65,34 @@ def open_release(ws: Workspace, *, progress: Progress = SILENT) -> IntakeResult:
         rows=newest.manifest.rows,
         reports={name: item.path for name, item in reports.items()},
     )
+
+
+def report(ws: Workspace, *, out: Path | None = None, progress: Progress = SILENT) -> ReportBundle:
+    """Analyse the newest opened release under the project's disclosure control; write the report.
+
+    The report goes to ``out`` (a new or empty folder), or into the workspace's own step folder.
+    Every output carries the effective configuration, checksums and its disclosure log.
+    """
+    intake = open_release(ws, progress=progress)
+    name = "report"
+    done = ws.completed(name, ReportBundle)
+    if done is not None and out is None:
+        return done
+    quality = intake.reports.get(payloads.LINKAGE_QUALITY.id)
+    with ws.step(name) as staging:
+        bundle = write_report(
+            intake.release,
+            out or staging / "report",
+            policy=ws.project.disclosure,
+            project_digest=ws.project.digest(),
+            quality=quality,
+            progress=progress,
+        )
+        suppressed = sum(record.suppressed_cells for record in bundle.outputs)
+        ws.audit.append(
+            AuditAction.REPORT_WRITTEN,
+            counts={CountName.TABLES: len(bundle.outputs), CountName.CELLS_SUPPRESSED: suppressed},
+            config_digest=ws.project.digest(),
+        )
+        ws.record(staging, bundle)
+    return bundle

@@ -31,12 +31,11 @@ from linkwell.progress import SILENT, Progress
 from linkwell.schema import load_dataset, validate_file
 from linkwell.schema.definitions import DatasetDef
 from linkwell.schema.validate import ACCEPTED
-from linkwell.seal import DatasetRef, PackageKind
+from linkwell.seal import DatasetRef, PackageKind, payloads
 from linkwell.transport.local import sha256_file
 from linkwell.workspace import Opened, Workspace
 
 __all__ = [
-    "PARTICIPANTS_DATASET",
     "ParticipantsResult",
     "SplitCounts",
     "SplitResult",
@@ -46,9 +45,6 @@ __all__ = [
     "split",
     "split_extract",
 ]
-
-PARTICIPANTS_DATASET = DatasetRef(id="participants", version=1)
-"""The payload of a participants package: one column, ``unique_id``."""
 
 
 @dataclass(frozen=True)
@@ -260,7 +256,7 @@ def share_participants(
                     to=authority.provider,
                     kind=PackageKind.PARTICIPANTS,
                     source=source,
-                    dataset=PARTICIPANTS_DATASET,
+                    dataset=payloads.PARTICIPANTS,
                     parents=(),
                     dest_dir=staging / "packages",
                     progress=progress,

@@ -41,13 +41,12 @@ class Forbidden(StrEnum):
 
 @dataclass(frozen=True)
 class ValueSets:
-    """What to look for: exact values per kind, and field names whose presence counts.
+    """Field names whose presence reveals a forbidden kind (lower-cased name -> kind).
 
-    ``values`` is a table ``(value VARCHAR, kind VARCHAR)`` registered in the engine as
-    ``forbidden_values``; ``columns`` maps a lower-cased column name to the kind it reveals.
+    The exact values to look for are a table ``forbidden_values (value VARCHAR, kind VARCHAR)``
+    the caller creates in the engine before scanning.
     """
 
-    values: pa.Table
     columns: dict[str, Forbidden]
 
 

@@ -23,6 +23,7 @@ from linkwell.synth.synthesise import (
     SynthFormats,
     SynthResult,
     TruthFiles,
+    load_synthesis,
     synthesise,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "SynthParameters",
     "SynthResult",
     "TruthFiles",
+    "load_synthesis",
     "parameter_sheet",
     "synthesise",
 ]

@@ -369,17 +369,21 @@ def _write_sources(
     return written
 
 
-def _write_truth(
-    area: Area, in_extract: npt.NDArray[np.bool_], out_dir: Path, files: list[_Written]
-) -> TruthFiles:
+def _truth_files(out_dir: Path) -> TruthFiles:
     folder = out_dir / "truth"
-    truth = TruthFiles(
+    return TruthFiles(
         pupils=folder / "pupils.parquet",
         schools=folder / "schools.parquet",
         rows=folder / "rows.parquet",
         mess=folder / "mess.parquet",
         manifest=folder / _MANIFEST,
     )
+
+
+def _write_truth(
+    area: Area, in_extract: npt.NDArray[np.bool_], out_dir: Path, files: list[_Written]
+) -> TruthFiles:
+    truth = _truth_files(out_dir)
     write_parquet(truth_table(area, in_extract=in_extract), truth.pupils)
     write_parquet(_schools_table(area), truth.schools)
     write_parquet(pa.concat_tables([f.rows for f in files]), truth.rows)
@@ -421,6 +425,28 @@ def _write_manifest(
         "sha256": {p.relative_to(root).as_posix(): _sha256(p) for p in files},
     }
     write_text_atomic(result.truth.manifest, json.dumps(manifest, indent=2) + "\n")
+
+
+def load_synthesis(out_dir: Path) -> SynthResult:
+    """The :class:`SynthResult` of an area written earlier into ``out_dir``, from its manifest."""
+    truth = _truth_files(out_dir)
+    manifest = truth.manifest
+    try:
+        described = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            "not a synthetic area: its truth/manifest.json cannot be read",
+            file=manifest,
+            hint="give the folder `linkwell synth --out` wrote",
+        ) from exc
+    for source in described["sources"]:
+        source["path"] = out_dir / source["path"]
+        source["canonical"] = out_dir / source["canonical"]
+    fields = set(SynthResult.model_fields)
+    kept = {k: v for k, v in described.items() if k in fields}
+    return SynthResult.model_validate(
+        {**kept, "out_dir": out_dir, "mapping": out_dir / _MAPPING, "truth": truth}
+    )
 
 
 def _sha256(path: Path) -> str:

@@ -27,6 +27,13 @@ from linkwell.transport.exchange import (
     send_package,
 )
 from linkwell.transport.folder import FolderMailbox
+from linkwell.transport.local_server import (
+    InboxFile,
+    LocalSftpServer,
+    SweepRound,
+    check_server_folder,
+    check_server_prerequisites,
+)
 from linkwell.transport.receipts import Receipt, ReceiptBook, ReceiptState, RefusalReason
 from linkwell.transport.retry import DEFAULT_RETRY, RetryPolicy
 from linkwell.transport.server import (
@@ -36,7 +43,7 @@ from linkwell.transport.server import (
     prepare_server_root,
 )
 from linkwell.transport.sftp import SftpMailbox
-from linkwell.transport.ssh import load_ssh_key
+from linkwell.transport.ssh import create_ssh_key, load_ssh_key
 from linkwell.transport.sweeper import SweepOutcome, SweepReport, SweptFile, sweep
 
 __all__ = [
@@ -48,6 +55,8 @@ __all__ = [
     "Fetched",
     "FolderMailbox",
     "InboxEntry",
+    "InboxFile",
+    "LocalSftpServer",
     "QuarantinedFile",
     "Receipt",
     "ReceiptBook",
@@ -62,8 +71,12 @@ __all__ = [
     "SftpMailbox",
     "SweepOutcome",
     "SweepReport",
+    "SweepRound",
     "SweptFile",
     "Transport",
+    "check_server_folder",
+    "check_server_prerequisites",
+    "create_ssh_key",
     "load_ssh_key",
     "open_transport",
     "prepare_server",

@@ -27,6 +27,7 @@ __all__ = [
     "QUARANTINE_DIR",
     "ServerAccount",
     "ServerLayout",
+    "check_chroot_path",
     "prepare_server",
     "prepare_server_root",
     "sshd_match_blocks",
@@ -119,7 +120,7 @@ def prepare_server_root(
                 field="routes",
                 hint="name routes as SENDER:RECIPIENT with parties of the project file",
             )
-    _check_chroot_path(root)
+    check_chroot_path(root)
     _ensure_dir(root, uid=0, gid=0, mode=0o755)
     _ensure_dir(root / QUARANTINE_DIR, uid=0, gid=0, mode=0o700)
     for party, account in sorted(by_party.items()):
@@ -158,7 +159,7 @@ def sshd_match_blocks(root: Path, accounts: Sequence[ServerAccount]) -> str:
     return "\n".join(blocks)
 
 
-def _check_chroot_path(root: Path) -> None:
+def check_chroot_path(root: Path) -> None:
     """OpenSSH refuses a chroot below any folder not owned by root or writable by others."""
     for folder in [*reversed(root.absolute().parents), root.absolute()]:
         try:

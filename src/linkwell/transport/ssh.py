@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Final
 
 import paramiko
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paramiko.ssh_exception import AuthenticationException, IncompatiblePeer
 
 from linkwell.config import SftpEndpoint, SftpTransport
 from linkwell.errors import ConfigError, HostKeyError, TransferError, TransportError
+from linkwell.fileio import write_bytes_atomic
 from linkwell.transport.sftp_client import PipelinedSftpClient
 
 __all__ = [
@@ -27,6 +30,7 @@ __all__ = [
     "MODERN_MACS",
     "PinnedHostKey",
     "SshSession",
+    "create_ssh_key",
     "load_ssh_key",
     "open_session",
 ]
@@ -70,6 +74,38 @@ _HOST_KEY_ALGORITHMS: Final = {
 
 _WINDOW: Final = 8 * 1024 * 1024
 """SSH channel window: enough requests in flight to keep a fast link busy."""
+
+
+def create_ssh_key(path: Path, *, comment: str = "linkwell") -> str:
+    """Make an Ed25519 SSH key at ``path`` (0600) and ``path.pub``; return the public line.
+
+    For a party's SFTP login the public line is what it gives the server operator to authorize;
+    for a server it is the host key every project file pins. The private key is not
+    passphrase-protected (transfers run unattended), so it must stay with its owner (a party's
+    workspace). An existing key is never replaced.
+    """
+    public_file = path.with_name(path.name + ".pub")
+    for existing in (path, public_file):
+        if existing.exists():
+            raise ConfigError(
+                "an SSH key is already there",
+                file=existing,
+                hint="use that key, or move it away first: a key is never overwritten",
+            )
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    line = " ".join([public.decode("ascii"), *comment.split()])
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_bytes_atomic(path, private, mode=0o600)
+    write_bytes_atomic(public_file, (line + "\n").encode("ascii"), mode=0o644)
+    return line
 
 
 def load_ssh_key(path: Path, passphrase: str | None = None) -> paramiko.PKey:

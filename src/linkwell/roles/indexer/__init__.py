@@ -7,8 +7,6 @@ linker the key ``(source, row_ref, link_id)`` with a match-quality report of cou
 
 from linkwell.roles.indexer.linkage import IdentifierFile, KeyResult, RowStatus, build_linkage_key
 from linkwell.roles.indexer.steps import (
-    KEY_DATASET,
-    MATCH_REPORT_DATASET,
     LinkResult,
     link,
     open_vault,
@@ -27,8 +25,6 @@ from linkwell.roles.indexer.vault import (
 )
 
 __all__ = [
-    "KEY_DATASET",
-    "MATCH_REPORT_DATASET",
     "AssignCounts",
     "IdentifierFile",
     "KeyResult",

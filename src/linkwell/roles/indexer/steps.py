@@ -28,12 +28,10 @@ from linkwell.roles.indexer.vault import (
     restore,
     write_secrets,
 )
-from linkwell.seal import DatasetRef, PackageKind
+from linkwell.seal import PackageKind, payloads
 from linkwell.workspace import Opened, Workspace
 
 __all__ = [
-    "KEY_DATASET",
-    "MATCH_REPORT_DATASET",
     "LinkResult",
     "link",
     "open_vault",
@@ -41,11 +39,6 @@ __all__ = [
     "vault_restore",
     "vault_verify",
 ]
-
-KEY_DATASET = DatasetRef(id="linkage-key", version=1)
-"""``(source, row_ref, link_id[, longitudinal_id])``."""
-MATCH_REPORT_DATASET = DatasetRef(id="match-report", version=1)
-"""``(source, kind, measure, count)``: counts only."""
 
 
 class LinkResult(BaseModel):
@@ -137,8 +130,8 @@ def link(ws: Workspace, *, progress: Progress = SILENT) -> LinkResult:
             )
             sealed = {}
             for kind, payload, dataset in (
-                (PackageKind.LINKAGE_KEY, "linkage-key.parquet", KEY_DATASET),
-                (PackageKind.REPORT, "match-report.parquet", MATCH_REPORT_DATASET),
+                (PackageKind.LINKAGE_KEY, "linkage-key.parquet", payloads.LINKAGE_KEY),
+                (PackageKind.REPORT, "match-report.parquet", payloads.MATCH_REPORT),
             ):
                 sealed[kind] = ws.seal(
                     staging / payload,

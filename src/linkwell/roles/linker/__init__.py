@@ -8,17 +8,11 @@ and linkage quality (counts only) beside the release.
 from linkwell.roles.linker.release import ContentFile, JoinCounts, join_release
 from linkwell.roles.linker.reports import disclosure_risk, linkage_quality
 from linkwell.roles.linker.steps import (
-    DISCLOSURE_RISK_DATASET,
-    LINKAGE_QUALITY_DATASET,
-    RELEASE_DATASET,
     ReleaseResult,
     release,
 )
 
 __all__ = [
-    "DISCLOSURE_RISK_DATASET",
-    "LINKAGE_QUALITY_DATASET",
-    "RELEASE_DATASET",
     "ContentFile",
     "JoinCounts",
     "ReleaseResult",

@@ -18,20 +18,13 @@ from linkwell.progress import SILENT, Progress
 from linkwell.roles.linker.release import ContentFile, join_release
 from linkwell.roles.linker.reports import disclosure_risk, linkage_quality
 from linkwell.schema.release_check import check_release, release_columns
-from linkwell.seal import DatasetRef, PackageKind
+from linkwell.seal import PackageKind, payloads
 from linkwell.workspace import Opened, Workspace
 
 __all__ = [
-    "DISCLOSURE_RISK_DATASET",
-    "LINKAGE_QUALITY_DATASET",
-    "RELEASE_DATASET",
     "ReleaseResult",
     "release",
 ]
-
-RELEASE_DATASET = DatasetRef(id="release", version=1)
-LINKAGE_QUALITY_DATASET = DatasetRef(id="linkage-quality", version=1)
-DISCLOSURE_RISK_DATASET = DatasetRef(id="disclosure-risk", version=1)
 
 
 class ReleaseResult(BaseModel):
@@ -123,13 +116,13 @@ def release(ws: Workspace, *, progress: Progress = SILENT) -> ReleaseResult:
                     CountName.RELEASE_IDS: joined.released,
                 },
             )
-            payloads = [
-                ("release.parquet", PackageKind.RELEASE, RELEASE_DATASET),
-                ("quality.parquet", PackageKind.REPORT, LINKAGE_QUALITY_DATASET),
-                ("risk.parquet", PackageKind.REPORT, DISCLOSURE_RISK_DATASET),
+            outputs = [
+                ("release.parquet", PackageKind.RELEASE, payloads.RELEASE),
+                ("quality.parquet", PackageKind.REPORT, payloads.LINKAGE_QUALITY),
+                ("risk.parquet", PackageKind.REPORT, payloads.DISCLOSURE_RISK),
             ]
             packages = []
-            for payload, kind, dataset in payloads:
+            for payload, kind, dataset in outputs:
                 report_parents = parents + tuple(m.manifest.package_id for m in match_reports)
                 packages.append(
                     ws.seal(

@@ -1,0 +1,109 @@
+"""Benchmark: the whole report for a release of N children against DuckDB's GROUP BYs alone.
+
+The baseline opens and scores the release and runs exactly the GROUP BY GROUPING SETS queries
+the report's tables are counted from, with no disclosure control, tables, models or rendering;
+the stage is ``write_report`` end to end. The release is release-shaped synthetic data made with
+the tests' vectorised generator (32 authorities, one school per 400 children).
+
+    python bench/bench_report.py --size 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from harness import Measurement, cores, measure  # noqa: E402
+
+STAGE = "report"
+
+
+def _generate(size: int, path: Path) -> int:
+    from tests.analysis.conftest import make_release
+
+    make_release(path, size, seed=1, schools=max(8, size // 400), authorities=32, weighted=True)
+    return size
+
+
+def _baseline(path: Path) -> int:
+    from linkwell.analysis.aggregate import aggregate
+    from linkwell.analysis.groups import plan_breakdowns
+    from linkwell.analysis.publication import _atoms
+    from linkwell.analysis.source import prepare_release
+    from linkwell.config import DisclosurePolicy
+    from linkwell.engine import Engine
+
+    policy = DisclosurePolicy()
+    with Engine() as engine:
+        prepared = prepare_release(engine, path, policy)
+        for plan in plan_breakdowns(prepared.simd, prepared.urban_rural):
+            aggregate(
+                engine,
+                plan,
+                _atoms(prepared, plan.breakdown),
+                weighted=prepared.weighted,
+                dominance_n=policy.dominance_n,
+            )
+        return prepared.children
+
+
+def _report(path: Path, out: Path) -> int:
+    from linkwell.config import DisclosurePolicy
+    from linkwell.report import write_report
+
+    bundle = write_report(path, out, policy=DisclosurePolicy(), project_digest=None)
+    return sum(1 for _ in bundle.out_dir.rglob("*") if _.is_file())
+
+
+def run(size: int, workdir: Path) -> list[Measurement]:
+    """Generate a release of ``size`` children, then time the baseline and the report."""
+    release = workdir / "release.parquet"
+    _generate(size, release)
+    baseline = measure(STAGE, "duckdb group-bys (baseline)", _baseline, release)
+    report = measure(
+        STAGE,
+        "write_report",
+        _report,
+        release,
+        workdir / "report",
+        baseline=baseline.name,
+        note="scoring, counting, disclosure control with LP audit, tables, models, HTML, xlsx",
+    )
+    return [baseline, Measurement(**{**report.__dict__, "rows": size})]
+
+
+def _table(results: list[Measurement]) -> str:
+    base = {m.name: m for m in results}
+    lines = [
+        "| step | wall s | CPU s | peak RSS MB | rows | x baseline wall | x baseline RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for m in results:
+        ref = base.get(m.baseline or "")
+        ratio_wall = f"{m.wall_s / ref.wall_s:.1f}" if ref else "1.0"
+        ratio_rss = f"{m.peak_rss_mb / ref.peak_rss_mb:.1f}" if ref else "1.0"
+        lines.append(
+            f"| {m.name} | {m.wall_s:.1f} | {m.cpu_s:.1f} | {m.peak_rss_mb:.0f} | {m.rows:,} "
+            f"| {ratio_wall} | {ratio_rss} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=100_000, help="children in the release")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
+        results = run(args.size, Path(tmp))
+    print(f"report for {args.size:,} children on {cores()} cores\n")
+    print(_table(results))
+
+
+if __name__ == "__main__":
+    main()

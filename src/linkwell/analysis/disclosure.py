@@ -1,0 +1,631 @@
+"""Statistical disclosure control over the whole cell system at once, audited by linear programming.
+
+Primary suppression marks cells that may not be published: counts below the threshold, sensitive
+zeros, weighted cells dominated by a few children's weights, and national-only flags below
+authority level. Secondary suppression then makes every suppressed cell safe against an intruder
+who knows every published count *exactly* (percentages and intervals are computed from unrounded
+counts, so rounding is not relied on) and every relation of the cell system, across all tables at
+once. The protection requirement: for a suppressed cell of true value ``x``, some table
+consistent with everything published puts the cell at ``x + t`` or more, or at ``x - t`` or less
+(``t`` the threshold) - no suppressed cell is pinned to within plus or minus the threshold.
+
+The method is audit-and-repair. A cheap pass first removes every relation left with a single
+unknown cell (which would give that cell away by subtraction). Then, one connected group of
+unknown cells at a time, linear programmes (HiGHS via scipy) look for feasible tables that move
+each suppressed cell by ``t``; each solution certifies every cell it moves that far. A cell that
+cannot be moved gets one more cell suppressed, chosen from the constraints that bind it (by the
+programme's dual values) at the lowest cost: fine cells before margins, and never the whole-area
+row if anything else will do. Suppressing a cell only enlarges the feasible set, so certificates
+already found stay valid and the loop ends. Rounding to the base comes last, on published cells.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+from scipy.optimize import OptimizeResult, linprog
+from scipy.sparse.csgraph import connected_components
+
+from linkwell.analysis.cells import CellSystem
+from linkwell.config import DisclosurePolicy
+from linkwell.errors import InternalError
+from linkwell.progress import SILENT, Progress
+
+__all__ = [
+    "PUBLISHED",
+    "AuditSummary",
+    "Protection",
+    "Rule",
+    "primary_suppression",
+    "protect",
+    "round_to_base",
+    "secondary_suppression",
+]
+
+PUBLISHED: Final = 0
+"""Rule code of a cell that is published."""
+
+_TOLERANCE: Final = 1e-6
+_SEED: Final = 20240611
+_RANDOM_ROUNDS: Final = 40
+_STALL_ROUNDS: Final = 3
+_PUSHED_SHARE: Final = 0.5
+_LOCAL_RADII: Final = (2, 2)
+"""Growth of the neighbourhood a withheld cell is audited in: 2 hops, then 4, then 8."""
+
+
+class Rule(StrEnum):
+    """Why a cell is suppressed; the codes are the positions in this list plus one."""
+
+    PRIMARY = "primary (below threshold)"
+    SENSITIVE_ZERO = "sensitive zero"
+    DOMINANCE = "dominance"
+    NATIONAL_ONLY = "national-only"
+    SECONDARY = "secondary"
+
+    @property
+    def code(self) -> int:
+        """The rule's code in :attr:`Protection.codes`."""
+        return list(Rule).index(self) + 1
+
+    @staticmethod
+    def of(code: int) -> Rule | None:
+        """The rule with ``code``; ``None`` for a published cell."""
+        return None if code == PUBLISHED else list(Rule)[code - 1]
+
+
+@dataclass(frozen=True)
+class AuditSummary:
+    """What the secondary suppression and its audit did, for the disclosure log."""
+
+    primary: int
+    secondary_by_singleton: int
+    secondary_by_repair: int
+    components: int
+    linear_programmes: int
+    certified: int
+
+
+@dataclass(frozen=True)
+class Protection:
+    """The outcome: a rule code per cell (0 = published) and the audit summary."""
+
+    codes: NDArray[np.int8]
+    audit: AuditSummary
+
+    @property
+    def suppressed(self) -> NDArray[np.bool_]:
+        """True for every cell not published."""
+        return np.asarray(self.codes != PUBLISHED, dtype=np.bool_)
+
+    def rule(self, index: int) -> Rule | None:
+        """The rule suppressing cell ``index``, or ``None`` if it is published."""
+        return Rule.of(int(self.codes[index]))
+
+
+def round_to_base(values: NDArray[np.int64], base: int) -> NDArray[np.int64]:
+    """Round counts to the nearest multiple of ``base``, halves up (base 5: 7 -> 5, 8 -> 10)."""
+    if base <= 1:
+        return values.copy()
+    return ((values + base // 2) // base * base).astype(np.int64)
+
+
+def primary_suppression(
+    system: CellSystem, policy: DisclosurePolicy, *, weighted: bool
+) -> NDArray[np.int8]:
+    """Rule codes of the primary rules, in precedence national-only, zero, threshold, dominance."""
+    codes = np.zeros(len(system), dtype=np.int8)
+    count = system.count
+    dominated = np.zeros(len(system), dtype=np.bool_)
+    if weighted:
+        positive = system.wsum > 0
+        dominated = positive & (system.top > policy.dominance_k * system.wsum + _TOLERANCE)
+        dominated &= count > 0
+    codes[dominated] = Rule.DOMINANCE.code
+    codes[(count > 0) & (count < policy.threshold)] = Rule.PRIMARY.code
+    if policy.suppress_sensitive_zeros:
+        codes[(count == 0) & (system.base > 0)] = Rule.SENSITIVE_ZERO.code
+    codes[system.national_only] = Rule.NATIONAL_ONLY.code
+    codes[system.structural] = PUBLISHED
+    return codes
+
+
+@dataclass
+class _State:
+    """Mutable working state of one secondary-suppression run."""
+
+    width: float
+    unknown: NDArray[np.bool_]
+    certified: NDArray[np.bool_]
+    low: NDArray[np.float64]
+    high: NDArray[np.float64]
+    codes: NDArray[np.int8]
+    cost: NDArray[np.float64]
+    count: NDArray[np.int64]
+    singleton: int = 0
+    capacity: int = 0
+    repaired: int = 0
+    programmes: int = 0
+    components: int = 0
+
+    def suppress(self, cell: int) -> None:
+        self.unknown[cell] = True
+        self.codes[cell] = Rule.SECONDARY.code
+
+    def suppressible(self, cells: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Those of ``cells`` still published and allowed to be suppressed."""
+        return cells[~self.unknown[cells] & np.isfinite(self.cost[cells])]
+
+
+@dataclass(frozen=True)
+class _Relations:
+    """The system's relation matrices by row (for sums) and by column (for lookups)."""
+
+    eq: sparse.csr_matrix
+    le: sparse.csr_matrix
+    eq_by_cell: sparse.csc_matrix
+    le_by_cell: sparse.csc_matrix
+
+    @staticmethod
+    def of(system: CellSystem) -> _Relations:
+        return _Relations(system.eq, system.le, system.eq.tocsc(), system.le.tocsc())
+
+    def rows_of(self, cells: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Sum and inclusion relations (row numbers) that involve any of ``cells``."""
+        eq_rows = np.unique(self.eq_by_cell[:, cells].indices).astype(np.int64)
+        le_rows = np.unique(self.le_by_cell[:, cells].indices).astype(np.int64)
+        return eq_rows, le_rows
+
+
+def _choose(
+    state: _State, candidates: NDArray[np.int64], count: NDArray[np.int64], need: float
+) -> int:
+    """The cell to suppress among ``candidates``.
+
+    The cheapest cost class first (fine cells before margins, the whole area last); within it
+    the smallest count that still gives ``need`` more room, or failing that the largest, so
+    that large, useful numbers are kept where possible.
+    """
+    cheapest = candidates[state.cost[candidates] == state.cost[candidates].min()]
+    values = count[cheapest]
+    enough = cheapest[values >= need]
+    if enough.size:
+        return int(enough[np.argmin(count[enough])])
+    return int(cheapest[np.argmax(values)])
+
+
+def _singleton_pass(relations: _Relations, state: _State) -> None:
+    """Suppress one more cell in every sum relation that has exactly one unknown cell."""
+    eq = relations.eq
+    if eq.shape[0] == 0:
+        return
+    pattern = eq.copy()
+    pattern.data = np.ones_like(pattern.data)
+    while True:
+        unknown_per_row = pattern @ state.unknown.astype(np.float64)
+        rows = np.flatnonzero(np.abs(unknown_per_row - 1) < _TOLERANCE)
+        changed = False
+        for row in rows:
+            cells = eq.indices[eq.indptr[row] : eq.indptr[row + 1]]
+            if int(state.unknown[cells].sum()) != 1:
+                continue
+            published = state.suppressible(cells)
+            if published.size == 0:
+                continue
+            state.suppress(_choose(state, published, state.count, state.width))
+            state.singleton += 1
+            changed = True
+        if not changed:
+            return
+
+
+def _capacity_pass(relations: _Relations, state: _State, count: NDArray[np.int64]) -> None:
+    """Give every suppressed cell room of at least the width within each relation it is in.
+
+    In a sum with a published total, the unknown parts must add up to the width (each part can
+    then range over that much); parts are added cheapest first, the total only when none is
+    left. In an inclusion ``small <= big`` whose two sides differ by less than the width, the
+    published side would pin the suppressed one, so both are suppressed: nearly identical
+    populations (children answering an item and children surveyed; children with a need and
+    those of them linked) are suppressed together or published together.
+    """
+    eq, le = relations.eq, relations.le
+    parts_matrix = eq.multiply(eq < 0).tocsr()
+    parts_matrix.data = np.ones_like(parts_matrix.data)
+    parts_matrix.eliminate_zeros()
+    total_of = np.asarray(eq.multiply(eq > 0).argmax(axis=1)).ravel()
+    small_of = np.asarray(le.multiply(le > 0).argmax(axis=1)).ravel()
+    big_of = np.asarray(le.multiply(le < 0).argmin(axis=1)).ravel()
+    while True:
+        changed = False
+        if eq.shape[0]:
+            unknown_sum = parts_matrix @ np.where(state.unknown, count, 0).astype(np.float64)
+            unknown_parts = parts_matrix @ state.unknown.astype(np.float64)
+            short = (unknown_parts > 0) & (unknown_sum < state.width) & ~state.unknown[total_of]
+            for row in np.flatnonzero(short):
+                changed |= _widen_sum(parts_matrix, state, count, int(row), int(total_of[row]))
+        if le.shape[0]:
+            close = count[big_of] - count[small_of] < state.width
+            for ends in (
+                big_of[close & state.unknown[small_of] & ~state.unknown[big_of]],
+                small_of[close & state.unknown[big_of] & ~state.unknown[small_of]],
+            ):
+                for cell in state.suppressible(np.unique(ends)):
+                    state.suppress(int(cell))
+                    state.capacity += 1
+                    changed = True
+        if not changed:
+            return
+
+
+def _widen_sum(
+    parts_matrix: sparse.csr_matrix,
+    state: _State,
+    count: NDArray[np.int64],
+    row: int,
+    total: int,
+) -> bool:
+    """Suppress parts (then the total) of sum ``row`` until its unknown parts reach the width."""
+    if state.unknown[total]:
+        return False
+    parts = parts_matrix.indices[parts_matrix.indptr[row] : parts_matrix.indptr[row + 1]]
+    have = float(count[parts[state.unknown[parts]]].sum())
+    if have >= state.width:
+        return False
+    published = state.suppressible(parts)
+    while published.size:
+        cell = _choose(state, published, count, state.width - have)
+        state.suppress(cell)
+        state.capacity += 1
+        have += float(count[cell])
+        if have >= state.width:
+            return True
+        published = published[published != cell]
+    if not np.isfinite(state.cost[total]):
+        return False
+    state.suppress(total)
+    state.capacity += 1
+    return True
+
+
+def _components(relations: _Relations, state: _State) -> NDArray[np.int32]:
+    """Component label of every cell: unknown cells linked through shared relations."""
+    n = state.unknown.size
+    rows_parts = []
+    cols_parts = []
+    offset = n
+    for matrix in (relations.eq, relations.le):
+        coo = matrix.tocoo()
+        keep = state.unknown[coo.col]
+        rows_parts.append(coo.row[keep].astype(np.int64) + offset)
+        cols_parts.append(coo.col[keep].astype(np.int64))
+        offset += matrix.shape[0]
+    rows = np.concatenate(rows_parts)
+    cols = np.concatenate(cols_parts)
+    graph = sparse.coo_matrix((np.ones(rows.size), (rows, cols)), shape=(offset, offset))
+    _, labels = connected_components(graph, directed=False)
+    return np.asarray(labels[:n], dtype=np.int32)
+
+
+@dataclass(frozen=True)
+class _Programme:
+    """The feasible set of a component's unknown cells given every published count."""
+
+    cells: NDArray[np.int64]
+    eq_rows: NDArray[np.int64]
+    le_rows: NDArray[np.int64]
+    a_eq: sparse.csr_matrix
+    b_eq: NDArray[np.float64]
+    a_ub: sparse.csr_matrix
+    b_ub: NDArray[np.float64]
+
+
+def _programme(
+    system: CellSystem, relations: _Relations, state: _State, cells: NDArray[np.int64]
+) -> _Programme:
+    known = np.where(state.unknown, 0, system.count).astype(np.float64)
+    eq_rows, le_rows = relations.rows_of(cells)
+    eq = relations.eq[eq_rows]
+    le = relations.le[le_rows]
+    return _Programme(
+        cells=cells,
+        eq_rows=eq_rows,
+        le_rows=le_rows,
+        a_eq=eq[:, cells].tocsr(),
+        b_eq=-(eq @ known),
+        a_ub=le[:, cells].tocsr(),
+        b_ub=-(le @ known),
+    )
+
+
+_OPTIMAL: Final = 0
+_UNBOUNDED: Final = 3
+
+
+def _solve(programme: _Programme, objective: NDArray[np.float64], state: _State) -> OptimizeResult:
+    state.programmes += 1
+    has_eq = programme.a_eq.shape[0] > 0
+    has_ub = programme.a_ub.shape[0] > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # HiGHS reports through the result status instead
+        return linprog(
+            objective,
+            A_eq=programme.a_eq if has_eq else None,
+            b_eq=programme.b_eq if has_eq else None,
+            A_ub=programme.a_ub if has_ub else None,
+            b_ub=programme.b_ub if has_ub else None,
+            bounds=(0, None),
+            method="highs",
+        )
+
+
+def _certify(state: _State, programme: _Programme, solution: NDArray[np.float64]) -> None:
+    """Widen each cell's seen interval by the feasible table ``solution``; certify moved ones.
+
+    A cell is certified once some feasible table puts it at least the threshold above its true
+    value, or at least the threshold below: then it is not pinned to within plus or minus the
+    threshold. (A range merely that wide is not enough: a true 5 seen between 0 and 10 is
+    still known to be within 5 of the truth.)
+    """
+    cells = programme.cells
+    state.low[cells] = np.minimum(state.low[cells], solution)
+    state.high[cells] = np.maximum(state.high[cells], solution)
+    truth = state.count[cells].astype(np.float64)
+    moved = (state.high[cells] >= truth + state.width - _TOLERANCE) | (
+        state.low[cells] <= truth - state.width + _TOLERANCE
+    )
+    state.certified[cells[moved]] = True
+
+
+def _repair_candidate(
+    relations: _Relations, state: _State, programme: _Programme, result: OptimizeResult
+) -> int:
+    """The published cell whose suppression most plausibly frees the failing cell.
+
+    Cells in relations that bind the failing cell's maximum (non-zero dual value) come first;
+    failing that, any published cell in the component's relations. The cheapest wins.
+    """
+    scores = np.zeros(state.unknown.size)
+    if programme.eq_rows.size and getattr(result, "eqlin", None) is not None:
+        duals = np.asarray(result.eqlin.marginals)
+        scores += np.abs(relations.eq[programme.eq_rows].T @ duals)
+    if programme.le_rows.size and getattr(result, "ineqlin", None) is not None:
+        duals = np.asarray(result.ineqlin.marginals)
+        scores += np.abs(relations.le[programme.le_rows].T @ duals)
+    candidates = state.suppressible(np.flatnonzero(scores > _TOLERANCE))
+    if candidates.size == 0:
+        touching = sparse.vstack([relations.eq[programme.eq_rows], relations.le[programme.le_rows]])
+        candidates = state.suppressible(np.unique(touching.tocoo().col))
+    if candidates.size == 0:
+        raise InternalError("a suppressed cell cannot be protected and no cell is left to suppress")
+    return _choose(state, candidates, state.count, state.width)
+
+
+def _audit_component(
+    system: CellSystem,
+    relations: _Relations,
+    state: _State,
+    cells: NDArray[np.int64],
+    rng: np.random.Generator,
+) -> list[int]:
+    """Certify the component's cells; suppress a cell for each that fails and return those.
+
+    Random objectives first (each optimum is a whole feasible table that widens many cells'
+    intervals at once), then each remaining cell's own minimum and maximum.
+    """
+    programme = _programme(system, relations, state, cells)
+    values = system.count[cells]
+    stalled = 0
+    for _ in range(_RANDOM_ROUNDS):
+        pending = ~state.certified[cells]
+        if not pending.any():
+            return []
+        # Small cells can only move far upwards; others either way, at random.
+        directions = np.where(values < state.width, -1.0, rng.choice([-1.0, 1.0], size=cells.size))
+        objective = np.where(pending & (rng.random(cells.size) < _PUSHED_SHARE), directions, 0.0)
+        result = _solve(programme, objective, state)
+        if result.status != _OPTIMAL:
+            break
+        before = int(state.certified[cells].sum())
+        _certify(state, programme, np.asarray(result.x))
+        stalled = stalled + 1 if int(state.certified[cells].sum()) == before else 0
+        if stalled >= _STALL_ROUNDS:
+            break
+    repairs: list[int] = []
+    neighbours = _adjacency(programme)
+    truth = system.count[cells].astype(np.float64)
+    for position in np.flatnonzero(~state.certified[cells]):
+        if state.certified[cells[position]]:
+            continue
+        local, upward = _certify_locally(state, programme, neighbours, truth, int(position))
+        if upward is None:
+            continue
+        repairs.append(_repair_candidate(relations, state, local, upward))
+    for repair in dict.fromkeys(repairs):
+        state.suppress(repair)
+        state.repaired += 1
+    return list(dict.fromkeys(repairs))
+
+
+def _adjacency(programme: _Programme) -> sparse.csr_matrix:
+    """Which of the programme's cells share a relation."""
+    pattern = abs(sparse.vstack([programme.a_eq, programme.a_ub]).tocsr()) > 0
+    return (pattern.T @ pattern).tocsr()
+
+
+def _local(
+    programme: _Programme, truth: NDArray[np.float64], inside: NDArray[np.bool_]
+) -> _Programme:
+    """The programme with every cell outside ``inside`` fixed at its true value.
+
+    Its feasible tables are feasible tables of the whole programme (the fixed cells keep values
+    that satisfy every relation), so an interval it proves is proven for the whole; it is just
+    much smaller to solve.
+    """
+    outside = np.where(inside, 0.0, truth)
+    parts = []
+    for matrix, rhs in ((programme.a_eq, programme.b_eq), (programme.a_ub, programme.b_ub)):
+        rows = np.unique(matrix[:, np.flatnonzero(inside)].tocoo().row)
+        parts.append(
+            (
+                rows,
+                matrix[rows][:, np.flatnonzero(inside)].tocsr(),
+                rhs[rows] - matrix[rows] @ outside,
+            )
+        )
+    return _Programme(
+        cells=programme.cells[inside],
+        eq_rows=programme.eq_rows[parts[0][0]],
+        le_rows=programme.le_rows[parts[1][0]],
+        a_eq=parts[0][1],
+        b_eq=parts[0][2],
+        a_ub=parts[1][1],
+        b_ub=parts[1][2],
+    )
+
+
+def _certify_locally(
+    state: _State,
+    programme: _Programme,
+    neighbours: sparse.csr_matrix,
+    truth: NDArray[np.float64],
+    position: int,
+) -> tuple[_Programme, OptimizeResult | None]:
+    """Certify one cell from programmes over growing neighbourhoods of it.
+
+    Returns the last programme tried and its maximisation result when the cell could not be
+    certified (for choosing a repair), or a ``None`` result when it was.
+    """
+    inside = np.zeros(programme.cells.size, dtype=np.bool_)
+    inside[position] = True
+    local, upward = programme, None
+    for radius in _LOCAL_RADII:
+        for _ in range(radius):
+            inside = inside | (neighbours @ inside.astype(np.float64) > 0)
+        local = programme if inside.all() else _local(programme, truth, inside)
+        target = int(np.searchsorted(np.flatnonzero(inside), position))
+        for sign in (-1.0, 1.0):
+            objective = np.zeros(local.cells.size)
+            objective[target] = sign
+            result = _solve(local, objective, state)
+            if result.status == _UNBOUNDED:
+                state.certified[programme.cells[position]] = True
+            elif result.status == _OPTIMAL:
+                _certify(state, local, np.asarray(result.x))
+            else:
+                raise InternalError("the disclosure audit found the published counts inconsistent")
+            if state.certified[programme.cells[position]]:
+                return local, None
+            if sign < 0:
+                upward = result
+        if inside.all():
+            break
+    return local, upward
+
+
+def _neighbour_labels(
+    relations: _Relations, state: _State, labels: NDArray[np.int32], cell: int
+) -> set[int]:
+    """Labels of the components a newly suppressed ``cell`` joins."""
+    eq_rows, le_rows = relations.rows_of(np.array([cell], dtype=np.int64))
+    touched = sparse.vstack([relations.eq[eq_rows], relations.le[le_rows]]).tocoo().col
+    touched = touched[state.unknown[touched]]
+    return {int(label) for label in labels[touched]}
+
+
+def _tie_identical_costs(relations: _Relations, state: _State, system: CellSystem) -> None:
+    """Give cells that count the same children the cost of the dearest of them.
+
+    A sum whose parts are all structural zeros but one says that part *is* its total (all
+    linked children live in urban areas, say): suppressing either suppresses both, so neither
+    may look cheaper than the other.
+    """
+    eq = relations.eq
+    if eq.shape[0] == 0:
+        return
+    live = eq.multiply(~system.structural[np.newaxis, :]).tocsr()
+    live.eliminate_zeros()
+    pairs = np.flatnonzero(np.diff(live.indptr) == 2)  # noqa: PLR2004 - a total and one part
+    for _ in range(8):  # chains of identical groups are short: levels of one breakdown
+        changed = False
+        for row in pairs:
+            cells = live.indices[live.indptr[row] : live.indptr[row + 1]]
+            dearest = state.cost[cells].max()
+            if np.any(state.cost[cells] < dearest):
+                state.cost[cells] = dearest
+                changed = True
+        if not changed:
+            return
+
+
+def secondary_suppression(
+    system: CellSystem,
+    codes: NDArray[np.int8],
+    policy: DisclosurePolicy,
+    *,
+    progress: Progress = SILENT,
+) -> Protection:
+    """Add secondary suppressions to the primary ``codes`` until every suppressed cell is safe."""
+    relations = _Relations.of(system)
+    count = system.count.astype(np.float64)
+    state = _State(
+        width=float(policy.threshold),
+        unknown=codes != PUBLISHED,
+        certified=np.zeros(len(system), dtype=np.bool_),
+        low=count.copy(),
+        high=count.copy(),
+        codes=codes.copy(),
+        cost=np.where(system.structural, np.inf, system.cost).astype(np.float64),
+        count=system.count,
+    )
+    _tie_identical_costs(relations, state, system)
+    primary = int(state.unknown.sum())
+    rng = np.random.default_rng(_SEED)
+    with progress.task("disclosure control", total=None) as task:
+        _singleton_pass(relations, state)
+        _capacity_pass(relations, state, system.count)
+        _singleton_pass(relations, state)
+        while True:
+            pending = state.unknown & ~state.certified
+            if not pending.any():
+                break
+            labels = _components(relations, state)
+            stale: set[int] = set()
+            for label in np.unique(labels[pending]):
+                if int(label) in stale:
+                    continue
+                members = np.flatnonzero((labels == label) & state.unknown).astype(np.int64)
+                state.components += 1
+                for repair in _audit_component(system, relations, state, members, rng):
+                    stale |= {int(label)} | _neighbour_labels(relations, state, labels, repair)
+                task.advance(1)
+            _singleton_pass(relations, state)
+            _capacity_pass(relations, state, system.count)
+            _singleton_pass(relations, state)
+    audit = AuditSummary(
+        primary=primary,
+        secondary_by_singleton=state.singleton + state.capacity,
+        secondary_by_repair=state.repaired,
+        components=state.components,
+        linear_programmes=state.programmes,
+        certified=int(state.certified.sum()),
+    )
+    return Protection(codes=state.codes, audit=audit)
+
+
+def protect(
+    system: CellSystem,
+    policy: DisclosurePolicy,
+    *,
+    weighted: bool,
+    progress: Progress = SILENT,
+) -> Protection:
+    """Primary then secondary suppression of ``system`` under ``policy``."""
+    codes = primary_suppression(system, policy, weighted=weighted)
+    return secondary_suppression(system, codes, policy, progress=progress)

@@ -1,0 +1,405 @@
+"""What the report publishes for a release, counted and assembled into one cell system.
+
+The publication plan decides which tables each breakdown gets (prevalence of needs, receipt of
+services, reach of any service, the full need x service matrix at authority level, linkage), and
+therefore which populations are counted for which groups. Counting is delegated to
+:mod:`linkwell.analysis.aggregate`; this module turns the counts into cells, deduplicated across
+breakdowns, with every sum and inclusion relation between them, ready for disclosure control.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+import pyarrow as pa
+
+from linkwell.analysis.aggregate import Atom, aggregate, measure_column
+from linkwell.analysis.cells import CellSystem, CellSystemBuilder, Pop, PopKey
+from linkwell.analysis.groups import ALL_LEVEL, Breakdown, BreakdownPlan, GroupKey, Level
+from linkwell.analysis.needs import NeedMeasure
+from linkwell.analysis.services import ANY_SERVICE, ServiceMeasure, ServiceScope
+from linkwell.analysis.source import PreparedRelease
+from linkwell.engine import Engine, quote_ident
+from linkwell.progress import SILENT, Progress
+
+__all__ = ["Publication", "TableKind", "build_publication"]
+
+
+class TableKind(StrEnum):
+    """The kinds of table the report publishes."""
+
+    PREVALENCE = "prevalence"
+    SERVICES = "services"
+    REACH = "reach"
+    MATRIX = "matrix"
+    LINKAGE = "linkage"
+
+
+_KINDS: Final[dict[Breakdown, tuple[TableKind, ...]]] = {
+    Breakdown.SEX_STAGE: (TableKind.PREVALENCE, TableKind.SERVICES, TableKind.REACH),
+    Breakdown.SIMD: (TableKind.PREVALENCE, TableKind.SERVICES, TableKind.REACH),
+    Breakdown.URBAN_RURAL: (TableKind.PREVALENCE, TableKind.SERVICES, TableKind.REACH),
+    Breakdown.AUTHORITY: (
+        TableKind.PREVALENCE,
+        TableKind.SERVICES,
+        TableKind.REACH,
+        TableKind.MATRIX,
+        TableKind.LINKAGE,
+    ),
+    Breakdown.SCHOOL: (TableKind.PREVALENCE, TableKind.SERVICES, TableKind.REACH),
+}
+_TOP_LEVELS: Final = frozenset({"authority", "all"})
+
+
+@dataclass(frozen=True)
+class Publication:
+    """The counted cell system and what the tables are made of.
+
+    ``groups`` lists, per breakdown, each level with the groups found in the release (finest
+    level first); ``kinds`` the tables each breakdown gets.
+    """
+
+    prepared: PreparedRelease
+    plans: tuple[BreakdownPlan, ...]
+    groups: dict[Breakdown, tuple[tuple[Level, tuple[GroupKey, ...]], ...]]
+    kinds: dict[Breakdown, tuple[TableKind, ...]]
+    system: CellSystem
+
+    @property
+    def needs(self) -> tuple[NeedMeasure, ...]:
+        """Needs with at least one child answering."""
+        return self.prepared.needs
+
+    @property
+    def services(self) -> tuple[ServiceMeasure, ...]:
+        """Every service of the release."""
+        return self.prepared.services
+
+    def services_for(self, breakdown: Breakdown) -> tuple[ServiceMeasure, ...]:
+        """Services shown in ``breakdown``'s tables (TOP-scope ones by authority only)."""
+        return _services_for(self.prepared.services, breakdown)
+
+    @property
+    def matrix_services(self) -> tuple[ServiceMeasure, ...]:
+        """Services in the need x service matrix: every FULL-scope one."""
+        return _matrix_services(self.prepared.services)
+
+    def cell(self, pop: PopKey, group: GroupKey) -> int | None:
+        """Index of the cell counting ``pop`` in ``group``, if it is part of the publication."""
+        return self.system.index.get((pop, group))
+
+
+def _services_for(
+    services: Sequence[ServiceMeasure], breakdown: Breakdown
+) -> tuple[ServiceMeasure, ...]:
+    if breakdown is Breakdown.AUTHORITY:
+        return tuple(services)
+    return tuple(s for s in services if s.scope is not ServiceScope.TOP)
+
+
+def _matrix_services(services: Sequence[ServiceMeasure]) -> tuple[ServiceMeasure, ...]:
+    return tuple(s for s in services if s.scope is ServiceScope.FULL)
+
+
+def _joint_pairs(
+    prepared: PreparedRelease, kinds: Sequence[TableKind]
+) -> list[tuple[NeedMeasure, ServiceMeasure]]:
+    services = {s.name: s for s in prepared.services}
+    pairs: list[tuple[NeedMeasure, ServiceMeasure]] = []
+    if TableKind.MATRIX in kinds:
+        pairs = [(n, s) for n in prepared.needs for s in _matrix_services(prepared.services)]
+    elif TableKind.REACH in kinds and ANY_SERVICE in services:
+        pairs = [(n, services[ANY_SERVICE]) for n in prepared.needs]
+    return pairs
+
+
+def _atoms(prepared: PreparedRelease, breakdown: Breakdown) -> list[Atom]:
+    kinds = _KINDS[breakdown]
+    linked = quote_ident("linked")
+    atoms = [
+        Atom("surveyed", "TRUE", weighted=False),
+        Atom("linked", linked),
+        Atom("not_linked", f"NOT {linked}", weighted=False),
+    ]
+    for need in prepared.needs:
+        column = quote_ident(prepared.need_column(need.name))
+        atoms += [
+            Atom(f"need_yes|{need.name}", column),
+            Atom(f"need_no|{need.name}", f"NOT {column}"),
+        ]
+    for service in _services_for(prepared.services, breakdown):
+        column = quote_ident(prepared.service_column(service.name))
+        atoms.append(Atom(f"svc_yes|{service.name}", column))
+    pairs = _joint_pairs(prepared, kinds)
+    for need in dict.fromkeys(n for n, _ in pairs):
+        n = quote_ident(prepared.need_column(need.name))
+        atoms += [
+            Atom(f"r|{need.name}", f"{n} AND {linked}"),
+            Atom(f"base|{need.name}", f"{n} IS NOT NULL AND {linked}", weighted=False),
+        ]
+    for need, service in pairs:
+        n = quote_ident(prepared.need_column(need.name))
+        s = quote_ident(prepared.service_column(service.name))
+        suffix = f"{need.name}|{service.name}"
+        atoms += [
+            Atom(f"a|{suffix}", f"{n} AND {s}"),
+            Atom(f"k|{suffix}", f"{n} IS NOT NULL AND {s}"),
+        ]
+    return atoms
+
+
+def _minus(whole: str, part: str) -> str:
+    """A derived atom: the children of ``whole`` not in ``part`` (``part`` inside ``whole``)."""
+    return f"{whole}-{part}"
+
+
+class _Row:
+    """One aggregated group's statistics, read by atom name."""
+
+    def __init__(self, columns: dict[str, list[object]], position: int) -> None:
+        self._columns = columns
+        self._position = position
+
+    def stat(self, stat: str, atom: str) -> float:
+        if "-" in atom:  # a difference of two counted atoms, see _minus
+            whole, part = atom.split("-", 1)
+            if stat == "top":  # the largest weights of a subset never exceed the whole's
+                return self.stat(stat, whole)
+            return self.stat(stat, whole) - self.stat(stat, part)
+        column = self._columns.get(measure_column(stat, atom))
+        if column is None:
+            return 0.0
+        value = column[self._position]
+        return 0.0 if value is None else float(value)  # type: ignore[arg-type]
+
+    def n(self, atom: str) -> int:
+        return int(self.stat("n", atom))
+
+
+def _rows(plan: BreakdownPlan, table: pa.Table) -> Iterator[tuple[Level, GroupKey, _Row]]:
+    columns = table.to_pydict()
+    for position in range(table.num_rows):
+        dims = [d for d in plan.dims if columns[f"g:{d}"][position] == 0]
+        level = plan.level_of(dims)
+        key = plan.canonical(level, tuple((d, columns[d][position]) for d in level.dims))
+        if key is not None:
+            yield level, key, _Row(columns, position)
+
+
+class _Assembler:
+    """Adds one breakdown's counted groups to the builder as cells and relations."""
+
+    def __init__(self, builder: CellSystemBuilder, prepared: PreparedRelease) -> None:
+        self.builder = builder
+        self.prepared = prepared
+        self.pops: set[PopKey] = set()
+
+    def _cell(
+        self,
+        pop: PopKey,
+        group: GroupKey,
+        level: Level,
+        row: _Row,
+        parts: Sequence[str],
+        *,
+        base: int = 0,
+        national_only: bool = False,
+    ) -> int:
+        self.pops.add(pop)
+        count = sum(row.n(p) for p in parts)
+        interior = not pop.kind.margin
+        rank = 2 if pop.kind is Pop.LINKED else (0 if interior else 1)
+        return self.builder.cell(
+            (pop, group),
+            count,
+            wsum=sum(row.stat("w", p) for p in parts),
+            wsq=sum(row.stat("q", p) for p in parts),
+            top=row.stat("top", parts[0]) if interior and len(parts) == 1 else 0.0,
+            base=base if not pop.kind.is_total else 0,
+            cost=level.rank * 10 + rank,
+            national_only=national_only,
+        )
+
+    def add(self, breakdown: Breakdown, level: Level, group: GroupKey, row: _Row) -> None:
+        kinds = _KINDS[breakdown]
+        linked = self._cell(PopKey(Pop.LINKED), group, level, row, ["linked"])
+        surveyed = None
+        if TableKind.LINKAGE in kinds:
+            surveyed = self._cell(PopKey(Pop.SURVEYED), group, level, row, ["surveyed"])
+            not_linked = self._cell(
+                PopKey(Pop.NOT_LINKED), group, level, row, ["not_linked"], base=row.n("surveyed")
+            )
+            self.builder.equal(surveyed, [linked, not_linked])
+        if TableKind.PREVALENCE in kinds:
+            self._needs(level, group, row, surveyed)
+        if TableKind.SERVICES in kinds:
+            self._services(breakdown, level, group, row, linked)
+        for need, service in _joint_pairs(self.prepared, kinds):
+            self._joint(need, service, level, group, row)
+
+    def _needs(self, level: Level, group: GroupKey, row: _Row, surveyed: int | None) -> None:
+        b = self.builder
+        for need in self.prepared.needs:
+            yes_atom, no_atom = f"need_yes|{need.name}", f"need_no|{need.name}"
+            known = row.n(yes_atom) + row.n(no_atom)
+            yes = self._cell(
+                PopKey(Pop.NEED_YES, need.name), group, level, row, [yes_atom], base=known
+            )
+            no = self._cell(
+                PopKey(Pop.NEED_NO, need.name), group, level, row, [no_atom], base=known
+            )
+            total = self._cell(
+                PopKey(Pop.NEED_KNOWN, need.name), group, level, row, [yes_atom, no_atom]
+            )
+            b.equal(total, [yes, no])
+            if surveyed is not None:
+                b.at_most(total, surveyed)
+
+    def _services(
+        self, breakdown: Breakdown, level: Level, group: GroupKey, row: _Row, linked: int
+    ) -> None:
+        b = self.builder
+        national_level = level.name not in _TOP_LEVELS
+        cells: dict[str, tuple[int, int]] = {}
+        for service in _services_for(self.prepared.services, breakdown):
+            national = service.scope is ServiceScope.NATIONAL_ONLY and national_level
+            yes_atom = f"svc_yes|{service.name}"
+            base = row.n("linked")
+            yes = self._cell(
+                PopKey(Pop.SVC_YES, service=service.name),
+                group,
+                level,
+                row,
+                [yes_atom],
+                base=base,
+                national_only=national,
+            )
+            no = self._cell(
+                PopKey(Pop.SVC_NO, service=service.name),
+                group,
+                level,
+                row,
+                [_minus("linked", yes_atom)],
+                base=base,
+                national_only=national,
+            )
+            b.equal(linked, [yes, no])
+            cells[service.name] = (yes, no)
+        for service in _services_for(self.prepared.services, breakdown):
+            for parent in service.parents:
+                if parent in cells:
+                    b.at_most(cells[service.name][0], cells[parent][0])
+                    b.at_most(cells[parent][1], cells[service.name][1])
+
+    def _joint(
+        self, need: NeedMeasure, service: ServiceMeasure, level: Level, group: GroupKey, row: _Row
+    ) -> None:
+        b = self.builder
+        suffix = f"{need.name}|{service.name}"
+        a_atom, r_atom, k_atom = f"a|{suffix}", f"r|{need.name}", f"k|{suffix}"
+        b_atom, c_atom = _minus(r_atom, a_atom), _minus(k_atom, a_atom)
+        base = row.n(f"base|{need.name}")
+        names = {"need": need.name, "service": service.name}
+        a = self._cell(PopKey(Pop.JOINT_A, **names), group, level, row, [a_atom], base=base)
+        bb = self._cell(PopKey(Pop.JOINT_B, **names), group, level, row, [b_atom], base=base)
+        c = self._cell(PopKey(Pop.JOINT_C, **names), group, level, row, [c_atom], base=base)
+        need_linked = self._cell(
+            PopKey(Pop.NEED_LINKED, need=need.name), group, level, row, [r_atom], base=base
+        )
+        service_known = self._cell(
+            PopKey(Pop.SVC_KNOWN, **names), group, level, row, [k_atom], base=base
+        )
+        b.equal(need_linked, [a, bb])
+        b.equal(service_known, [a, c])
+        need_yes = b.find((PopKey(Pop.NEED_YES, need.name), group))
+        if need_yes is not None:
+            b.at_most(need_linked, need_yes)
+        service_yes = b.find((PopKey(Pop.SVC_YES, service=service.name), group))
+        if service_yes is not None:
+            b.at_most(service_known, service_yes)
+        for parent in service.parents:
+            parent_names = {"need": need.name, "service": parent}
+            found = [
+                b.find((PopKey(kind, **parent_names), group))
+                for kind in (Pop.JOINT_A, Pop.JOINT_B, Pop.JOINT_C, Pop.SVC_KNOWN)
+            ]
+            if any(f is None for f in found):
+                continue
+            pa_, pb, pc, pk = (int(f) for f in found)  # type: ignore[arg-type]
+            b.at_most(a, pa_)
+            b.at_most(c, pc)
+            b.at_most(service_known, pk)
+            b.at_most(pb, bb)
+
+
+def _hierarchy(
+    builder: CellSystemBuilder,
+    plan: BreakdownPlan,
+    found: dict[Level, list[GroupKey]],
+    pops: set[PopKey],
+) -> None:
+    """Record ``parent == sum(children)`` for every population and every level pair."""
+    for child_level, _parent_level, to_parent in plan.parents:
+        children: dict[GroupKey, list[GroupKey]] = defaultdict(list)
+        for child in found.get(child_level, []):
+            parent = to_parent(child)
+            if parent != child:
+                children[parent].append(child)
+        for parent, members in children.items():
+            for pop in pops:
+                total = builder.find((pop, parent))
+                if total is None:
+                    continue
+                parts = [builder.find((pop, m)) for m in members]
+                if any(p is None for p in parts):
+                    continue
+                builder.equal(total, [int(p) for p in parts])  # type: ignore[arg-type]
+
+
+def build_publication(
+    engine: Engine,
+    prepared: PreparedRelease,
+    plans: Sequence[BreakdownPlan],
+    *,
+    dominance_n: int,
+    progress: Progress = SILENT,
+) -> Publication:
+    """Count every table's populations and assemble the cell system with its relations."""
+    builder = CellSystemBuilder()
+    assembler = _Assembler(builder, prepared)
+    groups: dict[Breakdown, tuple[tuple[Level, tuple[GroupKey, ...]], ...]] = {}
+    with progress.task("counting", total=len(plans)) as task:
+        for plan in plans:
+            table = aggregate(
+                engine,
+                plan,
+                _atoms(prepared, plan.breakdown),
+                weighted=prepared.weighted,
+                dominance_n=dominance_n,
+            )
+            found: dict[Level, list[GroupKey]] = defaultdict(list)
+            assembler.pops = set()
+            for level, key, row in _rows(plan, table):
+                found[level].append(key)
+                assembler.add(plan.breakdown, level, key, row)
+            _hierarchy(builder, plan, found, assembler.pops)
+            groups[plan.breakdown] = (
+                *(
+                    (level, tuple(found.get(level, [])))
+                    for level in plan.levels
+                    if level != ALL_LEVEL
+                ),
+                (ALL_LEVEL, ((),)),
+            )
+            task.advance(1)
+    return Publication(
+        prepared=prepared,
+        plans=tuple(plans),
+        groups=groups,
+        kinds={plan.breakdown: _KINDS[plan.breakdown] for plan in plans},
+        system=builder.build(),
+    )

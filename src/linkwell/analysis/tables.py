@@ -1,0 +1,545 @@
+"""The published tables: checked counts, rounded, with percentages and 95% intervals.
+
+Every number shown comes from the cell system and its suppression codes, so a cell appears the
+same in every table that shows it. Counts are rounded to the policy's base after suppression;
+percentages and intervals are computed from the unrounded counts (weighted where the release is)
+and shown only when both their counts are published and the denominator reaches the threshold.
+Withheld values carry the symbols of the Government Statistical Service: ``[c]`` confidential,
+``[z]`` not applicable, ``[low]`` rounds to zero but is not zero. Each table carries its
+disclosure log: every withheld count with its rule, and the checks it passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+import numpy as np
+
+from linkwell.analysis.cells import Pop, PopKey
+from linkwell.analysis.disclosure import PUBLISHED, Protection, Rule, round_to_base
+from linkwell.analysis.groups import (
+    ALL_LEVEL,
+    Breakdown,
+    GroupKey,
+    Level,
+    group_label,
+    sort_groups,
+)
+from linkwell.analysis.intervals import effective_n, wilson
+from linkwell.analysis.publication import Publication, TableKind
+from linkwell.analysis.services import ANY_SERVICE
+from linkwell.config import DisclosurePolicy
+from linkwell.errors import DisclosureError
+
+__all__ = [
+    "Column",
+    "ColumnKind",
+    "LogEntry",
+    "OutputTable",
+    "Symbol",
+    "TableCell",
+    "build_tables",
+]
+
+
+class Symbol(StrEnum):
+    """GSS / Scottish Government symbols for values that are not shown."""
+
+    CONFIDENTIAL = "[c]"
+    NOT_APPLICABLE = "[z]"
+    LOW = "[low]"
+
+
+class ColumnKind(StrEnum):
+    """What a column holds."""
+
+    LABEL = "label"
+    COUNT = "count"
+    PERCENT = "percent"
+    LOWER = "lower"
+    UPPER = "upper"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column: its key (for CSV headers), its reader's header and its kind."""
+
+    key: str
+    header: str
+    kind: ColumnKind
+
+
+@dataclass(frozen=True)
+class TableCell:
+    """One shown value: a number, a label, or a symbol; ``cell`` indexes the cell system."""
+
+    value: float | int | str | None = None
+    symbol: Symbol | None = None
+    cell: int | None = None
+
+    @property
+    def text(self) -> str:
+        """How the value is written in tables: symbols as themselves, percentages to 1 dp."""
+        if self.symbol is not None:
+            return self.symbol.value
+        if isinstance(self.value, float):
+            return f"{self.value:.1f}"
+        if isinstance(self.value, int):
+            return f"{self.value:,}"
+        return "" if self.value is None else str(self.value)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One withheld count: where it is shown and why."""
+
+    table: str
+    row: str
+    column: str
+    rule: Rule
+
+
+@dataclass(frozen=True)
+class OutputTable:
+    """A published table with its disclosure log and the checks it passed."""
+
+    id: str
+    title: str
+    kind: TableKind
+    breakdown: Breakdown | None
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[TableCell, ...], ...]
+    log: tuple[LogEntry, ...]
+    checks: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def suppressed(self) -> int:
+        """How many counts in the table are withheld."""
+        return len(self.log)
+
+
+_LABEL: Final = ColumnKind.LABEL
+_BREAKDOWN_TITLES: Final = {
+    Breakdown.SEX_STAGE: "sex and stage",
+    Breakdown.SIMD: "SIMD",
+    Breakdown.URBAN_RURAL: "urban/rural class",
+    Breakdown.AUTHORITY: "local authority",
+    Breakdown.SCHOOL: "school",
+}
+
+
+@dataclass(frozen=True)
+class _Ratio:
+    """A percentage column with its interval: numerator and denominator populations."""
+
+    key: str
+    header: str
+    numerator: Pop
+    denominator: Pop
+
+
+class _Maker:
+    """Builds tables from the publication and its protection."""
+
+    def __init__(
+        self, publication: Publication, protection: Protection, policy: DisclosurePolicy
+    ) -> None:
+        system = publication.system
+        self.publication = publication
+        self.protection = protection
+        self.policy = policy
+        self.rounded = round_to_base(system.count, policy.rounding_base)
+        self.weighted = publication.prepared.weighted
+
+    def count(self, index: int | None) -> TableCell:
+        if index is None:
+            return TableCell(symbol=Symbol.NOT_APPLICABLE)
+        if self.protection.codes[index] != PUBLISHED:
+            return TableCell(symbol=Symbol.CONFIDENTIAL, cell=index)
+        return TableCell(int(self.rounded[index]), cell=index)
+
+    def ratio(
+        self, numerator: int | None, denominator: int | None, *, weighted: bool = True
+    ) -> list[TableCell]:
+        """Percentage, lower and upper bound cells for ``numerator / denominator``."""
+        if numerator is None or denominator is None:
+            return [TableCell(symbol=Symbol.NOT_APPLICABLE)] * 3
+        system = self.publication.system
+        codes = self.protection.codes
+        if codes[numerator] != PUBLISHED or codes[denominator] != PUBLISHED:
+            return [TableCell(symbol=Symbol.CONFIDENTIAL)] * 3
+        size = int(system.count[denominator])
+        if size == 0:
+            return [TableCell(symbol=Symbol.NOT_APPLICABLE)] * 3
+        if size < self.policy.threshold:
+            return [TableCell(symbol=Symbol.CONFIDENTIAL)] * 3
+        if weighted and self.weighted and system.wsum[denominator] > 0:
+            share = system.wsum[numerator] / system.wsum[denominator]
+            n = effective_n(system.wsum[[denominator]], system.wsq[[denominator]])
+        else:
+            share = system.count[numerator] / size
+            n = np.array([float(size)])
+        low, high = wilson(np.array([share]), n)
+        return [_percent(share), _percent(float(low[0])), _percent(float(high[0]))]
+
+    def rows_for(self, breakdown: Breakdown) -> list[tuple[Level, GroupKey]]:
+        """Groups of a breakdown in reading order: the whole area, then coarse to fine."""
+        levels = self.publication.groups[breakdown]
+        ordered: list[tuple[Level, GroupKey]] = [(ALL_LEVEL, ())]
+        for level, groups in reversed(levels):
+            if level == ALL_LEVEL:
+                continue
+            ordered += [(level, g) for g in sort_groups(groups)]
+        return ordered
+
+
+def _percent(share: float) -> TableCell:
+    value = 100.0 * share
+    if 0 < value < 0.05:  # noqa: PLR2004 - half the last digit shown
+        return TableCell(symbol=Symbol.LOW)
+    return TableCell(round(value, 1))
+
+
+def _ratio_columns(prefix: str, header: str) -> list[Column]:
+    return [
+        Column(f"{prefix}_pct", f"{header} (%)", ColumnKind.PERCENT),
+        Column(f"{prefix}_lower", f"{header}: 95% CI lower (%)", ColumnKind.LOWER),
+        Column(f"{prefix}_upper", f"{header}: 95% CI upper (%)", ColumnKind.UPPER),
+    ]
+
+
+def _label_columns(*first: tuple[str, str]) -> list[Column]:
+    columns = [Column(key, header, _LABEL) for key, header in first]
+    return [*columns, Column("level", "Breakdown level", _LABEL), Column("group", "Group", _LABEL)]
+
+
+def _finish(
+    maker: _Maker,
+    *,
+    table_id: str,
+    title: str,
+    kind: TableKind,
+    breakdown: Breakdown | None,
+    columns: list[Column],
+    rows: list[list[TableCell]],
+    notes: Sequence[str] = (),
+) -> OutputTable:
+    log: list[LogEntry] = []
+    label_count = sum(1 for c in columns if c.kind is _LABEL)
+    for row in rows:
+        row_label = " / ".join(str(c.value) for c in row[:label_count] if c.value)
+        for column, value in zip(columns, row, strict=True):
+            if column.kind is ColumnKind.COUNT and value.cell is not None:
+                rule = maker.protection.rule(value.cell)
+                if rule is not None:
+                    log.append(LogEntry(table_id, row_label, column.header, rule))
+    checks = _checks(maker, rows, columns)
+    return OutputTable(
+        id=table_id,
+        title=title,
+        kind=kind,
+        breakdown=breakdown,
+        columns=tuple(columns),
+        rows=tuple(tuple(r) for r in rows),
+        log=tuple(log),
+        checks=checks,
+        notes=tuple(notes),
+    )
+
+
+def _checks(maker: _Maker, rows: list[list[TableCell]], columns: list[Column]) -> tuple[str, ...]:
+    """Verify the table's published counts against the policy; the passed checks, in words."""
+    policy = maker.policy
+    system = maker.publication.system
+    cells = np.array(
+        [
+            v.cell
+            for row in rows
+            for c, v in zip(columns, row, strict=True)
+            if c.kind is ColumnKind.COUNT and v.cell is not None and v.symbol is None
+        ],
+        dtype=np.int64,
+    )
+    counts = system.count[cells]
+    if np.any((counts > 0) & (counts < policy.threshold)):
+        raise DisclosureError(
+            "a published count is below the threshold",
+            hint="this is a bug in disclosure control; do not publish the output",
+        )
+    checks = [f"threshold: every published count is zero or at least {policy.threshold}"]
+    if policy.suppress_sensitive_zeros:
+        if np.any((counts == 0) & (system.base[cells] > 0)):
+            raise DisclosureError(
+                "a sensitive zero is published",
+                hint="this is a bug in disclosure control; do not publish the output",
+            )
+        checks.append("sensitive zeros: no published zero describes a non-empty group")
+    if maker.weighted:
+        top, total = system.top[cells], system.wsum[cells]
+        if np.any((total > 0) & (top > policy.dominance_k * total + 1e-9)):
+            raise DisclosureError(
+                "a published weighted cell is dominated by a few weights",
+                hint="this is a bug in disclosure control; do not publish the output",
+            )
+        checks.append(
+            f"dominance ({policy.dominance_n}, {policy.dominance_k:g}): no published weighted "
+            f"total has its {policy.dominance_n} largest weights above "
+            f"{policy.dominance_k:.0%} of it"
+        )
+    checks += [
+        (
+            "secondary suppression: each withheld count, given every published count in every "
+            "table and every sum and inclusion between them, can still take values over a "
+            f"range of at least {policy.threshold} (checked by linear programming)"
+        ),
+        f"rounding: published counts rounded to the nearest {policy.rounding_base}",
+        (
+            "percentages: shown only where both counts are published and the denominator is "
+            f"at least {policy.threshold}"
+        ),
+    ]
+    if policy.national_only:
+        checks.append(
+            "national-only: " + ", ".join(policy.national_only) + " shown at authority level only"
+        )
+    return tuple(checks)
+
+
+def _prevalence(maker: _Maker, breakdown: Breakdown) -> OutputTable:
+    pub = maker.publication
+    columns = [
+        *_label_columns(("need", "Need")),
+        Column("answered", "Children answering", ColumnKind.COUNT),
+        Column("with_need", "With the need", ColumnKind.COUNT),
+        *_ratio_columns("prevalence", "Prevalence"),
+    ]
+    rows = []
+    for need in pub.needs:
+        for level, group in maker.rows_for(breakdown):
+            known = pub.cell(PopKey(Pop.NEED_KNOWN, need.name), group)
+            yes = pub.cell(PopKey(Pop.NEED_YES, need.name), group)
+            rows.append(
+                [
+                    TableCell(need.title),
+                    TableCell(level.title),
+                    TableCell(group_label(group)),
+                    maker.count(known),
+                    maker.count(yes),
+                    *maker.ratio(yes, known),
+                ]
+            )
+    title = f"Prevalence of each need by {_BREAKDOWN_TITLES[breakdown]}"
+    return _finish(
+        maker,
+        table_id=f"prevalence-{breakdown.value}",
+        title=title,
+        kind=TableKind.PREVALENCE,
+        breakdown=breakdown,
+        columns=columns,
+        rows=rows,
+    )
+
+
+def _services(maker: _Maker, breakdown: Breakdown) -> OutputTable:
+    pub = maker.publication
+    columns = [
+        *_label_columns(("service", "Service")),
+        Column("linked", "Children linked", ColumnKind.COUNT),
+        Column("receiving", "Receiving", ColumnKind.COUNT),
+        *_ratio_columns("receipt", "Receipt"),
+    ]
+    rows = []
+    for service in pub.services_for(breakdown):
+        kinds = [(Pop.SVC_YES, service.title)]
+        if service.name == ANY_SERVICE:
+            kinds.append((Pop.SVC_NO, "Not in receipt of children's services"))
+        for kind, title in kinds:
+            for level, group in maker.rows_for(breakdown):
+                linked = pub.cell(PopKey(Pop.LINKED), group)
+                receiving = pub.cell(PopKey(kind, service=service.name), group)
+                rows.append(
+                    [
+                        TableCell(title),
+                        TableCell(level.title),
+                        TableCell(group_label(group)),
+                        maker.count(linked),
+                        maker.count(receiving),
+                        *maker.ratio(receiving, linked),
+                    ]
+                )
+    title = f"Receipt of each service by {_BREAKDOWN_TITLES[breakdown]}"
+    notes = ("Linked children only: services are known only where the authority's row was linked.",)
+    return _finish(
+        maker,
+        table_id=f"services-{breakdown.value}",
+        title=title,
+        kind=TableKind.SERVICES,
+        breakdown=breakdown,
+        columns=columns,
+        rows=rows,
+        notes=notes,
+    )
+
+
+_JOINT_COLUMNS: Final = [
+    Column("with_need_linked", "With the need (linked)", ColumnKind.COUNT),
+    Column("need_and_service", "With the need, receiving", ColumnKind.COUNT),
+    *_ratio_columns("reach", "Reach"),
+    Column("need_no_service", "With the need, not receiving", ColumnKind.COUNT),
+    *_ratio_columns("unmet", "Not receiving"),
+    Column("service_need_known", "Receiving (need known)", ColumnKind.COUNT),
+    Column("service_no_need", "Receiving, without the need", ColumnKind.COUNT),
+    *_ratio_columns("targeting", "Targeting"),
+]
+
+
+def _joint_row(maker: _Maker, need: str, service: str, group: GroupKey) -> list[TableCell]:
+    pub = maker.publication
+    names = {"need": need, "service": service}
+    need_linked = pub.cell(PopKey(Pop.NEED_LINKED, need=need), group)
+    a = pub.cell(PopKey(Pop.JOINT_A, **names), group)
+    b = pub.cell(PopKey(Pop.JOINT_B, **names), group)
+    c = pub.cell(PopKey(Pop.JOINT_C, **names), group)
+    known = pub.cell(PopKey(Pop.SVC_KNOWN, **names), group)
+    return [
+        maker.count(need_linked),
+        maker.count(a),
+        *maker.ratio(a, need_linked),
+        maker.count(b),
+        *maker.ratio(b, need_linked),
+        maker.count(known),
+        maker.count(c),
+        *maker.ratio(a, known),
+    ]
+
+
+def _reach(maker: _Maker, breakdown: Breakdown) -> OutputTable:
+    pub = maker.publication
+    columns = [*_label_columns(("need", "Need")), *_JOINT_COLUMNS]
+    rows = []
+    for need in pub.needs:
+        for level, group in maker.rows_for(breakdown):
+            rows.append(
+                [
+                    TableCell(need.title),
+                    TableCell(level.title),
+                    TableCell(group_label(group)),
+                    *_joint_row(maker, need.name, ANY_SERVICE, group),
+                ]
+            )
+    title = f"Reach of any service, and need without any service, by {_BREAKDOWN_TITLES[breakdown]}"
+    notes = (
+        (
+            "Reach: % of linked children with the need who receive any children's service. "
+            "Not receiving: % of them with no service (unmet need). Targeting: % of children "
+            "receiving any service (whose need is known) who report the need."
+        ),
+    )
+    return _finish(
+        maker,
+        table_id=f"reach-{breakdown.value}",
+        title=title,
+        kind=TableKind.REACH,
+        breakdown=breakdown,
+        columns=columns,
+        rows=rows,
+        notes=notes,
+    )
+
+
+def _matrix(maker: _Maker) -> OutputTable:
+    pub = maker.publication
+    columns = [*_label_columns(("need", "Need"), ("service", "Service")), *_JOINT_COLUMNS]
+    rows = []
+    for need in pub.needs:
+        for service in pub.matrix_services:
+            for level, group in maker.rows_for(Breakdown.AUTHORITY):
+                rows.append(
+                    [
+                        TableCell(need.title),
+                        TableCell(service.title),
+                        TableCell(level.title),
+                        TableCell(group_label(group)),
+                        *_joint_row(maker, need.name, service.name, group),
+                    ]
+                )
+    notes = (
+        "Flags withheld under the national-only policy are not crossed with needs: "
+        + (", ".join(maker.policy.national_only) or "none")
+        + ".",
+    )
+    return _finish(
+        maker,
+        table_id="matrix-authority",
+        title="Need x service matrix: reach and targeting of every service",
+        kind=TableKind.MATRIX,
+        breakdown=Breakdown.AUTHORITY,
+        columns=columns,
+        rows=rows,
+        notes=notes,
+    )
+
+
+def _linkage(maker: _Maker, breakdown: Breakdown) -> OutputTable:
+    pub = maker.publication
+    columns = [
+        *_label_columns(),
+        Column("surveyed", "Children surveyed", ColumnKind.COUNT),
+        Column("linked", "Linked to authority data", ColumnKind.COUNT),
+        *_ratio_columns("linked", "Linked"),
+    ]
+    rows = []
+    for level, group in maker.rows_for(breakdown):
+        surveyed = pub.cell(PopKey(Pop.SURVEYED), group)
+        linked = pub.cell(PopKey(Pop.LINKED), group)
+        rows.append(
+            [
+                TableCell(level.title),
+                TableCell(group_label(group)),
+                maker.count(surveyed),
+                maker.count(linked),
+                *maker.ratio(linked, surveyed, weighted=False),
+            ]
+        )
+    title = f"Linkage of surveyed children to authority data by {_BREAKDOWN_TITLES[breakdown]}"
+    return _finish(
+        maker,
+        table_id=f"linkage-{breakdown.value}",
+        title=title,
+        kind=TableKind.LINKAGE,
+        breakdown=breakdown,
+        columns=columns,
+        rows=rows,
+    )
+
+
+_BUILDERS: Final = {
+    TableKind.PREVALENCE: _prevalence,
+    TableKind.SERVICES: _services,
+    TableKind.REACH: _reach,
+    TableKind.LINKAGE: _linkage,
+}
+
+
+def build_tables(
+    publication: Publication, protection: Protection, policy: DisclosurePolicy
+) -> tuple[OutputTable, ...]:
+    """Every table of the publication, in report order."""
+    maker = _Maker(publication, protection, policy)
+    tables = [
+        _BUILDERS[kind](maker, plan.breakdown)
+        for kind in (TableKind.PREVALENCE, TableKind.SERVICES, TableKind.REACH)
+        for plan in publication.plans
+        if kind in publication.kinds[plan.breakdown]
+    ]
+    tables.append(_matrix(maker))
+    tables += [
+        _linkage(maker, plan.breakdown)
+        for plan in publication.plans
+        if TableKind.LINKAGE in publication.kinds[plan.breakdown]
+    ]
+    return tuple(tables)

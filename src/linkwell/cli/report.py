@@ -1,0 +1,68 @@
+"""``linkwell report``: the standalone report for a release file, written into a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from linkwell.cli._progress import terminal_progress
+from linkwell.config import DisclosurePolicy, load_model
+
+__all__ = ["report"]
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.command("report")
+@click.argument("release", type=_FILE)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for report.html, tables.xlsx, tables/*.csv and manifest.json.",
+)
+@click.option(
+    "--policy",
+    "policy_file",
+    type=_FILE,
+    help="TOML file of disclosure-control settings (defaults: threshold 10, base 5).",
+)
+@click.option("--quality", type=_FILE, help="The linker's linkage-quality counts (Parquet/CSV).")
+@click.option("--project-digest", default=None, help="Digest of the project file, recorded.")
+def report(
+    release: Path,
+    out_dir: Path,
+    policy_file: Path | None,
+    quality: Path | None,
+    project_digest: str | None,
+) -> None:
+    """Analyse a release and write the disclosure-checked report for the partnership.
+
+    \b
+    Examples:
+      linkwell report release.parquet --out report/
+      linkwell report release.parquet --out report/ --policy disclosure.toml
+
+    The policy file holds the keys of a project file's [disclosure] table, e.g. threshold = 10.
+    """
+    # Imported here: statistics and spreadsheet libraries would slow every other command's start.
+    from linkwell.report import write_report  # noqa: PLC0415
+
+    policy = DisclosurePolicy()
+    if policy_file is not None:
+        policy = load_model(DisclosurePolicy, policy_file, what="disclosure policy")
+    bundle = write_report(
+        release,
+        out_dir,
+        policy=policy,
+        project_digest=project_digest,
+        quality=quality,
+        progress=terminal_progress(),
+    )
+    withheld = sum(o.suppressed_cells for o in bundle.outputs)
+    click.echo(f"report: {bundle.html}")
+    click.echo(f"workbook: {bundle.workbook} and {len(bundle.csv_files)} CSV files")
+    click.echo(f"{len(bundle.outputs)} outputs passed disclosure checks; {withheld:,} withheld")
+    click.echo(f"manifest: {bundle.manifest}")

@@ -1,0 +1,260 @@
+"""``write_report``: from a release file to a checked output bundle a partnership can open offline.
+
+The bundle follows ACRO's idea of an output bundle: every output with its status, the files it
+was written to and their SHA-256 checksums, the disclosure checks it passed, and the effective
+configuration (the policy, the project digest and the release's checksum) in ``manifest.json``.
+Besides the manifest it holds ``report.html`` (self-contained), ``tables.xlsx``, one CSV per table
+under ``tables/`` and ``disclosure-log.csv``. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from importlib.metadata import version
+from pathlib import Path
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict
+
+from linkwell.analysis.analyse import Analysis, analyse
+from linkwell.config import DisclosurePolicy
+from linkwell.fileio import write_text_atomic
+from linkwell.progress import SILENT, Progress
+from linkwell.report.charts import heat_map, reach_chart, school_charts, simd_charts
+from linkwell.report.findings import headline_findings
+from linkwell.report.html import HtmlContent, render_html
+from linkwell.report.narrative import caveats, lede, method
+from linkwell.report.published import TableIndex
+from linkwell.report.quality import LinkageQuality, read_quality
+from linkwell.report.workbook import (
+    MODEL_HEADERS,
+    SYMBOL_NOTES,
+    model_rows,
+    write_csvs,
+    write_disclosure_log,
+    write_workbook,
+)
+
+__all__ = ["OutputRecord", "OutputStatus", "ReportBundle", "write_analysis", "write_report"]
+
+REPORT_TITLE: Final = "Children's needs and the services that reach them"
+_HTML, _WORKBOOK, _LOG, _MANIFEST = (
+    "report.html",
+    "tables.xlsx",
+    "disclosure-log.csv",
+    "manifest.json",
+)
+_VERSION: Final = version("linkwell")
+
+
+class OutputStatus(StrEnum):
+    """Whether an output was published whole or with cells or models withheld."""
+
+    WHOLE = "pass"
+    WITH_SUPPRESSION = "pass (with suppression)"
+
+
+class OutputRecord(BaseModel):
+    """One output of the bundle: its status, its disclosure checks and where it was written."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    title: str
+    status: OutputStatus
+    suppressed_cells: int
+    checks: tuple[str, ...]
+    files: tuple[str, ...]
+
+
+class ReportBundle(BaseModel):
+    """What :func:`write_report` wrote: paths, checksums and the status of every output."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    out_dir: Path
+    html: Path
+    workbook: Path
+    csv_files: tuple[Path, ...]
+    disclosure_log: Path
+    manifest: Path
+    outputs: tuple[OutputRecord, ...]
+    checksums: dict[str, str]
+    release_sha256: str
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _configuration(
+    analysis: Analysis, policy: DisclosurePolicy, project_digest: str | None, release_sha: str
+) -> list[tuple[str, str]]:
+    release = analysis.release
+    return [
+        ("linkwell version", _VERSION),
+        ("project digest", project_digest or "none (standalone run, no project file)"),
+        ("release file", release.path.name),
+        ("release SHA-256", release_sha),
+        ("children in the release", f"{release.children:,}"),
+        ("weighting", release.weighting),
+        ("SIMD resolution", release.simd or "not in the release"),
+        (
+            "urban/rural resolution",
+            f"{release.urban_rural}-fold" if release.urban_rural else "not in the release",
+        ),
+        ("disclosure policy", json.dumps(policy.model_dump(mode="json"), sort_keys=True)),
+        ("generated", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
+    ]
+
+
+def _outputs(analysis: Analysis) -> list[OutputRecord]:
+    records = [
+        OutputRecord(
+            id=table.id,
+            title=table.title,
+            status=OutputStatus.WHOLE if not table.suppressed else OutputStatus.WITH_SUPPRESSION,
+            suppressed_cells=table.suppressed,
+            checks=table.checks,
+            files=(
+                f"tables/{table.id}.csv",
+                f"{_WORKBOOK}#{table.id[:31]}",
+                f"{_HTML}#table-{table.id}",
+            ),
+        )
+        for table in analysis.tables
+    ]
+    withheld = sum(1 for m in analysis.models if m.odds_ratio is None)
+    records.append(
+        OutputRecord(
+            id="models",
+            title="Odds of receiving any service, by need",
+            status=OutputStatus.WHOLE if not withheld else OutputStatus.WITH_SUPPRESSION,
+            suppressed_cells=withheld,
+            checks=(
+                (
+                    f"a model is published only if each need x service cell holds at least "
+                    f"{analysis.policy.threshold} children and its residual degrees of freedom "
+                    f"reach {analysis.policy.threshold}"
+                ),
+            ),
+            files=("tables/models.csv", f"{_WORKBOOK}#models", f"{_HTML}#models"),
+        )
+    )
+    return records
+
+
+def write_report(
+    release: Path,
+    out_dir: Path,
+    *,
+    policy: DisclosurePolicy,
+    project_digest: str | None,
+    quality: Path | None = None,
+    progress: Progress = SILENT,
+) -> ReportBundle:
+    """Analyse ``release`` under ``policy`` and write the report bundle into ``out_dir``."""
+    if quality is not None:  # refuse a bad quality table before the long analysis
+        read_quality(quality, threshold=policy.threshold)
+    analysis = analyse(release, policy, progress=progress)
+    return write_analysis(
+        analysis, out_dir, project_digest=project_digest, quality=quality, progress=progress
+    )
+
+
+def write_analysis(
+    analysis: Analysis,
+    out_dir: Path,
+    *,
+    project_digest: str | None,
+    quality: Path | None = None,
+    progress: Progress = SILENT,
+) -> ReportBundle:
+    """Write the report bundle of an analysis already made (see :func:`write_report`)."""
+    policy = analysis.policy
+    release = analysis.release.path
+    linkage: LinkageQuality | None = (
+        read_quality(quality, threshold=policy.threshold) if quality is not None else None
+    )
+    release_sha = _sha256(release)
+    with progress.task("writing the report", total=4) as task:
+        index = TableIndex(analysis)
+        tables_dir = out_dir / "tables"
+        csv_files = write_csvs(tables_dir, analysis)
+        task.advance(1)
+        configuration = _configuration(analysis, policy, project_digest, release_sha)
+        write_workbook(
+            out_dir / _WORKBOOK,
+            analysis,
+            title=REPORT_TITLE,
+            cover=[lede(analysis), *caveats(analysis, linkage)],
+            configuration=configuration,
+        )
+        write_disclosure_log(out_dir / _LOG, analysis)
+        task.advance(1)
+        published = [out_dir / _WORKBOOK, out_dir / _LOG, *csv_files]
+        checksums = {p.relative_to(out_dir).as_posix(): _sha256(p) for p in published}
+        content = HtmlContent(
+            title=REPORT_TITLE,
+            lede=lede(analysis),
+            findings=headline_findings(analysis, index),
+            main_charts=[
+                reach_chart(analysis, index),
+                heat_map(analysis, index),
+                *simd_charts(analysis, index),
+            ],
+            school_charts=school_charts(analysis, index),
+            model_headers=MODEL_HEADERS,
+            model_rows=model_rows(analysis, policy.rounding_base),
+            method=method(analysis),
+            caveats=caveats(analysis, linkage),
+            quality_rows=linkage.rates if linkage else (),
+            configuration=configuration,
+            checksums=sorted(checksums.items()),
+            workbook_name=_WORKBOOK,
+            symbols=[(s.value, meaning) for s, meaning in SYMBOL_NOTES.items()],
+            version=_VERSION,
+        )
+        write_text_atomic(out_dir / _HTML, render_html(analysis, content), mode=0o644)
+        checksums[_HTML] = _sha256(out_dir / _HTML)
+        task.advance(1)
+        outputs = _outputs(analysis)
+        manifest = {
+            "format": 1,
+            "generator": f"linkwell {_VERSION}",
+            "configuration": dict(configuration),
+            "policy": policy.model_dump(mode="json"),
+            "project_digest": project_digest,
+            "release_sha256": release_sha,
+            "disclosure_audit": {
+                "primary": analysis.audit.primary,
+                "secondary": analysis.audit.secondary_by_singleton
+                + analysis.audit.secondary_by_repair,
+                "linear_programmes": analysis.audit.linear_programmes,
+                "certified": analysis.audit.certified,
+            },
+            "outputs": [o.model_dump(mode="json") for o in outputs],
+            "checksums": checksums,
+        }
+        write_text_atomic(
+            out_dir / _MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n", mode=0o644
+        )
+        task.advance(1)
+    return ReportBundle(
+        out_dir=out_dir,
+        html=out_dir / _HTML,
+        workbook=out_dir / _WORKBOOK,
+        csv_files=tuple(csv_files),
+        disclosure_log=out_dir / _LOG,
+        manifest=out_dir / _MANIFEST,
+        outputs=tuple(outputs),
+        checksums=checksums,
+        release_sha256=release_sha,
+    )

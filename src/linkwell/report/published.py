@@ -1,0 +1,95 @@
+"""Read access to published tables by row labels, so charts and sentences use only checked numbers.
+
+Charts and headline findings never touch the cell system: they look values up in the same
+:class:`~linkwell.analysis.tables.OutputTable` rows the tables show, so a number withheld in a
+table is withheld everywhere, and a number in a sentence is the number in the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from linkwell.analysis.analyse import Analysis
+from linkwell.analysis.tables import ColumnKind, OutputTable, Symbol, TableCell
+
+__all__ = ["Estimate", "PublishedRow", "TableIndex"]
+
+_LEVEL = "Breakdown level"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A published percentage with its 95% interval (all in percent)."""
+
+    percent: float
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True)
+class PublishedRow:
+    """One row of a published table, by column header."""
+
+    cells: dict[str, TableCell]
+
+    def count(self, header: str) -> int | None:
+        """The published (rounded) count, or ``None`` if withheld or not applicable."""
+        cell = self.cells[header]
+        return cell.value if cell.symbol is None and isinstance(cell.value, int) else None
+
+    def estimate(self, prefix: str) -> Estimate | None:
+        """The percentage whose headers start with ``prefix`` and its interval, if published."""
+        point = self.cells[f"{prefix} (%)"]
+        low = self.cells[f"{prefix}: 95% CI lower (%)"]
+        high = self.cells[f"{prefix}: 95% CI upper (%)"]
+        if point.symbol is Symbol.LOW:
+            return Estimate(0.0, 0.0, float(high.value or 0.0))
+        values = [point.value, low.value, high.value]
+        if any(c.symbol is not None for c in (point, low, high)) or not all(
+            isinstance(v, float) for v in values
+        ):
+            return None
+        return Estimate(*(float(v) for v in values))  # type: ignore[arg-type]
+
+
+class TableIndex:
+    """Rows of every table of an analysis, found by table id and label cells."""
+
+    def __init__(self, analysis: Analysis) -> None:
+        self._rows: dict[str, dict[tuple[str, ...], PublishedRow]] = {}
+        self._levels: dict[str, dict[tuple[str, ...], str]] = {}
+        for table in analysis.tables:
+            self._index(table)
+
+    def _index(self, table: OutputTable) -> None:
+        headers = [c.header for c in table.columns]
+        labels = [i for i, c in enumerate(table.columns) if c.kind is ColumnKind.LABEL]
+        rows: dict[tuple[str, ...], PublishedRow] = {}
+        levels: dict[tuple[str, ...], str] = {}
+        for row in table.rows:
+            key = tuple(str(row[i].value) for i in labels if headers[i] != _LEVEL)
+            level = str(row[headers.index(_LEVEL)].value)
+            published = PublishedRow(dict(zip(headers, row, strict=True)))
+            rows.setdefault(key, published)  # the first (coarsest) level wins a shared label
+            rows[(*key, level)] = published
+            levels.setdefault(key, level)
+        self._rows[table.id] = rows
+        self._levels[table.id] = levels
+
+    def has(self, table_id: str) -> bool:
+        """Whether the analysis has table ``table_id``."""
+        return table_id in self._rows
+
+    def row(self, table_id: str, *labels: str, level: str | None = None) -> PublishedRow | None:
+        """The row of ``table_id`` whose label cells are ``labels`` (at ``level`` if given)."""
+        key = tuple(labels) if level is None else (*labels, level)
+        return self._rows.get(table_id, {}).get(key)
+
+    def groups(self, table_id: str, level: str, *labels: str) -> list[tuple[str, PublishedRow]]:
+        """``(group label, row)`` of every row at ``level`` whose leading labels are ``labels``."""
+        found = []
+        prefix = len(labels)
+        for key, row in self._rows.get(table_id, {}).items():
+            if len(key) == prefix + 2 and key[-1] == level and key[:prefix] == tuple(labels):
+                found.append((key[prefix], row))
+        return found

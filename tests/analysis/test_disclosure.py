@@ -1,0 +1,167 @@
+"""Disclosure control on hand-built cell systems: every rule, rounding, and a property test.
+
+The property test builds random two-way tables with all their margins, protects them, and runs
+the independent intruder of :mod:`.attack` on the result: whatever the counts, no withheld cell
+is pinned to within plus or minus the threshold of its true value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkwell.analysis.cells import CellSystem, CellSystemBuilder, Pop, PopKey
+from linkwell.analysis.disclosure import (
+    PUBLISHED,
+    Rule,
+    primary_suppression,
+    protect,
+    round_to_base,
+)
+from linkwell.config import DisclosurePolicy
+from linkwell.errors import InternalError
+
+from .attack import Problem, pinned, ranges
+
+POLICY = DisclosurePolicy()
+
+
+def _pinned(system: CellSystem, found: dict[int, tuple[float, float]]) -> int:
+    cells = np.array(list(found), dtype=np.int64)
+    low = np.array([found[c][0] for c in cells])
+    high = np.array([found[c][1] for c in cells])
+    return int(pinned(system.count[cells].astype(float), low, high, POLICY.threshold).sum())
+
+
+def _row_table(yes: list[int], no: list[int], **cell: object) -> tuple[CellSystem, list[int]]:
+    """Groups with yes/no/total cells and an all-groups row: a two-column table with margins."""
+    b = CellSystemBuilder()
+    pop_yes, pop_no, pop_total = (
+        PopKey(k, "n") for k in (Pop.NEED_YES, Pop.NEED_NO, Pop.NEED_KNOWN)
+    )
+    columns: list[list[int]] = [[], [], []]
+    for g, (y, n) in enumerate(zip(yes, no, strict=True)):
+        key = (("school", f"S{g}"),)
+        cells = [
+            b.cell((pop_yes, key), y, base=y + n, **cell),  # type: ignore[arg-type]
+            b.cell((pop_no, key), n, base=y + n),
+            b.cell((pop_total, key), y + n, cost=1),
+        ]
+        b.equal(cells[2], cells[:2])
+        for column, index in zip(columns, cells, strict=True):
+            column.append(index)
+    total_yes, total_no = sum(yes), sum(no)
+    tops = [
+        b.cell((pop_yes, ()), total_yes, base=total_yes + total_no, cost=30),
+        b.cell((pop_no, ()), total_no, base=total_yes + total_no, cost=30),
+        b.cell((pop_total, ()), total_yes + total_no, cost=31),
+    ]
+    b.equal(tops[2], tops[:2])
+    for top, column in zip(tops, columns, strict=True):
+        b.equal(top, column)
+    return b.build(), columns[0]
+
+
+def _attack(system: CellSystem, codes: np.ndarray) -> dict[int, tuple[float, float]]:
+    eq = []
+    for r in range(system.eq.shape[0]):
+        row = system.eq.getrow(r)
+        eq.append((row.indices.tolist(), row.data.tolist()))
+    problem = Problem(
+        values=system.count,
+        published=codes == PUBLISHED,
+        shown=system.count * (codes == PUBLISHED),
+        eq=eq,
+        le=[],
+    )
+    return ranges(problem, rounding=1, threshold=POLICY.threshold)
+
+
+def test_primary_rules_and_their_precedence() -> None:
+    system, yes = _row_table([3, 0, 40, 25], [50, 30, 60, 5])
+    codes = primary_suppression(system, POLICY, weighted=False)
+    assert Rule.of(int(codes[yes[0]])) is Rule.PRIMARY
+    assert Rule.of(int(codes[yes[1]])) is Rule.SENSITIVE_ZERO
+    assert Rule.of(int(codes[yes[2]])) is None
+    no_zeros = DisclosurePolicy(suppress_sensitive_zeros=False)
+    assert primary_suppression(system, no_zeros, weighted=False)[yes[1]] == PUBLISHED
+
+
+def test_zeros_of_empty_groups_are_structural_not_sensitive() -> None:
+    system, yes = _row_table([0, 40], [0, 60])
+    codes = primary_suppression(system, POLICY, weighted=False)
+    assert codes[yes[0]] == PUBLISHED
+    assert system.structural[yes[0]]
+    protection = protect(system, POLICY, weighted=False)
+    assert protection.codes[yes[0]] == PUBLISHED
+
+
+def test_dominance_applies_to_weighted_cells_only() -> None:
+    # Twelve children, one of weight 50 among weights of 1: two weights make 51 of 61 < 90%...
+    system, yes = _row_table([12, 40], [50, 60], wsum=61.0, top=51.0)
+    assert primary_suppression(system, POLICY, weighted=True)[yes[0]] == PUBLISHED
+    # ... but one of weight 200 makes 201 of 211 > 90%.
+    system, yes = _row_table([12, 40], [50, 60], wsum=211.0, top=201.0)
+    codes = primary_suppression(system, POLICY, weighted=True)
+    assert Rule.of(int(codes[yes[0]])) is Rule.DOMINANCE
+    assert primary_suppression(system, POLICY, weighted=False)[yes[0]] == PUBLISHED
+
+
+def test_national_only_cells_are_withheld() -> None:
+    system, yes = _row_table([40, 40], [50, 60], national_only=True)
+    codes = primary_suppression(system, POLICY, weighted=False)
+    assert all(Rule.of(int(codes[i])) is Rule.NATIONAL_ONLY for i in yes)
+
+
+def test_a_lone_small_cell_gets_a_partner_in_its_row_and_column() -> None:
+    system, _ = _row_table([3, 40, 25, 60], [50, 60, 30, 80])
+    protection = protect(system, POLICY, weighted=False)
+    suppressed = {system.keys[i] for i in np.flatnonzero(protection.codes)}
+    assert len(suppressed) >= 4  # the small cell, its row partner and a rectangle's corners
+    assert _pinned(system, _attack(system, protection.codes)) == 0
+    assert protection.audit.certified == len(suppressed)
+
+
+def test_the_whole_area_row_is_kept_when_anything_else_will_do() -> None:
+    system, _ = _row_table([3, 40, 25, 60], [50, 60, 30, 80])
+    protection = protect(system, POLICY, weighted=False)
+    for i in np.flatnonzero(protection.codes):
+        assert system.keys[i][1] != ()
+
+
+@pytest.mark.parametrize(
+    ("values", "base", "expected"),
+    [
+        ([0, 1, 2, 3, 7, 8, 12, 13, 1234], 5, [0, 0, 0, 5, 5, 10, 10, 15, 1235]),
+        ([5, 14, 15], 10, [10, 10, 20]),
+    ],
+)
+def test_rounding_to_base(values: list[int], base: int, expected: list[int]) -> None:
+    assert round_to_base(np.array(values), base).tolist() == expected
+
+
+def test_relations_that_do_not_hold_are_a_bug() -> None:
+    b = CellSystemBuilder()
+    total = b.cell((PopKey(Pop.LINKED), ()), 10)
+    part = b.cell((PopKey(Pop.LINKED), (("school", "S"),)), 4)
+    b.equal(total, [part])
+    with pytest.raises(InternalError):
+        b.build()
+
+
+@settings(max_examples=25)
+@given(
+    st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), min_size=2, max_size=7).filter(
+        lambda rows: sum(y + n for y, n in rows) > 0
+    )
+)
+def test_property_no_random_table_leaks(rows: list[tuple[int, int]]) -> None:
+    system, _ = _row_table([y for y, _ in rows], [n for _, n in rows])
+    protection = protect(system, POLICY, weighted=False)
+    codes = protection.codes
+    published = codes == PUBLISHED
+    small = (system.count > 0) & (system.count < POLICY.threshold)
+    assert not np.any(published & small)
+    assert _pinned(system, _attack(system, codes)) == 0

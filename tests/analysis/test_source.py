@@ -1,0 +1,69 @@
+"""Opening a release: refusals name the file and field but never a value; scoring and weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from linkwell.analysis.source import prepare_release
+from linkwell.config import DisclosurePolicy
+from linkwell.engine import Engine
+from linkwell.errors import ReadError, SeparationError, ValidationError
+
+from .conftest import make_release_table, tiny_release
+
+
+def _prepare(path: Path):
+    with Engine() as engine:
+        return prepare_release(engine, path, DisclosurePolicy())
+
+
+def test_an_identifier_column_is_refused_without_quoting_it(tmp_path: Path) -> None:
+    table = make_release_table(20).append_column("unique_id", pa.array(["4839201175"] * 20))
+    pq.write_table(table, tmp_path / "r.parquet")
+    with pytest.raises(SeparationError) as info:
+        _prepare(tmp_path / "r.parquet")
+    assert info.value.field == "unique_id"
+    assert info.value.file == str(tmp_path / "r.parquet")
+    assert "4839201175" not in str(info.value)
+
+
+def test_a_missing_column_is_named(tmp_path: Path) -> None:
+    pq.write_table(make_release_table(20).drop_columns(["stage"]), tmp_path / "r.parquet")
+    with pytest.raises(ValidationError) as info:
+        _prepare(tmp_path / "r.parquet")
+    assert info.value.field == "stage"
+    assert info.value.hint
+
+
+def test_empty_and_unreadable_releases(tmp_path: Path) -> None:
+    pq.write_table(make_release_table(5).slice(0, 0), tmp_path / "empty.parquet")
+    with pytest.raises(ValidationError, match="no rows"):
+        _prepare(tmp_path / "empty.parquet")
+    (tmp_path / "junk.parquet").write_text("not parquet at all")
+    with pytest.raises(ReadError):
+        _prepare(tmp_path / "junk.parquet")
+
+
+def test_weights_are_used_only_when_complete(tmp_path: Path) -> None:
+    assert _prepare(tiny_release(tmp_path / "a.parquet", [{"weight": 1.5}])).weighted
+    partial = tiny_release(tmp_path / "b.parquet", [{"weight": 1.5}, {"weight": None}])
+    assert _prepare(partial).weighting == "unweighted (weights incomplete)"
+    assert _prepare(tiny_release(tmp_path / "c.parquet", [{}])).weighting == "unweighted"
+
+
+def test_measures_nobody_answered_are_dropped(tmp_path: Path) -> None:
+    rows = [{"survey": "primary", "stage": "P6", "bullied": 4, "mood_01": 3}]
+    names = {n.name for n in _prepare(tiny_release(tmp_path / "p.parquet", rows)).needs}
+    assert "bullied_weekly" in names
+    assert "sdq_total_abnormal" not in names
+
+
+def test_resolutions_follow_the_columns(weighted_release_path: Path, release_path: Path) -> None:
+    coarse = _prepare(weighted_release_path)
+    assert (coarse.simd, coarse.urban_rural, coarse.weighted) == ("quintile", 6, True)
+    fine = _prepare(release_path)
+    assert (fine.simd, fine.urban_rural, fine.authorities) == ("decile", 8, 2)

@@ -1,0 +1,202 @@
+"""The five parties through the command line, each in its own workspace, against the truth.
+
+The project file is written the way a coordinator would assemble it (the parties' cards plus
+the sources and their mappings); every other step is a ``linkwell`` command run by the party
+whose workspace it names.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner, Result
+
+from linkwell.cli import main
+from linkwell.config import FolderTransport
+from linkwell.demo import demo_parties, write_project_file
+from linkwell.synth import SynthResult, load_synthesis
+
+from .truth import assert_release_is_the_truth
+
+
+@dataclass
+class CliRun:
+    root: Path
+    synthetic: SynthResult
+    workspaces: dict[str, Path]
+    outputs: dict[str, str]
+
+
+def _ok(result: Result) -> str:
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
+    root = tmp_path_factory.mktemp("cli")
+    runner = CliRunner()
+    area = root / "area"
+    _ok(
+        runner.invoke(
+            main, ["synth", "--children", "1500", "--seed", "11", "--clean", "--out", str(area)]
+        )
+    )
+    synthetic = load_synthesis(area)
+    parties = demo_parties(synthetic)
+    cards, workspaces = {}, {}
+    for party in parties:
+        secret = root / f"{party.name}.passphrase"
+        secret.write_text(f"correct horse battery {party.name}\n")
+        secret.chmod(0o600)
+        keys = root / f"{party.name}-keys"
+        _ok(
+            runner.invoke(
+                main,
+                [
+                    "keys",
+                    "new",
+                    "--party",
+                    party.name,
+                    "--role",
+                    party.role.value,
+                    "--out",
+                    str(keys),
+                    "--passphrase-file",
+                    str(secret),
+                ],
+            )
+        )
+        cards[party.name] = keys / "card.toml"
+    project = root / "project.toml"
+    write_project_file(
+        project,
+        synthetic=synthetic,
+        parties=parties,
+        cards=cards,
+        transport=FolderTransport(root=root / "exchange"),
+    )
+    for party in parties:
+        workspaces[party.name] = root / "ws" / party.name
+        _ok(
+            runner.invoke(
+                main,
+                [
+                    "workspace",
+                    "init",
+                    str(workspaces[party.name]),
+                    "--project",
+                    str(project),
+                    "--party",
+                    party.name,
+                    "--keys",
+                    str(root / f"{party.name}-keys"),
+                    "--passphrase-file",
+                    str(root / f"{party.name}.passphrase"),
+                ],
+            )
+        )
+    files = {s.source: str(s.path) for s in synthetic.sources}
+    sources = {p.name: p.sources for p in parties}
+    outputs: dict[str, str] = {}
+
+    def run(name: str, *args: str) -> None:
+        outputs[f"{name} {' '.join(args[:2])}"] = _ok(
+            runner.invoke(main, [*args, "-w", str(workspaces[name])])
+        )
+
+    surveys = [p.name for p in parties if p.role.value == "survey-provider"]
+    authorities = [p.name for p in parties if p.role.value == "authority-provider"]
+    for name in surveys:
+        (source,) = sources[name]
+        run(name, "provider", "participants", "--source", source, files[source])
+        run(name, "send")
+    for name in authorities + surveys:
+        run(name, "receive")
+        (source,) = sources[name]
+        run(name, "provider", "split", "--source", source, files[source])
+        run(name, "send")
+    for name, steps in (
+        ("nrs", [["indexer", "link"]]),
+        ("edris", [["linker", "release"]]),
+        ("scotcen-analysis", [["analyst", "open"]]),
+    ):
+        run(name, "receive")
+        for step in steps:
+            run(name, *step)
+        if name != "scotcen-analysis":
+            run(name, "send")
+    return CliRun(root, synthetic, workspaces, outputs)
+
+
+def test_release_holds_exactly_each_participating_child(cli_run: CliRun) -> None:
+    (release,) = (cli_run.workspaces["scotcen-analysis"] / "opened" / "release").glob("*.parquet")
+    assert_release_is_the_truth(
+        release, cli_run.synthetic.truth.pupils, cli_run.synthetic.respondents
+    )
+
+
+def test_every_count_in_every_report_adds_up(cli_run: CliRun) -> None:
+    records = {p.parent.name: json.loads(p.read_text()) for p in cli_run.root.rglob("step.json")}
+    link = records["link"]
+    for source, counts in link["counts"].items():
+        parts = (
+            "keyed",
+            "invalid-id",
+            "duplicate",
+            "withheld-not-participant",
+            "withheld-survey-excluded",
+        )
+        assert counts["rows"] == sum(counts[p] for p in parts), source
+    release = records["release"]
+    assert release["released"] == cli_run.synthetic.respondents
+    for name, record in records.items():
+        if name.startswith("split-"):
+            v = record["validation"]
+            assert v["rows_read"] == v["rows_accepted"] + v["rows_quarantined"]
+            assert v["rows_accepted"] == record["shared"] + record["withheld_not_participant"]
+            assert link["counts"][record["source"]]["rows"] == record["shared"]
+    quality = pq.read_table(next(cli_run.workspaces["edris"].rglob("quality.parquet"))).to_pylist()
+    overall = next(r for r in quality if r["dimension"] == "all")
+    for dimension in {r["dimension"] for r in quality} - {"all"}:
+        rows = [r for r in quality if r["dimension"] == dimension]
+        assert sum(r["surveyed"] for r in rows) == overall["surveyed"], dimension
+        assert sum(r["linked"] for r in rows) == overall["linked"], dimension
+
+
+def test_verify_separation_passes_through_the_cli(cli_run: CliRun) -> None:
+    demo_like = cli_run.root / "demo-like"
+    (demo_like / "synthetic").mkdir(parents=True)
+    (demo_like / "workspaces").symlink_to(cli_run.root / "ws")
+    (demo_like / "synthetic" / "truth").symlink_to(cli_run.synthetic.truth.pupils.parent)
+    output = _ok(CliRunner().invoke(main, ["verify-separation", str(demo_like)]))
+    assert "survey IDs" in output
+
+
+@pytest.mark.parametrize(
+    ("package_from", "into"),
+    [
+        ("ipsos-mori", "edris"),  # identifiers, meant for the indexer, delivered to the linker
+        ("edris", "nrs"),  # content or release meant for others, delivered to the indexer
+        ("nrs", "scotcen-analysis"),  # the linkage key delivered to the analyst
+    ],
+)
+def test_a_package_in_the_wrong_inbox_is_refused_and_kept_aside(
+    cli_run: CliRun, package_from: str, into: str
+) -> None:
+    sent = sorted((cli_run.workspaces[package_from] / "sent").glob("*.lwp"))
+    inbox = cli_run.root / "exchange" / into / "inbox"
+    for package in sent:
+        target = inbox / f"misrouted-{package.name}"
+        shutil.copy(package, target)
+    result = CliRunner().invoke(main, ["receive", "-w", str(cli_run.workspaces[into])])
+    assert result.exit_code == 0, result.output
+    quarantine = cli_run.workspaces[into] / "transfer" / "quarantine"
+    assert len(list(quarantine.glob("misrouted-*.lwp"))) == len(sent)
+    opened = cli_run.workspaces[into] / "opened"
+    assert not list(opened.rglob("misrouted-*"))

@@ -1,0 +1,176 @@
+"""The report bundle: files, checksums, manifest, self-containment, accessibility, workbook."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from linkwell.config import DisclosurePolicy
+from linkwell.errors import ValidationError
+from linkwell.report import ReportBundle, write_report
+from tests.analysis.conftest import make_reduced_release
+
+
+class _Page(HTMLParser):
+    """Collects what the accessibility and self-containment checks need."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.stack: list[str] = []
+        self.svg_children: list[list[str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag == "svg":
+            self.svg_children.append([])
+        elif self.svg_children and "svg" in self.stack:
+            self.svg_children[-1].append(tag)
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack and self.stack.pop() != tag:
+            pass
+
+
+@pytest.fixture(scope="module")
+def page(bundle: ReportBundle) -> tuple[str, _Page]:
+    text = bundle.html.read_text(encoding="utf-8")
+    parser = _Page()
+    parser.feed(text)
+    return text, parser
+
+
+def test_every_file_is_written_and_checksummed(bundle: ReportBundle) -> None:
+    manifest = json.loads(bundle.manifest.read_text())
+    for name, digest in manifest["checksums"].items():
+        path = bundle.out_dir / name
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, name
+    assert "report.html" in manifest["checksums"]
+    assert len(bundle.csv_files) == len(manifest["outputs"])  # every table and the models
+    assert manifest["project_digest"] == "f" * 64
+    assert manifest["policy"]["threshold"] == 10
+    assert {o["status"] for o in manifest["outputs"]} <= {"pass", "pass (with suppression)"}
+    assert not list(bundle.out_dir.rglob("*.partial"))
+
+
+def test_the_page_fetches_nothing_and_runs_nothing(page: tuple[str, _Page]) -> None:
+    text, parser = page
+    for tag, attrs in parser.tags:
+        assert tag not in ("script", "link", "iframe", "img", "object", "embed"), tag
+        for name in ("src", "href", "srcset", "action"):
+            value = attrs.get(name) or ""
+            assert not re.match(r"^(https?:)?//", value), (tag, name, value)
+    assert "@import" not in text
+    assert "url(http" not in text
+    assert "@font-face" not in text
+
+
+def test_accessible_structure(page: tuple[str, _Page]) -> None:
+    _, parser = page
+    tags = [t for t, _ in parser.tags]
+    assert ("html", {"lang": "en-GB"}) in parser.tags
+    assert tags.count("h1") == 1
+    svgs = [a for t, a in parser.tags if t == "svg"]
+    assert len(svgs) >= 4
+    for attrs, children in zip(svgs, parser.svg_children, strict=True):
+        assert attrs["role"] == "img"
+        assert children[:2] == ["title", "desc"]
+        assert len((attrs["aria-labelledby"] or "").split()) == 2
+    assert tags.count("table") == tags.count("caption")
+    for tag, attrs in parser.tags:
+        if tag == "th":
+            assert attrs.get("scope") in ("col", "row")
+
+
+def test_headline_numbers_are_published_numbers(
+    bundle: ReportBundle, page: tuple[str, _Page]
+) -> None:
+    text, _ = page
+    summary = text.split('id="summary"')[1].split("</section>")[0]
+    reach_csv = (bundle.out_dir / "tables" / "reach-authority.csv").read_text()
+    counts = re.findall(r"Of about ([\d,]+) children", summary)
+    assert counts, "the summary states reach for at least one need"
+    for count in counts:
+        assert f",{count.replace(',', '')}," in reach_csv
+
+
+def test_workbook_follows_the_csv_and_marks_withheld_cells(bundle: ReportBundle) -> None:
+    book = load_workbook(bundle.workbook, read_only=True)
+    assert book.sheetnames[:3] == ["Cover", "Contents", "Notes"]
+    assert {"models", "disclosure-log", "configuration"} <= set(book.sheetnames)
+    sheet = book["prevalence-school"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == "Prevalence of each need by school"
+    header, body = rows[2], rows[3:]
+    with (bundle.out_dir / "tables" / "prevalence-school.csv").open() as handle:
+        csv_rows = list(csv.reader(handle))
+    assert list(header) == csv_rows[0]
+    assert len(body) == len(csv_rows) - 1
+    flat = [v for row in body for v in row]
+    assert "[c]" in flat
+    assert any(isinstance(v, int) and v % 5 == 0 for v in flat)
+    notes = [r[0] for r in book["Notes"].iter_rows(values_only=True)]
+    assert "[c]" in notes
+    assert "[z]" in notes
+
+
+def test_disclosure_log_lists_every_withheld_count(bundle: ReportBundle) -> None:
+    with bundle.disclosure_log.open() as handle:
+        log = list(csv.DictReader(handle))
+    assert sum(o.suppressed_cells for o in bundle.outputs if o.id != "models") == len(log)
+    assert {row["rule"] for row in log} >= {"primary (below threshold)", "secondary"}
+    withheld = 0
+    for path in bundle.csv_files:
+        if path.name != "models.csv":
+            withheld += path.read_text().count("[c]")
+    assert withheld >= len(log)  # each withheld count shows [c] (its percentages too)
+
+
+def test_the_policy_changes_the_output(tmp_path: Path) -> None:
+    release = make_reduced_release(tmp_path / "r.parquet", 800, seed=3, schools=5)
+    strict = write_report(
+        release,
+        tmp_path / "strict",
+        policy=DisclosurePolicy(threshold=20, rounding_base=10),
+        project_digest=None,
+    )
+    table = (strict.out_dir / "tables" / "prevalence-sex-stage.csv").read_text().splitlines()
+    counts = [int(v) for line in table[1:] for v in line.split(",")[3:5] if v.isdigit()]
+    assert counts
+    assert all(v % 10 == 0 for v in counts)
+    assert all(v == 0 or v >= 20 - 5 for v in counts)  # >= 20 before rounding to 10
+    manifest = json.loads(strict.manifest.read_text())
+    assert manifest["project_digest"] is None
+    assert "standalone" in manifest["configuration"]["project digest"]
+
+
+def test_quality_table_feeds_the_caveats(tmp_path: Path) -> None:
+    release = make_reduced_release(tmp_path / "r.parquet", 600, seed=4, schools=4)
+    quality = tmp_path / "quality.csv"
+    quality.write_text(
+        "dimension,category,surveyed,linked,small\n"
+        "all,all,231,220,false\nstage,S1,105,100,false\nstage,S2,94,90,false\n"
+        "stage,P5,32,30,false\n"
+    )
+    bundle = write_report(
+        release, tmp_path / "out", policy=DisclosurePolicy(), project_digest=None, quality=quality
+    )
+    text = bundle.html.read_text()
+    assert "linkage-quality counts differ from the release" in text
+    assert 'id="table-quality"' in text
+    assert ">95<" in text  # S1: 100 of 105 linked, rounded to a whole percentage
+    bad = tmp_path / "bad.csv"
+    bad.write_text("dimension,category,surveyed\nall,all,4\n")
+    with pytest.raises(ValidationError) as info:
+        write_report(
+            release, tmp_path / "out2", policy=DisclosurePolicy(), project_digest=None, quality=bad
+        )
+    assert info.value.field == "linked"
