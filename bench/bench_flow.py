@@ -94,7 +94,6 @@ def run_flow(
 ) -> BenchRun:
     """Synthesise, set up, run the flow ``repeat`` times, then every piece beside its bound."""
     import bench_synth
-    import flow_steps
     import flow_world
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -148,10 +147,6 @@ def run_flow(
             f"skipped above {PANDAS_MAX_SIZE:,} pupils: pandas holds the whole join in memory "
             "(2.5 GB at 1,000,000 pupils, so about 25 GB here)"
         )
-    if not flow_steps.report_available():
-        unavailable["report"] = (
-            "linkwell.analysis / linkwell.report are not in this branch yet (merged separately)"
-        )
     return BenchRun(size, authorities, setup, [uniform, synth], flows, best, pieces, unavailable)
 
 
@@ -196,10 +191,10 @@ def _flow(world: World) -> list[Measurement]:
         name = f"{party.name}: {step}"
         steps.append(measure(stage, name, fn, party.workspace, baseline=f"plain {name}"))
     (analyst,) = world.of_role(Role.ANALYST)
-    if flow_steps.report_available():
-        steps.append(
-            measure("report", f"{analyst.name}: report", flow_steps.report, analyst.workspace)
-        )
+    name = f"{analyst.name}: report"
+    steps.append(
+        measure("report", name, flow_steps.report, analyst.workspace, baseline=f"plain {name}")
+    )
     return steps
 
 
@@ -286,6 +281,15 @@ def _plain(world: World, out: Path) -> list[Measurement]:
             flow_plain.plain_open,
             [str(o.path) for o in received],
             rows,
+        )
+    )
+    release = max(
+        (o for o in received if o.manifest.kind is PackageKind.RELEASE),
+        key=lambda o: o.manifest.created,
+    )
+    results.append(
+        measure(
+            "report", f"plain {analyst.name}: report", flow_plain.plain_report, str(release.path)
         )
     )
     return results

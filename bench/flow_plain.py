@@ -262,3 +262,32 @@ def plain_open(payloads: list[str], rows: int) -> Timed:
     clock = Stopwatch()
     Cipher().decrypt([Path(p) for p in payloads], clock)
     return clock.result(rows)
+
+
+def group_bys(release: Path) -> int:
+    """The report's tables as plain DuckDB GROUP BYs: no disclosure control, models or rendering."""
+    from linkwell.analysis.aggregate import aggregate
+    from linkwell.analysis.groups import plan_breakdowns
+    from linkwell.analysis.publication import _atoms
+    from linkwell.analysis.source import prepare_release
+    from linkwell.config import DisclosurePolicy
+
+    policy = DisclosurePolicy()
+    with Engine() as engine:
+        prepared = prepare_release(engine, release, policy)
+        for plan in plan_breakdowns(prepared.simd, prepared.urban_rural):
+            aggregate(
+                engine,
+                plan,
+                _atoms(prepared, plan.breakdown),
+                weighted=prepared.weighted,
+                dominance_n=policy.dominance_n,
+            )
+        return prepared.children
+
+
+def plain_report(release: str) -> Timed:
+    clock = Stopwatch()
+    with clock.section():
+        rows = group_bys(Path(release))
+    return clock.result(rows)

@@ -8,11 +8,9 @@ rows it processed, so rows per second compare across stages.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from linkwell.roles import analyst, indexer, linker, provider
-from linkwell.seal import PackageKind
 from linkwell.workspace import Workspace
 
 
@@ -64,30 +62,8 @@ def open_release(workspace: str) -> int:
     return analyst.open_release(ws).rows
 
 
-def report_available() -> bool:
-    """Whether the analysis and report layers are installed (they are merged separately)."""
-    return all(
-        importlib.util.find_spec(name) is not None
-        for name in ("linkwell.analysis", "linkwell.report")
-    )
-
-
 def report(workspace: str) -> int:
-    """Analyst: the report from the opened release, through the report layer's entry point."""
-    from linkwell.report import write_report  # type: ignore[import-not-found, unused-ignore]
-
+    """Analyst: analyse the opened release and write the report, disclosure-checked."""
     ws = Workspace.open(Path(workspace))
-    opened = ws.opened({PackageKind.RELEASE, PackageKind.REPORT})
-    release = max(
-        (o for o in opened if o.manifest.kind is PackageKind.RELEASE),
-        key=lambda o: o.manifest.created,
-    )
-    quality = [o.path for o in opened if o.manifest.dataset.id == "linkage-quality"]
-    write_report(
-        release.path,
-        ws.folder("report"),
-        policy=ws.project.disclosure,
-        project_digest=ws.project.digest(),
-        quality=quality[-1] if quality else None,
-    )
-    return release.manifest.rows
+    analyst.report(ws)
+    return analyst.open_release(ws).rows  # the intake's completed step, not run again

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness import Stopwatch, Timed
-from linkwell.config import Role, SourceKind
+from linkwell.config import FolderTransport, Role, SourceKind
 from linkwell.demo import demo_parties, write_project_file
 from linkwell.fileio import write_text_atomic
 from linkwell.seal import create_identity
@@ -132,7 +132,7 @@ def make_world(workdir: str, run_dir: str) -> int:
         synthetic=synthetic,
         parties=parties,
         cards=cards,
-        exchange=run / "exchange",
+        transport=FolderTransport(root=run / "exchange"),
     )
     inputs = {s.source: s for s in synthetic.sources}
     steps = []
