@@ -366,21 +366,17 @@ def _solve(programme: _Programme, objective: NDArray[np.float64], state: _State)
 
 
 def _certify(state: _State, programme: _Programme, solution: NDArray[np.float64]) -> None:
-    """Widen each cell's seen interval by the feasible table ``solution``; certify moved ones.
+    """Widen each cell's seen interval by the feasible table ``solution``; certify wide ones.
 
-    A cell is certified once some feasible table puts it at least the threshold above its true
-    value, or at least the threshold below: then it is not pinned to within plus or minus the
-    threshold. (A range merely that wide is not enough: a true 5 seen between 0 and 10 is
-    still known to be within 5 of the truth.)
+    The protection asked of a suppressed cell is a sliding one (as in tau-ARGUS): the feasible
+    tables must spread it over at least the threshold, so no one can narrow it to an interval
+    narrower than the smallest count the policy lets be published.
     """
     cells = programme.cells
     state.low[cells] = np.minimum(state.low[cells], solution)
     state.high[cells] = np.maximum(state.high[cells], solution)
-    truth = state.count[cells].astype(np.float64)
-    moved = (state.high[cells] >= truth + state.width - _TOLERANCE) | (
-        state.low[cells] <= truth - state.width + _TOLERANCE
-    )
-    state.certified[cells[moved]] = True
+    wide = state.high[cells] - state.low[cells] >= state.width - _TOLERANCE
+    state.certified[cells[wide]] = True
 
 
 def _repair_candidate(
@@ -499,14 +495,18 @@ def _certify_locally(
 ) -> tuple[_Programme, OptimizeResult | None]:
     """Certify one cell from programmes over growing neighbourhoods of it.
 
-    Returns the last programme tried and its maximisation result when the cell could not be
-    certified (for choosing a repair), or a ``None`` result when it was.
+    A neighbourhood's programme fixes every cell outside it at its true value, so a cell it
+    cannot move may still move in the whole programme: that is tried last, before the cell is
+    judged unprotected. Returns the last programme tried and its maximisation result when the
+    cell could not be certified (for choosing a repair), or a ``None`` result when it was.
     """
     inside = np.zeros(programme.cells.size, dtype=np.bool_)
     inside[position] = True
     local, upward = programme, None
-    for radius in _LOCAL_RADII:
-        for _ in range(radius):
+    for radius in (*_LOCAL_RADII, None):
+        if radius is None:  # the neighbourhoods failed: the whole programme decides
+            inside[:] = True
+        for _ in range(radius or 0):
             inside = inside | (neighbours @ inside.astype(np.float64) > 0)
         local = programme if inside.all() else _local(programme, truth, inside)
         target = int(np.searchsorted(np.flatnonzero(inside), position))
