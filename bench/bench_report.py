@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from flow_plain import group_bys  # noqa: E402
 from harness import Measurement, cores, measure  # noqa: E402
 
 STAGE = "report"
@@ -29,28 +30,6 @@ def _generate(size: int, path: Path) -> int:
 
     make_release(path, size, seed=1, schools=max(8, size // 400), authorities=32, weighted=True)
     return size
-
-
-def _baseline(path: Path) -> int:
-    from linkwell.analysis.aggregate import aggregate
-    from linkwell.analysis.groups import plan_breakdowns
-    from linkwell.analysis.publication import _atoms
-    from linkwell.analysis.source import prepare_release
-    from linkwell.config import DisclosurePolicy
-    from linkwell.engine import Engine
-
-    policy = DisclosurePolicy()
-    with Engine() as engine:
-        prepared = prepare_release(engine, path, policy)
-        for plan in plan_breakdowns(prepared.simd, prepared.urban_rural):
-            aggregate(
-                engine,
-                plan,
-                _atoms(prepared, plan.breakdown),
-                weighted=prepared.weighted,
-                dominance_n=policy.dominance_n,
-            )
-        return prepared.children
 
 
 def _report(path: Path, out: Path) -> int:
@@ -65,7 +44,7 @@ def run(size: int, workdir: Path) -> list[Measurement]:
     """Generate a release of ``size`` children, then time the baseline and the report."""
     release = workdir / "release.parquet"
     _generate(size, release)
-    baseline = measure(STAGE, "duckdb group-bys (baseline)", _baseline, release)
+    baseline = measure(STAGE, "duckdb group-bys (baseline)", group_bys, release)
     report = measure(
         STAGE,
         "write_report",

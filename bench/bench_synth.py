@@ -31,14 +31,14 @@ def _synthesise(size: int, out: str) -> int:
     return size
 
 
-def _cells_written(out: Path) -> int:
+def cells_written(out: Path) -> int:
     return sum(
         pq.ParquetFile(p).metadata.num_rows * pq.ParquetFile(p).metadata.num_columns
         for p in out.rglob("*.parquet")
     )
 
 
-def _baseline(size: int, columns: int, dest: str) -> int:
+def uniform_cells(size: int, columns: int, dest: str) -> int:
     rng = np.random.default_rng(1)
     schema = pa.schema([(f"c{i}", pa.float64()) for i in range(columns)])
     with pq.ParquetWriter(dest, schema, compression="zstd") as writer:
@@ -54,11 +54,11 @@ def run(size: int, workdir: Path) -> list[Measurement]:
     stage = measure(
         "synth", "synthesise to Parquet", _synthesise, size, str(out), baseline="numpy uniform"
     )
-    columns = max(1, round(_cells_written(out) / size))
+    columns = max(1, round(cells_written(out) / size))
     baseline = measure(
         "synth",
         "numpy uniform",
-        _baseline,
+        uniform_cells,
         size,
         columns,
         str(workdir / "uniform.parquet"),

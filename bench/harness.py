@@ -2,19 +2,26 @@
 
 Each step runs in its own spawned process so that its peak resident set size is its own and not
 the harness's. A stage's figure is only meaningful beside the baseline measured in the same run,
-so results are reported as ratios to that baseline.
+so results are reported as ratios to that baseline. A step that must prepare something it should
+not be charged for (a baseline that encrypts "in memory" needs the bytes in memory first) times
+its own sections with a :class:`Stopwatch` and returns :class:`Timed`.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import queue
 import resource
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+_POLL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -38,12 +45,49 @@ class Measurement:
         return {**asdict(self), "rows_per_s": self.rows_per_s}
 
 
-def _child(fn: Callable[..., int], args: tuple[Any, ...], queue: mp.Queue) -> None:  # type: ignore[type-arg]
-    start_wall, start_cpu = time.perf_counter(), time.process_time()
-    rows = fn(*args)
-    wall, cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
-    children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    queue.put((wall, cpu, max(own_peak_kb(), children_kb) / 1024, rows))
+@dataclass(frozen=True)
+class Timed:
+    """What a step returns when it timed its own measured sections (see :class:`Stopwatch`)."""
+
+    rows: int
+    wall_s: float
+    cpu_s: float
+
+
+class Stopwatch:
+    """Adds up the wall and CPU time of the sections run inside :meth:`section`."""
+
+    def __init__(self) -> None:
+        self.wall_s = 0.0
+        self.cpu_s = 0.0
+
+    @contextmanager
+    def section(self) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.wall_s += time.perf_counter() - wall
+            self.cpu_s += time.process_time() - cpu
+
+    def result(self, rows: int) -> Timed:
+        return Timed(rows, self.wall_s, self.cpu_s)
+
+
+def _child(fn: Callable[..., int | Timed], args: tuple[Any, ...], results: mp.Queue) -> None:  # type: ignore[type-arg]
+    try:
+        start_wall, start_cpu = time.perf_counter(), time.process_time()
+        outcome = fn(*args)
+        wall, cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
+        if isinstance(outcome, Timed):
+            rows, wall, cpu = outcome.rows, outcome.wall_s, outcome.cpu_s
+        else:
+            rows = outcome
+        children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        results.put(("ok", (wall, cpu, max(own_peak_kb(), children_kb) / 1024, rows)))
+    except BaseException:
+        results.put(("error", traceback.format_exc()))
+        raise
 
 
 def own_peak_kb() -> int:
@@ -61,20 +105,34 @@ def own_peak_kb() -> int:
 def measure(
     stage: str,
     name: str,
-    fn: Callable[..., int],
+    fn: Callable[..., int | Timed],
     *args: Any,
     baseline: str | None = None,
     note: str = "",
 ) -> Measurement:
-    """Run ``fn(*args)`` (which returns the rows or bytes it processed) in a fresh process."""
+    """Run ``fn(*args)`` (which returns the rows or bytes it processed) in a fresh process.
+
+    A step that fails, or a process that dies (killed for memory, say), raises ``RuntimeError``
+    with the step's traceback instead of leaving the harness waiting.
+    """
     ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(fn, args, queue))
+    results = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(fn, args, results))
     proc.start()
-    wall, cpu, peak, rows = queue.get()
+    while True:
+        try:
+            status, payload = results.get(timeout=_POLL_S)
+            break
+        except queue.Empty:
+            if not proc.is_alive():
+                proc.join()
+                raise RuntimeError(
+                    f"benchmark step {stage}/{name} died with exit code {proc.exitcode}"
+                ) from None
     proc.join()
-    if proc.exitcode != 0:
-        raise RuntimeError(f"benchmark step {stage}/{name} failed with exit code {proc.exitcode}")
+    if status != "ok" or proc.exitcode != 0:
+        raise RuntimeError(f"benchmark step {stage}/{name} failed:\n{payload}")
+    wall, cpu, peak, rows = payload
     return Measurement(stage, name, wall, cpu, peak, rows, baseline, note)
 
 

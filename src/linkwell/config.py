@@ -385,6 +385,14 @@ class WorkspaceConfig(_Model):
     passphrase_env: str = "LINKWELL_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
     passphrase_file: FilePath | None = None
     sftp_key_file: FilePath | None = None
+    memory_limit: (
+        Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)? ?([KMGT]i?B)$")] | None
+    ) = Field(
+        default=None,
+        description="Most memory DuckDB may hold in this workspace's steps (e.g. '8GB'); beyond "
+        "it, work spills to the workspace's tmp folder. Default: half the machine's memory, "
+        "at most 4 GiB.",
+    )
 
 
 def load_model(model: type[M], path: Path, *, what: str) -> M:

@@ -5,11 +5,15 @@ goes to the indexer and the content file ``(row_ref, fields…)`` to the linker.
 are fresh random tokens per row and per split, and each file is written in its own random order,
 so neither position nor reference links the two without the indexer. A survey provider also
 lists, per authority, the IDs of pupils who took part; an authority shares rows only for those
-pupils and reports how many it withheld, without ever sending them.
+pupils and reports how many it withheld, without ever sending them. A survey provider's split
+reuses the validation its participants step made of the very same file (same SHA-256, same
+project file) instead of validating it twice.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +30,9 @@ from linkwell.errors import ConfigError, ValidationError
 from linkwell.progress import SILENT, Progress
 from linkwell.schema import load_dataset, validate_file
 from linkwell.schema.definitions import DatasetDef
+from linkwell.schema.validate import ACCEPTED
 from linkwell.seal import DatasetRef, PackageKind, payloads
+from linkwell.transport.local import sha256_file
 from linkwell.workspace import Opened, Workspace
 
 __all__ = [
@@ -148,6 +154,10 @@ class ParticipantsResult(BaseModel):
     validation: ValidationCounts
     participants: dict[str, int]
     packages: dict[str, str]
+    input_sha256: str | None = None
+    """SHA-256 of the file validated; with ``config_digest``, what lets ``split`` reuse it."""
+    config_digest: str | None = None
+    """Digest of the project file (mappings and dataset versions) the file was validated under."""
 
 
 class SplitResult(BaseModel):
@@ -230,6 +240,7 @@ def share_participants(
     done = ws.completed(name, ParticipantsResult)
     if done is None:
         authorities = [s for s in ws.project.sources if s.kind is SourceKind.AUTHORITY]
+        input_sha256, _size = sha256_file(input_file)
         with ws.engine() as engine, ws.step(name) as staging:
             accepted, counts = _validate(
                 ws, engine, survey, input_file=input_file, staging=staging, progress=progress
@@ -252,7 +263,12 @@ def share_participants(
                 )
                 packages[authority.name] = package.stem
             done = ParticipantsResult(
-                source=source, validation=counts, participants=participants, packages=packages
+                source=source,
+                validation=counts,
+                participants=participants,
+                packages=packages,
+                input_sha256=input_sha256,
+                config_digest=ws.project.digest(),
             )
             ws.record(staging, done)
     ws.publish(ws.step_dir(name))
@@ -278,10 +294,14 @@ def split(
             participants = [opened.path for opened in lists]
             parents = tuple(opened.manifest.package_id for opened in lists)
         dataset = load_dataset(own.dataset, own.dataset_version)
+        earlier = _earlier_validation(ws, source, input_file)
         with ws.engine() as engine, ws.step(name) as staging:
-            accepted, counts = _validate(
-                ws, engine, own, input_file=input_file, staging=staging, progress=progress
-            )
+            if earlier is None:
+                accepted, counts = _validate(
+                    ws, engine, own, input_file=input_file, staging=staging, progress=progress
+                )
+            else:
+                accepted, counts = _reuse_validation(earlier, staging)
             shared = split_extract(
                 engine,
                 accepted,
@@ -332,6 +352,39 @@ def split(
             ws.record(staging, done)
     ws.publish(ws.step_dir(name))
     return done
+
+
+def _earlier_validation(
+    ws: Workspace, source: str, input_file: Path
+) -> tuple[Path, ValidationCounts] | None:
+    """The participants step's validation of this very file, if it may stand for the split's.
+
+    It may when that step validated a file with the same SHA-256 under the same project file
+    (hence the same dataset version and mapping): validation is a function of those alone.
+    """
+    name = f"participants-{source}"
+    done = ws.completed(name, ParticipantsResult)
+    if done is None or done.input_sha256 is None or done.config_digest != ws.project.digest():
+        return None
+    if sha256_file(input_file)[0] != done.input_sha256:
+        return None
+    return ws.step_dir(name), done.validation
+
+
+def _reuse_validation(
+    earlier: tuple[Path, ValidationCounts], staging: Path
+) -> tuple[Path, ValidationCounts]:
+    """Give the split step its own copy (hard links) of the earlier validation's outputs."""
+    step_dir, counts = earlier
+    source, target = step_dir / "validation", staging / "validation"
+    target.mkdir()
+    for path in sorted(source.iterdir()):
+        if path.is_file() and not path.name.startswith("."):
+            try:
+                os.link(path, target / path.name)
+            except OSError:
+                shutil.copy2(path, target / path.name)
+    return target / ACCEPTED, counts
 
 
 def _participants_lists(ws: Workspace, progress: Progress) -> list[Opened]:

@@ -161,16 +161,28 @@ def issue_ids_seeded(count: int, rng: np.random.Generator) -> npt.NDArray[np.str
     return _with_check_digits(payloads[:count])
 
 
+_DAMM_PAIRS: Final = ",".join(
+    str(int(_DAMM[_DAMM[state, first], second]))
+    for state in range(10)
+    for first in range(10)
+    for second in range(10)
+)
+"""Damm's table applied to two digits at once: entry ``100 * state + 10 * first + second``."""
+
+
 def damm_sql(expr: str) -> str:
     """A DuckDB boolean expression: ``expr`` (VARCHAR) is a well-formed ID with a valid check digit.
 
-    The operation table is inlined as a list literal and applied digit by digit, so the check
-    runs inside the engine over whole columns.
+    The operation table is applied two digits at a time — a table of 1,000 entries, Damm's own
+    applied twice — inlined as a list literal, so the check runs inside the engine over whole
+    columns in five lookups instead of ten (each lookup costs about 0.2 microseconds a value).
+    The lookups run under ``CASE`` only for values of the ID's shape: DuckDB evaluates both sides
+    of an ``AND`` on every row, and most values scanned (a release's answers) are not IDs.
     """
-    table = "[" + ",".join(str(v) for v in _DAMM.flatten().tolist()) + "]"
     state = "0"
-    for position in range(1, ID_LENGTH + 1):
-        digit = f"(ascii(substr({expr}, {position}, 1)) - 48)"
-        state = f"{table}[({state}) * 10 + {digit} + 1]"
+    for position in range(1, ID_LENGTH, 2):  # ten digits: five pairs
+        digits = f"CAST(substr({expr}, {position}, 2) AS INTEGER)"
+        state = f"[{_DAMM_PAIRS}][({state}) * 100 + {digits} + 1]"
     pattern = ID_PATTERN.pattern.replace("'", "''")
-    return f"(coalesce(regexp_full_match({expr}, '{pattern}'), false) AND ({state}) = 0)"
+    shaped = f"coalesce(regexp_full_match({expr}, '{pattern}'), false)"
+    return f"(CASE WHEN {shaped} THEN ({state}) = 0 ELSE false END)"

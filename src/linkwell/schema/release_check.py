@@ -2,8 +2,9 @@
 
 Two independent checks. By schema: every column must be one the release may carry (release
 vocabulary and the datasets' content fields), and none may be a survey ID, row reference or link
-ID. By value: every column, whatever its type, is scanned for anything shaped like a survey ID
-with a valid check digit. Either failure refuses the release and names the column, never a value.
+ID. By value: every column that could hold one is scanned, as text, for anything shaped like a
+survey ID with a valid check digit (a flag or a small-integer answer cannot hold ten digits).
+Either failure refuses the release and names the column, never a value.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ __all__ = ["check_release", "release_columns"]
 
 # Authority fields that reach the release only recoded (areas) or not at all (school).
 _AUTHORITY_RECODED = frozenset({"school", "simd_decile", "urban_rural"})
+# Types whose values, written as text, can never be ten digits (at most 5, or true/false): a
+# release holds dozens of such flags and answers, and scanning them could never find an ID.
+_TOO_NARROW_FOR_AN_ID = frozenset({"BOOLEAN", "TINYINT", "SMALLINT", "UTINYINT", "USMALLINT"})
 
 
 def release_columns(project: ProjectConfig) -> frozenset[str]:
@@ -53,14 +57,14 @@ def check_release(engine: Engine, release: Path, *, allowed: Iterable[str]) -> d
 
     Returns the number of values scanned per column (all zero hits), for the audit record.
     """
-    columns = [
-        row[0]
-        for row in engine.fetchall(
-            "SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet(?))",
+    types = dict(
+        engine.fetchall(
+            "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
             [str(release)],
             purpose="release columns",
         )
-    ]
+    )
+    columns = list(types)
     forbidden = sorted(set(columns) & FORBIDDEN_COLUMNS)
     unknown = sorted(set(columns) - set(allowed))
     if forbidden or unknown:
@@ -71,7 +75,10 @@ def check_release(engine: Engine, release: Path, *, allowed: Iterable[str]) -> d
             hint="this is a fault in the content packages or the project file; do not release",
         )
     hits = ", ".join(
-        f"count(*) FILTER (WHERE {damm_sql(f'CAST({quote_ident(c)} AS VARCHAR)')})" for c in columns
+        "0"
+        if types[c] in _TOO_NARROW_FOR_AN_ID
+        else f"count(*) FILTER (WHERE {damm_sql(f'CAST({quote_ident(c)} AS VARCHAR)')})"
+        for c in columns
     )
     counts = engine.fetchall(
         f"SELECT count(*), {hits} FROM read_parquet(?)", [str(release)], purpose="scan for IDs"

@@ -107,12 +107,19 @@ def _load_identifiers(engine: Engine, vault: Vault, files: Sequence[IdentifierFi
             f"SELECT $source{index} AS source, $kind{index} AS kind, row_ref, unique_id "
             f"FROM read_parquet($path{index})"
         )
-    valid = damm_sql("unique_id")
+    # Each ID is checked and keyed once, however many rows carry it (a linked child has a survey
+    # row and an authority row): the HMAC's two SHA-256 passes are the costliest work per value.
+    keyed = (
+        "SELECT unique_id, valid, CASE WHEN valid THEN "
+        f"{hmac_sha256_sql('unique_id')} END AS id_hmac FROM "
+        f"(SELECT unique_id, {damm_sql('unique_id')} AS valid FROM "
+        "(SELECT DISTINCT unique_id FROM id_rows WHERE unique_id IS NOT NULL))"
+    )
     engine.execute(
         "CREATE OR REPLACE TEMP TABLE identifiers AS "
-        f"SELECT source, kind, row_ref, {valid} AS valid, "
-        f"CASE WHEN {valid} THEN {hmac_sha256_sql('unique_id')} END AS id_hmac "
-        f"FROM ({' UNION ALL '.join(selects)})",
+        f"WITH id_rows AS ({' UNION ALL '.join(selects)}), keyed AS ({keyed}) "
+        "SELECT r.source, r.kind, r.row_ref, coalesce(k.valid, false) AS valid, k.id_hmac "
+        "FROM id_rows r LEFT JOIN keyed k USING (unique_id)",
         params,
         purpose="load and key the identifiers",
     )

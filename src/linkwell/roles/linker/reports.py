@@ -43,23 +43,41 @@ def _quasi_identifiers(policy: ReleasePolicy, present: dict[str, str]) -> list[s
 def disclosure_risk(
     engine: Engine, release: Path, policy: ReleasePolicy, dest: Path
 ) -> dict[str, int]:
-    """Write ``(measure, subject, value)`` rows to ``dest`` and return the headline measures."""
+    """Write ``(measure, subject, value)`` rows to ``dest`` and return the headline measures.
+
+    The release is never loaded whole: each measure reads only the columns it needs from the
+    Parquet file, and every flag is counted per school in one pass, so memory stays that of a
+    few small group tables however large the release.
+    """
     present = _columns(engine, release)
     quasi = _quasi_identifiers(policy, present)
     k = policy.k_anonymity
-    engine.execute(
-        "CREATE OR REPLACE TEMP TABLE release_view AS SELECT * FROM read_parquet(?)",
-        [str(release)],
-        purpose="load the release",
-    )
+    params = {"release": str(release)}
+    source = "read_parquet($release)"
     group = ", ".join(quote_ident(q) for q in quasi) or "NULL"
     engine.execute(
-        "CREATE OR REPLACE TEMP TABLE classes AS "
-        f"SELECT count(*) AS n FROM release_view GROUP BY {group}",
+        f"CREATE OR REPLACE TEMP TABLE classes AS SELECT count(*) AS n FROM {source} "
+        f"GROUP BY {group}",
+        params,
         purpose="size equivalence classes",
     )
+    flags = [n for n, t in present.items() if t == "BOOLEAN" and n != AUTHORITY_LINKED]
+    by_school = "school" in present
+    counted = "".join(
+        f", count(*) FILTER (WHERE {quote_ident(name)}) AS {quote_ident(name)}" for name in flags
+    )
+    engine.execute(
+        "CREATE OR REPLACE TEMP TABLE school_flags AS "
+        + (
+            f"SELECT school{counted} FROM {source} GROUP BY school"
+            if by_school
+            else f"SELECT NULL AS school{counted} FROM {source}"
+        ),
+        params,
+        purpose="count flags per school",
+    )
     parts = [
-        "SELECT 'records' AS measure, 'all' AS subject, count(*) AS value FROM release_view",
+        f"SELECT 'records' AS measure, 'all' AS subject, count(*) AS value FROM {source}",
         "SELECT 'classes', 'all', count(*) FROM classes",
         f"SELECT 'classes below k', 'all', count(*) FILTER (WHERE n < {k}) FROM classes",
         (
@@ -71,24 +89,21 @@ def disclosure_risk(
         column = quote_ident(name)
         parts.append(
             f"SELECT 'smallest group', '{name}', coalesce(min(n), 0) "
-            f"FROM (SELECT count(*) AS n FROM release_view GROUP BY {column})"
+            f"FROM (SELECT count(*) AS n FROM {source} GROUP BY {column})"
         )
-    flags = [n for n, t in present.items() if t == "BOOLEAN" and n != AUTHORITY_LINKED]
     for name in flags:
         column = quote_ident(name)
-        parts.append(
-            f"SELECT 'flag count', '{name}', count(*) FILTER (WHERE {column}) FROM release_view"
-        )
-        if "school" in present:
+        parts.append(f"SELECT 'flag count', '{name}', coalesce(sum({column}), 0) FROM school_flags")
+        if by_school:
             parts.append(
-                f"SELECT 'schools with 1 to k-1 flagged', '{name}', count(*) FROM "
-                f"(SELECT count(*) FILTER (WHERE {column}) AS n FROM release_view GROUP BY school) "
-                f"WHERE n BETWEEN 1 AND {k - 1}"
+                f"SELECT 'schools with 1 to k-1 flagged', '{name}', "
+                f"count(*) FILTER (WHERE {column} BETWEEN 1 AND {k - 1}) FROM school_flags"
             )
     query = " UNION ALL ".join(parts)
     engine.copy_to_parquet(
         f"SELECT measure, subject, CAST(value AS BIGINT) AS value FROM ({query})",
         dest,
+        params,
         purpose="write disclosure risk",
     )
     return {

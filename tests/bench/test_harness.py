@@ -1,0 +1,58 @@
+"""The harness: each step's own time and memory, and a failing step reported, never waited on."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from harness import Stopwatch, Timed, measure
+
+
+def _allocate(megabytes: int) -> int:
+    block = bytearray(megabytes * 2**20)
+    block[::4096] = b"x" * len(block[::4096])  # touch every page, so it is resident
+    return megabytes
+
+
+def _timed_section(pause: float) -> Timed:
+    time.sleep(pause)  # preparation: not charged
+    clock = Stopwatch()
+    with clock.section():
+        sum(range(200_000))
+    return clock.result(7)
+
+
+def _fail() -> int:
+    raise ValueError("step went wrong")
+
+
+def _die() -> int:
+    os._exit(3)
+
+
+def test_a_step_reports_its_rows_and_its_own_peak_memory() -> None:
+    small = measure("t", "small", _allocate, 1)
+    big = measure("t", "big", _allocate, 300)
+    assert (small.rows, big.rows) == (1, 300)
+    assert big.peak_rss_mb - small.peak_rss_mb > 250
+    assert small.peak_rss_mb < 250  # not the harness's memory, nor the previous step's
+    assert big.wall_s > 0
+    assert big.cpu_s > 0
+
+
+def test_a_timed_step_is_charged_for_its_sections_only() -> None:
+    m = measure("t", "timed", _timed_section, 0.5)
+    assert m.rows == 7
+    assert m.wall_s < 0.4
+
+
+def test_a_failing_step_raises_with_its_traceback() -> None:
+    with pytest.raises(RuntimeError, match="step went wrong"):
+        measure("t", "fails", _fail)
+
+
+def test_a_dying_step_is_reported_not_waited_for() -> None:
+    with pytest.raises(RuntimeError, match="died with exit code 3"):
+        measure("t", "dies", _die)

@@ -1,0 +1,93 @@
+"""A survey provider's split reuses its participants step's validation of the very same file."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from linkwell.audit import AuditAction
+from linkwell.audit.log import read_log
+from linkwell.demo import demo_parties, write_project_file
+from linkwell.fileio import write_text_atomic
+from linkwell.roles import provider
+from linkwell.seal import card_toml, create_identity, new_identity
+from linkwell.synth import FileFormat, MessRates, SynthFormats, synthesise
+from linkwell.workspace import Workspace
+
+SOURCE = "secondary"
+
+
+@pytest.fixture
+def survey_workspace(tmp_path: Path) -> tuple[Workspace, Path]:
+    """The secondary survey's contractor in its own workspace; other parties as cards only."""
+    synthetic = synthesise(
+        tmp_path / "area",
+        children=400,
+        seed=3,
+        mess=MessRates(missing_value=0.01),
+        formats=SynthFormats.every(FileFormat.PARQUET),
+    )
+    parties = demo_parties(synthetic)
+    (me,) = [p for p in parties if SOURCE in p.sources]
+    cards, passphrase = {}, secrets.token_urlsafe(16)
+    for party in parties:
+        if party is me:
+            cards[party.name] = create_identity(
+                party.name, party.role, tmp_path / "keys", passphrase
+            ).card_file
+        else:
+            cards[party.name] = tmp_path / f"{party.name}.toml"
+            cards[party.name].write_text(card_toml(new_identity(party.name, party.role)))
+    project = tmp_path / "project.toml"
+    write_project_file(
+        project, synthetic=synthetic, parties=parties, cards=cards, exchange=tmp_path / "x"
+    )
+    write_text_atomic(tmp_path / "passphrase", passphrase + "\n")  # private (0600)
+    ws = Workspace.create(
+        tmp_path / "ws",
+        project_file=project,
+        party=me.name,
+        keyring=tmp_path / "keys",
+        passphrase_file=tmp_path / "passphrase",
+    )
+    (source,) = [s for s in synthetic.sources if s.source == SOURCE]
+    return ws, source.path
+
+
+def _validations(ws: Workspace) -> int:
+    return sum(
+        1
+        for line in read_log(ws.root / "audit.log")
+        if line.entry is not None and line.entry.action is AuditAction.VALIDATED
+    )
+
+
+def test_split_reuses_the_participants_validation(
+    survey_workspace: tuple[Workspace, Path],
+) -> None:
+    ws, input_file = survey_workspace
+    listed = provider.share_participants(ws, source=SOURCE, input_file=input_file)
+    split = provider.split(ws, source=SOURCE, input_file=input_file)
+    assert _validations(ws) == 1
+    assert split.validation == listed.validation
+    assert listed.validation.rows_quarantined > 0  # the quarantine is carried over too
+    earlier = ws.step_dir(f"participants-{SOURCE}") / "validation"
+    reused = ws.step_dir(f"split-{SOURCE}") / "validation"
+    assert sorted(p.name for p in reused.iterdir()) == sorted(p.name for p in earlier.iterdir())
+    for path in earlier.iterdir():
+        assert (reused / path.name).read_bytes() == path.read_bytes()
+    identifiers = pq.read_table(ws.step_dir(f"split-{SOURCE}") / "identifiers.parquet")
+    assert identifiers.num_rows == split.shared == listed.validation.rows_accepted
+
+
+def test_a_changed_file_is_validated_again(survey_workspace: tuple[Workspace, Path]) -> None:
+    ws, input_file = survey_workspace
+    listed = provider.share_participants(ws, source=SOURCE, input_file=input_file)
+    table = pq.read_table(input_file)
+    pq.write_table(table.slice(0, table.num_rows - 7), input_file)  # the provider re-exported
+    split = provider.split(ws, source=SOURCE, input_file=input_file)
+    assert _validations(ws) == 2
+    assert split.validation.rows_read == listed.validation.rows_read - 7

@@ -1,0 +1,58 @@
+"""A workspace's engine: DuckDB's memory is bounded (spilling into the workspace), configurably."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from linkwell.config import ProjectConfig, WorkspaceConfig
+from linkwell.engine import Engine
+from linkwell.seal import new_identity
+from linkwell.workspace import Workspace, default_memory_limit
+from tests.seal.conftest import ROLES, card_dict, project_dict
+
+
+def _workspace(root: Path, **settings: object) -> Workspace:
+    cards = {name: [card_dict(new_identity(name, role))] for name, role in ROLES.items()}
+    project = ProjectConfig.model_validate(project_dict(cards))
+    (root / "project.toml").touch()  # the settings must name a file that exists
+    config = WorkspaceConfig(party="nrs", project_file=root / "project.toml", **settings)
+    return Workspace(root, config, project)
+
+
+def test_the_default_limit_is_half_the_memory_at_most_4_gib() -> None:
+    limit = default_memory_limit()
+    assert limit.endswith("MiB")
+    assert 0 < int(limit.removesuffix("MiB")) <= 4096
+
+
+def test_the_engine_takes_the_workspace_limit_and_spills_into_the_workspace(
+    tmp_path: Path,
+) -> None:
+    ws = _workspace(tmp_path, memory_limit="1GiB")
+    with ws.engine() as engine:
+        setting = engine.scalar("SELECT current_setting('memory_limit')", purpose="limit")
+        spill = engine.scalar("SELECT current_setting('temp_directory')", purpose="spill")
+    assert setting == "1.0 GiB"
+    assert Path(spill) == tmp_path / "tmp"
+
+
+def test_without_a_setting_the_default_applies(tmp_path: Path) -> None:
+    with _workspace(tmp_path).engine() as engine:
+        setting = engine.scalar("SELECT current_setting('memory_limit')", purpose="limit")
+    with Engine(memory_limit=default_memory_limit()) as engine:
+        expected = engine.scalar("SELECT current_setting('memory_limit')", purpose="limit")
+    with Engine() as engine:
+        duckdb_default = engine.scalar("SELECT current_setting('memory_limit')", purpose="limit")
+    assert setting == expected
+    assert setting != duckdb_default  # DuckDB alone would take 80% of the machine
+
+
+@pytest.mark.parametrize("bad", ["lots", "4", "4 G", "-1GB", "4GB; PRAGMA x"])
+def test_a_malformed_limit_is_refused(tmp_path: Path, bad: str) -> None:
+    (tmp_path / "p.toml").touch()
+    WorkspaceConfig(party="nrs", project_file=tmp_path / "p.toml", memory_limit="4GiB")  # sound
+    with pytest.raises(ValidationError, match="memory_limit"):
+        WorkspaceConfig(party="nrs", project_file=tmp_path / "p.toml", memory_limit=bad)
