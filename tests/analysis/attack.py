@@ -5,8 +5,9 @@ additivity relation between the tables (rebuilt here from what the rows *mean*: 
 two deciles, an authority its schools, a row's parts its total) and, optionally, every inclusion
 (a flag never exceeds its group). For each withheld count it solves linear programmes
 (scipy's HiGHS) for the smallest and largest value consistent with all of that, jointly over every
-table. Two feasible tables that differ by ``t`` in a cell already prove its range is at least
-``t`` wide; only cells not proven that way get their own min and max programmes.
+table. A cell is *pinned* when every consistent table puts it within ``t`` (the threshold) of
+its true value; a feasible table that moves it by ``t`` or more proves it is not, and only cells
+not proven that way get their own exact minimum and maximum programmes.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ class Problem:
     le: list[Relation]
 
 
+def pinned(values: np.ndarray, low: np.ndarray, high: np.ndarray, threshold: float) -> np.ndarray:
+    """Cells whose known range lies within plus or minus ``threshold`` of their true value."""
+    return (high < values + threshold - 1e-6) & (low > values - threshold + 1e-6)
+
+
 def ranges(
     problem: Problem,
     *,
@@ -50,8 +56,8 @@ def ranges(
 ) -> dict[int, tuple[float, float]]:
     """Proven ``(low, high)`` range of every withheld cell.
 
-    The result is an inner bound of each cell's true feasible range, exact wherever it is
-    narrower than the threshold. With ``rounding`` above 1 the intruder knows published counts
+    The result is an inner bound of each cell's true feasible range, exact wherever the cell
+    would otherwise be pinned. With ``rounding`` above 1 the intruder knows published counts
     only to within half the base (and that they are 0 or at least the threshold): that feasible
     set contains the exact-knowledge one, so ranges proven with exact knowledge carry over and
     only cells not proven that way are solved again over the rounded set (``exact`` passes in
@@ -62,7 +68,11 @@ def ranges(
     exact = dict(exact)
     if rounding <= 1:
         return exact
-    unproven = {cell for cell, (low, high) in exact.items() if high - low < threshold}
+    unproven = {
+        cell
+        for cell, (low, high) in exact.items()
+        if pinned(problem.values[cell : cell + 1], np.array([low]), np.array([high]), threshold)[0]
+    }
     if unproven:
         exact.update(
             _ranges(problem, rounding=rounding, threshold=threshold, seed=seed, only=unproven)
@@ -201,7 +211,13 @@ def _prove(
             component.widen(solution, 0)
     pattern = abs(sparse.vstack([component.a_eq, component.a_ub]).tocsr()) > 0
     adjacency = (pattern.T @ pattern).tocsr()
-    for position in np.flatnonzero(targets & (component.high - component.low < threshold)):
+
+    def open_targets() -> np.ndarray:
+        return np.flatnonzero(
+            targets & pinned(component.truth, component.low, component.high, threshold)
+        )
+
+    for position in open_targets():
         inside = np.zeros(targets.size, dtype=bool)
         inside[position] = True
         for _ in range(2):
@@ -210,7 +226,7 @@ def _prove(
             objective = np.zeros(int(inside.sum()))
             objective[int(np.searchsorted(np.flatnonzero(inside), position))] = sign
             component.widen(component.solve(objective, inside), position)
-    for position in np.flatnonzero(targets & (component.high - component.low < threshold)):
+    for position in open_targets():
         for sign in (-1.0, 1.0):  # the exact minimum and maximum over the whole component
             objective = np.zeros(targets.size)
             objective[position] = sign

@@ -2,7 +2,7 @@
 
 The property test builds random two-way tables with all their margins, protects them, and runs
 the independent intruder of :mod:`.attack` on the result: whatever the counts, no withheld cell
-can be narrowed below the threshold's width.
+is pinned to within plus or minus the threshold of its true value.
 """
 
 from __future__ import annotations
@@ -24,9 +24,16 @@ from linkwell.analysis.disclosure import (
 from linkwell.config import DisclosurePolicy
 from linkwell.errors import InternalError
 
-from .attack import Problem, ranges
+from .attack import Problem, pinned, ranges
 
 POLICY = DisclosurePolicy()
+
+
+def _pinned(system: CellSystem, found: dict[int, tuple[float, float]]) -> int:
+    cells = np.array(list(found), dtype=np.int64)
+    low = np.array([found[c][0] for c in cells])
+    high = np.array([found[c][1] for c in cells])
+    return int(pinned(system.count[cells].astype(float), low, high, POLICY.threshold).sum())
 
 
 def _row_table(yes: list[int], no: list[int], **cell: object) -> tuple[CellSystem, list[int]]:
@@ -114,7 +121,7 @@ def test_a_lone_small_cell_gets_a_partner_in_its_row_and_column() -> None:
     protection = protect(system, POLICY, weighted=False)
     suppressed = {system.keys[i] for i in np.flatnonzero(protection.codes)}
     assert len(suppressed) >= 4  # the small cell, its row partner and a rectangle's corners
-    assert all(high - low >= 10 for low, high in _attack(system, protection.codes).values())
+    assert _pinned(system, _attack(system, protection.codes)) == 0
     assert protection.audit.certified == len(suppressed)
 
 
@@ -130,7 +137,7 @@ def test_a_cell_its_neighbourhood_pins_is_judged_by_the_whole_table(
     monkeypatch.setattr(disclosure, "_LOCAL_RADII", (0,))
     narrow = protect(system, POLICY, weighted=False)
     assert narrow.codes.tolist() == whole.codes.tolist()
-    assert all(high - low >= 10 for low, high in _attack(system, narrow.codes).values())
+    assert _pinned(system, _attack(system, narrow.codes)) == 0
 
 
 def test_the_whole_area_row_is_kept_when_anything_else_will_do() -> None:
@@ -173,5 +180,4 @@ def test_property_no_random_table_leaks(rows: list[tuple[int, int]]) -> None:
     published = codes == PUBLISHED
     small = (system.count > 0) & (system.count < POLICY.threshold)
     assert not np.any(published & small)
-    for low, high in _attack(system, codes).values():
-        assert high - low >= POLICY.threshold - 1e-6
+    assert _pinned(system, _attack(system, codes)) == 0

@@ -228,9 +228,10 @@ def _singleton_pass(relations: _Relations, state: _State) -> None:
 def _capacity_pass(relations: _Relations, state: _State, count: NDArray[np.int64]) -> None:
     """Give every suppressed cell room of at least the width within each relation it is in.
 
-    In a sum with a published total, the unknown parts must add up to the width (each part can
-    then range over that much); parts are added cheapest first, the total only when none is
-    left. In an inclusion ``small <= big`` whose two sides differ by less than the width, the
+    In a sum with a published total, a small unknown part can rise by the width only if the
+    other unknown parts add up to the width, so the unknown parts must add up to the width plus
+    the largest small one; parts are added cheapest first, the total only when none is left.
+    In an inclusion ``small <= big`` whose two sides differ by less than the width, the
     published side would pin the suppressed one, so both are suppressed: nearly identical
     populations (children answering an item and children surveyed; children with a need and
     those of them linked) are suppressed together or published together.
@@ -247,7 +248,11 @@ def _capacity_pass(relations: _Relations, state: _State, count: NDArray[np.int64
         if eq.shape[0]:
             unknown_sum = parts_matrix @ np.where(state.unknown, count, 0).astype(np.float64)
             unknown_parts = parts_matrix @ state.unknown.astype(np.float64)
-            short = (unknown_parts > 0) & (unknown_sum < state.width) & ~state.unknown[total_of]
+            short = (
+                (unknown_parts > 0)
+                & (unknown_sum < _room_needed(parts_matrix, state, count))
+                & ~state.unknown[total_of]
+            )
             for row in np.flatnonzero(short):
                 changed |= _widen_sum(parts_matrix, state, count, int(row), int(total_of[row]))
         if le.shape[0]:
@@ -264,6 +269,15 @@ def _capacity_pass(relations: _Relations, state: _State, count: NDArray[np.int64
             return
 
 
+def _room_needed(
+    parts_matrix: sparse.csr_matrix, state: _State, count: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """Per sum: the width plus its largest unknown part below the width (what it must hold)."""
+    small = np.where(state.unknown & (count < state.width), count, 0).astype(np.float64)
+    largest = parts_matrix.multiply(small).max(axis=1).toarray().ravel()
+    return np.asarray(state.width + largest, dtype=np.float64)
+
+
 def _widen_sum(
     parts_matrix: sparse.csr_matrix,
     state: _State,
@@ -271,20 +285,25 @@ def _widen_sum(
     row: int,
     total: int,
 ) -> bool:
-    """Suppress parts (then the total) of sum ``row`` until its unknown parts reach the width."""
+    """Suppress parts (then the total) of sum ``row`` until its unknown parts have the room."""
     if state.unknown[total]:
         return False
     parts = parts_matrix.indices[parts_matrix.indptr[row] : parts_matrix.indptr[row + 1]]
-    have = float(count[parts[state.unknown[parts]]].sum())
-    if have >= state.width:
+
+    def shortfall() -> float:
+        unknown = count[parts[state.unknown[parts]]]
+        small = unknown[unknown < state.width]
+        room = state.width + (float(small.max()) if small.size else 0.0)
+        return room - float(unknown.sum())
+
+    if shortfall() <= 0:
         return False
     published = state.suppressible(parts)
     while published.size:
-        cell = _choose(state, published, count, state.width - have)
+        cell = _choose(state, published, count, shortfall())
         state.suppress(cell)
         state.capacity += 1
-        have += float(count[cell])
-        if have >= state.width:
+        if shortfall() <= 0:
             return True
         published = published[published != cell]
     if not np.isfinite(state.cost[total]):
@@ -366,17 +385,21 @@ def _solve(programme: _Programme, objective: NDArray[np.float64], state: _State)
 
 
 def _certify(state: _State, programme: _Programme, solution: NDArray[np.float64]) -> None:
-    """Widen each cell's seen interval by the feasible table ``solution``; certify wide ones.
+    """Widen each cell's seen interval by the feasible table ``solution``; certify moved ones.
 
-    The protection asked of a suppressed cell is a sliding one (as in tau-ARGUS): the feasible
-    tables must spread it over at least the threshold, so no one can narrow it to an interval
-    narrower than the smallest count the policy lets be published.
+    A suppressed cell is protected once some feasible table puts it at least the threshold
+    above its true value, or at least the threshold below: then no one can pin it to within
+    plus or minus the threshold. (An interval merely that wide is not enough: a true 5 seen
+    between 0 and 10 is still known to within 5.)
     """
     cells = programme.cells
     state.low[cells] = np.minimum(state.low[cells], solution)
     state.high[cells] = np.maximum(state.high[cells], solution)
-    wide = state.high[cells] - state.low[cells] >= state.width - _TOLERANCE
-    state.certified[cells[wide]] = True
+    truth = state.count[cells].astype(np.float64)
+    moved = (state.high[cells] >= truth + state.width - _TOLERANCE) | (
+        state.low[cells] <= truth - state.width + _TOLERANCE
+    )
+    state.certified[cells[moved]] = True
 
 
 def _repair_candidate(
@@ -503,6 +526,8 @@ def _certify_locally(
     inside = np.zeros(programme.cells.size, dtype=np.bool_)
     inside[position] = True
     local, upward = programme, None
+    # A cell below the width cannot fall a width below its value: only its maximum can help.
+    signs = (-1.0,) if truth[position] < state.width else (-1.0, 1.0)
     for radius in (*_LOCAL_RADII, None):
         if radius is None:  # the neighbourhoods failed: the whole programme decides
             inside[:] = True
@@ -510,7 +535,7 @@ def _certify_locally(
             inside = inside | (neighbours @ inside.astype(np.float64) > 0)
         local = programme if inside.all() else _local(programme, truth, inside)
         target = int(np.searchsorted(np.flatnonzero(inside), position))
-        for sign in (-1.0, 1.0):
+        for sign in signs:
             objective = np.zeros(local.cells.size)
             objective[target] = sign
             result = _solve(local, objective, state)
