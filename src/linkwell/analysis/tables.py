@@ -293,8 +293,8 @@ def _checks(maker: _Maker, rows: list[list[TableCell]], columns: list[Column]) -
     checks += [
         (
             "secondary suppression: each withheld count, given every published count in every "
-            "table and every sum and inclusion between them, can still take values over a "
-            f"range of at least {policy.threshold} (checked by linear programming)"
+            "table and every sum and inclusion between them, can still take a value at least "
+            f"{policy.threshold} away from its true one (checked by linear programming)"
         ),
         f"rounding: published counts rounded to the nearest {policy.rounding_base}",
         (
