@@ -528,11 +528,14 @@ def _certify_locally(
     local, upward = programme, None
     # A cell below the width cannot fall a width below its value: only its maximum can help.
     signs = (-1.0,) if truth[position] < state.width else (-1.0, 1.0)
+    frontier = np.array([position])
     for radius in (*_LOCAL_RADII, None):
         if radius is None:  # the neighbourhoods failed: the whole programme decides
             inside[:] = True
-        for _ in range(radius or 0):
-            inside = inside | (neighbours @ inside.astype(np.float64) > 0)
+        for _ in range(radius or 0):  # breadth first, touching only the frontier's rows
+            reached = neighbours[frontier].indices
+            frontier = np.unique(reached[~inside[reached]])
+            inside[frontier] = True
         local = programme if inside.all() else _local(programme, truth, inside)
         target = int(np.searchsorted(np.flatnonzero(inside), position))
         for sign in signs:
