@@ -10,6 +10,7 @@ import pytest
 
 from linkwell.audit import AuditAction
 from linkwell.audit.log import read_log
+from linkwell.config import FolderTransport
 from linkwell.demo import demo_parties, write_project_file
 from linkwell.fileio import write_text_atomic
 from linkwell.roles import provider
@@ -43,7 +44,11 @@ def survey_workspace(tmp_path: Path) -> tuple[Workspace, Path]:
             cards[party.name].write_text(card_toml(new_identity(party.name, party.role)))
     project = tmp_path / "project.toml"
     write_project_file(
-        project, synthetic=synthetic, parties=parties, cards=cards, exchange=tmp_path / "x"
+        project,
+        synthetic=synthetic,
+        parties=parties,
+        cards=cards,
+        transport=FolderTransport(root=tmp_path / "x"),
     )
     write_text_atomic(tmp_path / "passphrase", passphrase + "\n")  # private (0600)
     ws = Workspace.create(
