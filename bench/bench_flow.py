@@ -91,8 +91,13 @@ def run_flow(
     repeat: int = 1,
     authorities: int = 1,
     peers: bool = True,
+    report: bool = True,
 ) -> BenchRun:
-    """Synthesise, set up, run the flow ``repeat`` times, then every piece beside its bound."""
+    """Synthesise, set up, run the flow ``repeat`` times, then every piece beside its bound.
+
+    Without ``report`` the analyst stops at opening the release: the other stages can then be
+    measured at sizes where the report's disclosure audit would take hours.
+    """
     import bench_synth
     import flow_world
 
@@ -134,14 +139,16 @@ def run_flow(
             setup.append(
                 measure("setup", UNLOCK, flow_world.unlock_keyring, world.parties[0].workspace)
             )
-        flow = FlowRun(steps=_flow(world))
-        flow.plain = _plain(world, workdir / f"plain-{number}")
+        flow = FlowRun(steps=_flow(world, report=report))
+        flow.plain = _plain(world, workdir / f"plain-{number}", report=report)
         flows.append(flow)
     best = min(range(len(flows)), key=lambda n: flows[n].wall_s)
     world = flow_world.World.load(workdir / f"run-{best}")
     with_pandas = peers and size <= PANDAS_MAX_SIZE
     pieces = _pieces(world, workdir, repeat=repeat, peers=peers, with_pandas=with_pandas)
     unavailable = {}
+    if not report:
+        unavailable["report"] = "not run (--no-report)"
     if peers and not with_pandas:
         unavailable["pandas join (peer)"] = (
             f"skipped above {PANDAS_MAX_SIZE:,} pupils: pandas holds the whole join in memory "
@@ -150,7 +157,7 @@ def run_flow(
     return BenchRun(size, authorities, setup, [uniform, synth], flows, best, pieces, unavailable)
 
 
-def _flow(world: World) -> list[Measurement]:
+def _flow(world: World, *, report: bool) -> list[Measurement]:
     """Every party's steps in the order the parties would run them, each in its own process."""
     import flow_steps
     from linkwell.config import Role
@@ -190,15 +197,16 @@ def _flow(world: World) -> list[Measurement]:
         (party,) = world.of_role(role)
         name = f"{party.name}: {step}"
         steps.append(measure(stage, name, fn, party.workspace, baseline=f"plain {name}"))
-    (analyst,) = world.of_role(Role.ANALYST)
-    name = f"{analyst.name}: report"
-    steps.append(
-        measure("report", name, flow_steps.report, analyst.workspace, baseline=f"plain {name}")
-    )
+    if report:
+        (analyst,) = world.of_role(Role.ANALYST)
+        name = f"{analyst.name}: report"
+        steps.append(
+            measure("report", name, flow_steps.report, analyst.workspace, baseline=f"plain {name}")
+        )
     return steps
 
 
-def _plain(world: World, out: Path) -> list[Measurement]:
+def _plain(world: World, out: Path, *, report: bool) -> list[Measurement]:
     """The plain counterpart of every flow step, on the very files that step read and wrote."""
     import flow_plain
     import flow_world
@@ -283,15 +291,19 @@ def _plain(world: World, out: Path) -> list[Measurement]:
             rows,
         )
     )
-    release = max(
-        (o for o in received if o.manifest.kind is PackageKind.RELEASE),
-        key=lambda o: o.manifest.created,
-    )
-    results.append(
-        measure(
-            "report", f"plain {analyst.name}: report", flow_plain.plain_report, str(release.path)
+    if report:
+        release = max(
+            (o for o in received if o.manifest.kind is PackageKind.RELEASE),
+            key=lambda o: o.manifest.created,
         )
-    )
+        results.append(
+            measure(
+                "report",
+                f"plain {analyst.name}: report",
+                flow_plain.plain_report,
+                str(release.path),
+            )
+        )
     return results
 
 

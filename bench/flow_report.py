@@ -120,13 +120,15 @@ def targets(result: BenchRun) -> list[Target]:
     found = _by_name(result)
     totals = flow_totals(result)
     million, ten_million = result.size == 1_000_000, result.size == 10_000_000
+    partial = "report" in result.unavailable  # not end to end: no verdict on the time
     peak_gb = totals.peak_rss_mb / MB_PER_GB
     rows = [
         Target(
             "1,000,000 pupils end to end under 60 s (2 cores)",
-            f"{totals.wall_s:.1f} s at {result.size:,}",
+            f"{totals.wall_s:.1f} s at {result.size:,}"
+            + (" without the report" if partial else ""),
             "< 60 s at 1,000,000",
-            totals.wall_s < 60 if million else None,
+            totals.wall_s < 60 if million and not partial else None,
         ),
         Target(
             "peak RSS under 2 GB at 1,000,000",

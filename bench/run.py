@@ -7,6 +7,7 @@ the machine described, and writes everything to ``bench/results/<date>-<size>.js
     python bench/run.py --size 100000            # a few minutes
     python bench/run.py --size 1000000 --repeat 3
     python bench/run.py --size 10000000 --repeat 1 --workdir /big/disk
+    python bench/run.py --size 1000000 --repeat 1 --no-report   # every stage but the report
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="runs of the flow and of each piece")
     parser.add_argument("--authorities", type=int, default=1, help="authorities in the area")
     parser.add_argument("--no-peers", action="store_true", help="skip Splink and pandas")
+    parser.add_argument(
+        "--no-report", action="store_true", help="stop the analyst at opening the release"
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (kept)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the JSON")
     args = parser.parse_args(argv)
@@ -44,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             repeat=args.repeat,
             authorities=args.authorities,
             peers=not args.no_peers,
+            report=not args.no_report,
         )
     info = flow_report.machine(load)
     record = flow_report.record(result, info)

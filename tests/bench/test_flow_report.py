@@ -18,7 +18,8 @@ def _m(
 
 
 def _run(size: int, *, join: float = 1.4, seal: float = 1.0, key: float = 3.0,
-         splink: float = 10.0, flow: float = 10.0, rss: float = 900) -> BenchRun:  # fmt: skip
+         splink: float = 10.0, flow: float = 10.0, rss: float = 900,
+         unavailable: dict[str, str] | None = None) -> BenchRun:  # fmt: skip
     steps = [
         _m("split + seal", "p: split", flow / 2, baseline="plain p: split", rss=rss),
         _m("link + release", "l: release", flow / 2, baseline="plain l: release"),
@@ -44,7 +45,7 @@ def _run(size: int, *, join: float = 1.4, seal: float = 1.0, key: float = 3.0,
     ]
     setup = [_m("setup", UNLOCK, 0.5)]
     return BenchRun(size, 1, setup, [_m("synthesise", "synth", 2.0)], [FlowRun(steps, plain)], 0,
-                    pieces, {"report": "not merged"})  # fmt: skip
+                    pieces, unavailable or {})  # fmt: skip
 
 
 def _met(run: BenchRun) -> dict[str, bool | None]:
@@ -60,6 +61,12 @@ def test_targets_are_judged_against_their_bounds() -> None:
     assert good["peak RSS under 2 GB at 1,000,000"] is True
     bad = _met(_run(1_000_000, join=1.6, seal=1.8, key=2.1, splink=1, flow=61, rss=2100))
     assert not any(bad[name] for name in bad if "10,000,000" not in name)
+
+
+def test_a_run_without_the_report_is_not_judged_end_to_end() -> None:
+    met = _met(_run(1_000_000, flow=50, unavailable={"report": "not run (--no-report)"}))
+    assert met["1,000,000 pupils end to end under 60 s (2 cores)"] is None
+    assert met["peak RSS under 2 GB at 1,000,000"] is True
 
 
 def test_a_target_for_another_size_is_not_judged() -> None:
@@ -79,12 +86,12 @@ def test_linking_is_compared_with_splink_through_to_the_release(
 
 
 def test_the_table_shows_every_step_ratio_and_gap(capsys: pytest.CaptureFixture[str]) -> None:
-    run = _run(100_000)
+    run = _run(100_000, unavailable={"report": "not run (--no-report)"})
     text = table(run)
     for m in run.measurements():
         assert m.name in text
     assert "| 1.40x | 1.40x |" in text  # join_release's wall and CPU ratios
-    assert "not available: not merged" in text
+    assert "not available: not run (--no-report)" in text
     assert "5.00x the sum of the baselines" in text.replace("**", "")
 
 
