@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import Measurement, cores, measure
+from harness import Measurement, cores, measure, table
 
 
 def _demo(transport: str, size: int, out: str) -> int:
@@ -69,22 +69,6 @@ def run(size: int, workdir: Path) -> list[Measurement]:
     return [baseline, stage]
 
 
-def _table(results: list[Measurement]) -> str:
-    by_name = {m.name: m for m in results}
-    lines = [
-        "| stage | step | pupils | wall s | CPU s | peak RSS MB | wall / baseline |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
-    for m in results:
-        ratio = m.wall_s / by_name[m.baseline].wall_s if m.baseline in by_name else 1.0
-        lines.append(
-            f"| {m.stage} | {m.name} | {m.rows:,} | {m.wall_s:.2f} | {m.cpu_s:.2f} | "
-            f"{m.peak_rss_mb:.0f} | {ratio:.2f} |"
-        )
-    notes = [f"- {m.name}: {m.note}" for m in results if m.note]
-    return "\n".join([*lines, "", *notes])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=20_000, help="pupils in the area")
@@ -92,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-demo-") as tmp:
         results = run(args.size, Path(tmp))
     print(f"bench_demo: {args.size:,} pupils on {cores()} cores\n")
-    print(_table(results))
+    print(table(results))
     return 0
 
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from flow_plain import group_bys  # noqa: E402
-from harness import Measurement, cores, measure  # noqa: E402
+from harness import Measurement, cores, measure, table  # noqa: E402
 
 STAGE = "report"
 
@@ -57,23 +57,6 @@ def run(size: int, workdir: Path) -> list[Measurement]:
     return [baseline, Measurement(**{**report.__dict__, "rows": size})]
 
 
-def _table(results: list[Measurement]) -> str:
-    base = {m.name: m for m in results}
-    lines = [
-        "| step | wall s | CPU s | peak RSS MB | rows | x baseline wall | x baseline RSS |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for m in results:
-        ref = base.get(m.baseline or "")
-        ratio_wall = f"{m.wall_s / ref.wall_s:.1f}" if ref else "1.0"
-        ratio_rss = f"{m.peak_rss_mb / ref.peak_rss_mb:.1f}" if ref else "1.0"
-        lines.append(
-            f"| {m.name} | {m.wall_s:.1f} | {m.cpu_s:.1f} | {m.peak_rss_mb:.0f} | {m.rows:,} "
-            f"| {ratio_wall} | {ratio_rss} |"
-        )
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000, help="children in the release")
@@ -81,7 +64,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
         results = run(args.size, Path(tmp))
     print(f"report for {args.size:,} children on {cores()} cores\n")
-    print(_table(results))
+    print(table(results))
 
 
 if __name__ == "__main__":

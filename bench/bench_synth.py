@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from harness import Measurement, cores, measure
+from harness import Measurement, cores, measure, table
 from linkwell.synth import FileFormat, SynthFormats, synthesise
 
 _CHUNK = 131_072
@@ -67,22 +67,6 @@ def run(size: int, workdir: Path) -> list[Measurement]:
     return [baseline, stage]
 
 
-def _table(results: list[Measurement]) -> str:
-    by_name = {m.name: m for m in results}
-    lines = [
-        "| stage | step | rows | wall s | CPU s | peak RSS MB | rows/s | wall / baseline |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for m in results:
-        ratio = m.wall_s / by_name[m.baseline].wall_s if m.baseline in by_name else 1.0
-        lines.append(
-            f"| {m.stage} | {m.name} | {m.rows:,} | {m.wall_s:.2f} | {m.cpu_s:.2f} | "
-            f"{m.peak_rss_mb:.0f} | {m.rows_per_s:,.0f} | {ratio:.2f} |"
-        )
-    notes = [f"- {m.name}: {m.note}" for m in results if m.note]
-    return "\n".join([*lines, "", *notes])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1_000_000, help="pupils to synthesise")
@@ -90,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-synth-") as tmp:
         results = run(args.size, Path(tmp))
     print(f"bench_synth: {args.size:,} pupils on {cores()} cores\n")
-    print(_table(results))
+    print(table(results))
     return 0
 
 

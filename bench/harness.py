@@ -138,3 +138,25 @@ def measure(
 
 def cores() -> int:
     return len(os.sched_getaffinity(0))
+
+
+def table(results: list[Measurement]) -> str:
+    """The markdown table a component bench prints: each step, and its ratios to its baseline."""
+    by_name = {m.name: m for m in results}
+    lines = [
+        (
+            "| stage | step | rows | wall s | CPU s | peak RSS MB | rows/s | x baseline wall "
+            "| x baseline RSS |"
+        ),
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for m in results:
+        base = by_name.get(m.baseline or "")
+        wall = f"{m.wall_s / base.wall_s:.2f}" if base else ""
+        rss = f"{m.peak_rss_mb / base.peak_rss_mb:.2f}" if base else ""
+        lines.append(
+            f"| {m.stage} | {m.name} | {m.rows:,} | {m.wall_s:.2f} | {m.cpu_s:.2f} | "
+            f"{m.peak_rss_mb:.0f} | {m.rows_per_s:,.0f} | {wall} | {rss} |"
+        )
+    notes = [f"- {m.name}: {m.note}" for m in results if m.note]
+    return "\n".join([*lines, "", *notes])

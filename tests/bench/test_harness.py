@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from harness import Stopwatch, Timed, measure
+from harness import Measurement, Stopwatch, Timed, measure, table
 
 
 def _allocate(megabytes: int) -> int:
@@ -56,3 +56,12 @@ def test_a_failing_step_raises_with_its_traceback() -> None:
 def test_a_dying_step_is_reported_not_waited_for() -> None:
     with pytest.raises(RuntimeError, match="died with exit code 3"):
         measure("t", "dies", _die)
+
+
+def test_the_table_gives_each_step_its_ratios_to_its_baseline() -> None:
+    plain = Measurement("s", "plain", 2.0, 2.0, 100.0, 1000, None, "")
+    step = Measurement("s", "ours", 3.0, 3.5, 250.0, 1000, "plain", "a note")
+    rows = table([plain, step]).splitlines()
+    assert rows[2].endswith("| 500 |  |  |")  # the baseline has no ratio of its own
+    assert rows[3].endswith("| 333 | 1.50 | 2.50 |")
+    assert rows[-1] == "- ours: a note"
