@@ -128,10 +128,10 @@ def test_a_lone_small_cell_gets_a_partner_in_its_row_and_column() -> None:
 def test_a_cell_its_neighbourhood_pins_is_judged_by_the_whole_table(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # No random rounds and a neighbourhood of the cell alone: every other cell is held at its
+    # No batched rounds and a neighbourhood of the cell alone: every other cell is held at its
     # true value there, so only the whole programme can show how far a suppressed cell moves.
     system, _ = _row_table([3, 40, 25, 60, 4], [50, 60, 30, 80, 45])
-    monkeypatch.setattr(disclosure, "_RANDOM_ROUNDS", 0)
+    monkeypatch.setattr(disclosure, "_BATCH_ROUNDS", 0)
     monkeypatch.setattr(disclosure, "_LOCAL_RADII", (len(system),))
     whole = protect(system, POLICY, weighted=False)
     monkeypatch.setattr(disclosure, "_LOCAL_RADII", (0,))

@@ -12,7 +12,9 @@ consistent with everything published puts the cell at ``x + t`` or more, or at `
 The method is audit-and-repair. A cheap pass first removes every relation left with a single
 unknown cell (which would give that cell away by subtraction). Then, one connected group of
 unknown cells at a time, linear programmes (HiGHS via scipy) look for feasible tables that move
-each suppressed cell by ``t``; each solution certifies every cell it moves that far. A cell that
+suppressed cells by ``t``; each solution certifies every cell it moves that far. A few batched
+programmes, each maximising many cells' moves capped at ``t``, certify most cells; the rest get a
+programme each, over a small neighbourhood of the cell first and the whole group last. A cell that
 cannot be moved gets one more cell suppressed, chosen from the constraints that bind it (by the
 programme's dual values) at the lowest cost: fine cells before margins, and never the whole-area
 row if anything else will do. Suppressing a cell only enlarges the feasible set, so certificates
@@ -53,11 +55,11 @@ PUBLISHED: Final = 0
 
 _TOLERANCE: Final = 1e-6
 _SEED: Final = 20240611
-_RANDOM_ROUNDS: Final = 40
+_BATCH_ROUNDS: Final = 40
 _STALL_ROUNDS: Final = 3
-_PUSHED_SHARE: Final = 0.5
+_HALVED_SHARE: Final = 0.5
 _LOCAL_RADII: Final = (2, 2)
-"""Growth of the neighbourhood a withheld cell is audited in: 2 hops, then 4, then 8."""
+"""Growth of the neighbourhood a withheld cell is judged in: 2 hops, then 4 (then the whole)."""
 
 
 class Rule(StrEnum):
@@ -367,7 +369,13 @@ _OPTIMAL: Final = 0
 _UNBOUNDED: Final = 3
 
 
-def _solve(programme: _Programme, objective: NDArray[np.float64], state: _State) -> OptimizeResult:
+def _solve(
+    programme: _Programme,
+    objective: NDArray[np.float64],
+    state: _State,
+    *,
+    bounds: NDArray[np.float64] | tuple[float, None] = (0.0, None),
+) -> OptimizeResult:
     state.programmes += 1
     has_eq = programme.a_eq.shape[0] > 0
     has_ub = programme.a_ub.shape[0] > 0
@@ -379,7 +387,7 @@ def _solve(programme: _Programme, objective: NDArray[np.float64], state: _State)
             b_eq=programme.b_eq if has_eq else None,
             A_ub=programme.a_ub if has_ub else None,
             b_ub=programme.b_ub if has_ub else None,
-            bounds=(0, None),
+            bounds=bounds,
             method="highs",
         )
 
@@ -435,41 +443,124 @@ def _audit_component(
 ) -> list[int]:
     """Certify the component's cells; suppress a cell for each that fails and return those.
 
-    Random objectives first (each optimum is a whole feasible table that widens many cells'
-    intervals at once), then each remaining cell's own minimum and maximum.
+    Batched rounds first (each optimum is one feasible table that moves many cells at once);
+    then each remaining cell in its neighbourhoods, which certify it or prove it unprotected;
+    then batched rounds again over the cells they could not decide, and last each cell still
+    undecided in the whole programme, the dearest step, taken as rarely as possible.
     """
     programme = _programme(system, relations, state, cells)
-    values = system.count[cells]
-    stalled = 0
-    for _ in range(_RANDOM_ROUNDS):
-        pending = ~state.certified[cells]
-        if not pending.any():
-            return []
-        # Small cells can only move far upwards; others either way, at random.
-        directions = np.where(values < state.width, -1.0, rng.choice([-1.0, 1.0], size=cells.size))
-        objective = np.where(pending & (rng.random(cells.size) < _PUSHED_SHARE), directions, 0.0)
-        result = _solve(programme, objective, state)
-        if result.status != _OPTIMAL:
-            break
-        before = int(state.certified[cells].sum())
-        _certify(state, programme, np.asarray(result.x))
-        stalled = stalled + 1 if int(state.certified[cells].sum()) == before else 0
-        if stalled >= _STALL_ROUNDS:
-            break
+    _batch_rounds(state, programme, rng, among=np.ones(cells.size, dtype=np.bool_))
     repairs: list[int] = []
     neighbours = _adjacency(programme)
     truth = system.count[cells].astype(np.float64)
+    undecided = np.zeros(cells.size, dtype=np.bool_)
     for position in np.flatnonzero(~state.certified[cells]):
         if state.certified[cells[position]]:
             continue
-        local, upward = _certify_locally(state, programme, neighbours, truth, int(position))
-        if upward is None:
-            continue
-        repairs.append(_repair_candidate(relations, state, local, upward))
+        proof = _judge_locally(state, programme, neighbours, truth, int(position))
+        if proof is not None:
+            repairs.append(_repair_candidate(relations, state, *proof))
+        undecided[position] = proof is None and not state.certified[cells[position]]
+    _batch_rounds(state, programme, rng, among=undecided)
+    for position in np.flatnonzero(undecided & ~state.certified[cells]):
+        upward = _stuck(state, programme, int(cells[position]), feasible=True)
+        if upward is not None:
+            repairs.append(_repair_candidate(relations, state, programme, upward))
     for repair in dict.fromkeys(repairs):
         state.suppress(repair)
         state.repaired += 1
     return list(dict.fromkeys(repairs))
+
+
+def _batch_rounds(
+    state: _State, programme: _Programme, rng: np.random.Generator, *, among: NDArray[np.bool_]
+) -> None:
+    """Certify most of a component with a few programmes that each move many cells by the width.
+
+    Each round maximises the sum of the pending cells' moves, each *capped at the width*, so the
+    optimum spreads the slack over as many cells as it can instead of spending it on one. The
+    first round raises every pending cell, the second lowers those at least the width (a smaller
+    one cannot fall that far), later ones pick each large cell's direction at random: cells in
+    one sum can often move only in opposite directions. Cells competing for the same slack hold
+    each other back, so once a round certifies nothing new, later rounds aim at a random half.
+    Only cells ``among`` are aimed at (any cell a solution moves far enough is certified);
+    whatever is left is certified, or found unprotected, cell by cell.
+    """
+    cells = programme.cells
+    truth = state.count[cells].astype(np.float64)
+    large = truth >= state.width
+    halved = False
+    stalled = 0
+    for round_number in range(_BATCH_ROUNDS):
+        eligible = among & ~state.certified[cells]
+        if not eligible.any():
+            return
+        if round_number == 0:
+            directions = np.ones(cells.size)
+        elif round_number == 1:
+            directions = -np.ones(cells.size)
+            eligible &= large
+        else:
+            directions = np.where(large, rng.choice([-1.0, 1.0], size=cells.size), 1.0)
+        if halved:
+            eligible &= rng.random(cells.size) < _HALVED_SHARE
+        batch = np.flatnonzero(eligible)
+        before = int(state.certified[cells].sum())
+        if batch.size:
+            result = _solve_capped(programme, truth, batch, directions[batch], state)
+            if result.status != _OPTIMAL:
+                raise InternalError("the disclosure audit found the published counts inconsistent")
+            _certify(state, programme, np.asarray(result.x[: cells.size]))
+        if int(state.certified[cells].sum()) == before:
+            halved = True
+            stalled += 1
+            if stalled >= _STALL_ROUNDS:
+                return
+        else:
+            stalled = 0
+
+
+def _solve_capped(
+    programme: _Programme,
+    truth: NDArray[np.float64],
+    batch: NDArray[np.int64],
+    directions: NDArray[np.float64],
+    state: _State,
+) -> OptimizeResult:
+    """Maximise the sum of the ``batch`` cells' moves, each in its direction, capped at the width.
+
+    Variables are the programme's cells ``x`` and one move ``m`` per batch cell, with
+    ``m <= direction * (x - truth)`` and ``m <= width``; ``x`` keeps every relation of the
+    programme, so the optimum's ``x`` is a feasible table.
+    """
+    size, moves = programme.cells.size, batch.size
+    rows = np.arange(moves)
+    move_rows = sparse.hstack(
+        [
+            sparse.csr_matrix((-directions, (rows, batch)), shape=(moves, size)),
+            sparse.identity(moves, format="csr"),
+        ]
+    )
+    no_moves = sparse.csr_matrix((programme.a_eq.shape[0], moves))
+    capped = _Programme(
+        cells=programme.cells,
+        eq_rows=programme.eq_rows,
+        le_rows=programme.le_rows,
+        a_eq=sparse.hstack([programme.a_eq, no_moves]).tocsr(),
+        b_eq=programme.b_eq,
+        a_ub=sparse.vstack(
+            [
+                sparse.hstack(
+                    [programme.a_ub, sparse.csr_matrix((programme.a_ub.shape[0], moves))]
+                ),
+                move_rows,
+            ]
+        ).tocsr(),
+        b_ub=np.concatenate([programme.b_ub, -directions * truth[batch]]),
+    )
+    objective = np.concatenate([np.zeros(size), -np.ones(moves)])
+    bounds = np.array([[0.0, np.inf]] * size + [[-np.inf, state.width]] * moves)
+    return _solve(capped, objective, state, bounds=bounds)
 
 
 def _adjacency(programme: _Programme) -> sparse.csr_matrix:
@@ -509,52 +600,100 @@ def _local(
     )
 
 
-def _certify_locally(
+def _judge_locally(
     state: _State,
     programme: _Programme,
     neighbours: sparse.csr_matrix,
     truth: NDArray[np.float64],
     position: int,
-) -> tuple[_Programme, OptimizeResult | None]:
-    """Certify one cell from programmes over growing neighbourhoods of it.
+) -> tuple[_Programme, OptimizeResult] | None:
+    """Certify one cell, or prove it unprotected, from programmes over growing neighbourhoods.
 
-    A neighbourhood's programme fixes every cell outside it at its true value, so a cell it
-    cannot move may still move in the whole programme: that is tried last, before the cell is
-    judged unprotected. Returns the last programme tried and its maximisation result when the
-    cell could not be certified (for choosing a repair), or a ``None`` result when it was.
+    Two programmes bracket the whole one around a neighbourhood. The restricted one fixes every
+    cell outside it at its true value: its tables are feasible tables of the whole, so a move it
+    finds certifies the cell. The relaxed one keeps only the relations touching the
+    neighbourhood and leaves the cells they reach free: the whole programme cannot move the cell
+    further than it can, so when it cannot move the cell by the width the cell needs a repair.
+    Returns that relaxed programme and its maximisation result (for choosing the repair), or
+    ``None`` when the cell is certified or no neighbourhood could decide.
     """
+    cell = int(programme.cells[position])
     inside = np.zeros(programme.cells.size, dtype=np.bool_)
     inside[position] = True
-    local, upward = programme, None
-    # A cell below the width cannot fall a width below its value: only its maximum can help.
-    signs = (-1.0,) if truth[position] < state.width else (-1.0, 1.0)
     frontier = np.array([position])
-    for radius in (*_LOCAL_RADII, None):
-        if radius is None:  # the neighbourhoods failed: the whole programme decides
-            inside[:] = True
-        for _ in range(radius or 0):  # breadth first, touching only the frontier's rows
+    for radius in _LOCAL_RADII:
+        for _ in range(radius):  # breadth first, touching only the frontier's rows
             reached = neighbours[frontier].indices
             frontier = np.unique(reached[~inside[reached]])
             inside[frontier] = True
-        local = programme if inside.all() else _local(programme, truth, inside)
-        target = int(np.searchsorted(np.flatnonzero(inside), position))
-        for sign in signs:
-            objective = np.zeros(local.cells.size)
-            objective[target] = sign
-            result = _solve(local, objective, state)
-            if result.status == _UNBOUNDED:
-                state.certified[programme.cells[position]] = True
-            elif result.status == _OPTIMAL:
-                _certify(state, local, np.asarray(result.x))
-            else:
-                raise InternalError("the disclosure audit found the published counts inconsistent")
-            if state.certified[programme.cells[position]]:
-                return local, None
-            if sign < 0:
-                upward = result
         if inside.all():
-            break
-    return local, upward
+            return None
+        if _stuck(state, _local(programme, truth, inside), cell, feasible=True) is None:
+            return None
+        relaxed = _relaxed(programme, inside)
+        upward = _stuck(state, relaxed, cell, feasible=False)
+        if upward is not None:
+            return relaxed, upward
+    return None
+
+
+def _stuck(
+    state: _State, programme: _Programme, cell: int, *, feasible: bool
+) -> OptimizeResult | None:
+    """The maximisation result if ``programme`` moves ``cell`` by the width in no direction.
+
+    ``None`` when some direction moves it that far. A ``feasible`` programme's tables are tables
+    of the whole, so what they move is certified; a relaxed programme's are not, and only say
+    how far the cell might move.
+    """
+    target = int(np.flatnonzero(programme.cells == cell)[0])
+    truth = float(state.count[cell])
+    upward = None
+    # A cell below the width cannot fall a width below its value: only its maximum can help.
+    for sign in (-1.0,) if truth < state.width else (-1.0, 1.0):
+        objective = np.zeros(programme.cells.size)
+        objective[target] = sign
+        result = _solve(programme, objective, state)
+        if result.status == _UNBOUNDED:
+            if feasible:
+                state.certified[cell] = True
+            return None
+        if result.status != _OPTIMAL:
+            raise InternalError("the disclosure audit found the published counts inconsistent")
+        if feasible:
+            _certify(state, programme, np.asarray(result.x))
+            if state.certified[cell]:
+                return None
+        elif abs(float(result.x[target]) - truth) >= state.width - _TOLERANCE:
+            return None
+        if sign < 0:
+            upward = result
+    return upward
+
+
+def _relaxed(programme: _Programme, inside: NDArray[np.bool_]) -> _Programme:
+    """The relations touching ``inside``, over every cell they reach; all other relations dropped.
+
+    Dropping relations only enlarges the feasible set, so no cell moves further in the whole
+    programme than here: a cell this programme pins is pinned.
+    """
+    members = np.flatnonzero(inside)
+    parts = []
+    for matrix, rhs in ((programme.a_eq, programme.b_eq), (programme.a_ub, programme.b_ub)):
+        rows = np.unique(matrix[:, members].tocoo().row)
+        parts.append((rows, matrix[rows].tocsr(), rhs[rows]))
+    reached = np.unique(
+        np.concatenate([members, parts[0][1].indices, parts[1][1].indices]).astype(np.int64)
+    )
+    return _Programme(
+        cells=programme.cells[reached],
+        eq_rows=programme.eq_rows[parts[0][0]],
+        le_rows=programme.le_rows[parts[1][0]],
+        a_eq=parts[0][1][:, reached].tocsr(),
+        b_eq=parts[0][2],
+        a_ub=parts[1][1][:, reached].tocsr(),
+        b_ub=parts[1][2],
+    )
 
 
 def _neighbour_labels(
