@@ -181,3 +181,66 @@ def test_property_no_random_table_leaks(rows: list[tuple[int, int]]) -> None:
     small = (system.count > 0) & (system.count < POLICY.threshold)
     assert not np.any(published & small)
     assert _pinned(system, _attack(system, codes)) == 0
+
+
+def _maximum(programme: disclosure._Programme, cell: int) -> float:
+    """The largest value ``cell`` takes in ``programme`` (infinite when unbounded)."""
+    objective = np.zeros(programme.cells.size)
+    objective[int(np.flatnonzero(programme.cells == cell)[0])] = -1.0
+    state = disclosure._State(
+        width=1.0,
+        unknown=np.zeros(0, dtype=np.bool_),
+        certified=np.zeros(0, dtype=np.bool_),
+        low=np.zeros(0),
+        high=np.zeros(0),
+        codes=np.zeros(0, dtype=np.int8),
+        cost=np.zeros(0),
+        count=np.zeros(0, dtype=np.int64),
+    )
+    result = disclosure._solve(programme, objective, state)
+    assert result.status in {0, 3}
+    return np.inf if result.status == 3 else -float(result.fun)  # 3: unbounded
+
+
+@settings(max_examples=25)
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), min_size=2, max_size=6),
+    st.data(),
+)
+def test_property_neighbourhood_programmes_bracket_the_whole(
+    rows: list[tuple[int, int]], data: st.DataObject
+) -> None:
+    # The restricted programme (outside cells held at their values) never moves a cell further
+    # than the whole programme, and the relaxed one (other relations dropped) never less: so
+    # the first may certify a cell and the second may prove it unprotected.
+    system, _ = _row_table([y for y, _ in rows], [n for _, n in rows])
+    unknown = np.array(
+        data.draw(st.lists(st.booleans(), min_size=len(system), max_size=len(system)))
+    )
+    if not unknown.any():
+        return
+    state = disclosure._State(
+        width=float(POLICY.threshold),
+        unknown=unknown,
+        certified=np.zeros(len(system), dtype=np.bool_),
+        low=system.count.astype(float),
+        high=system.count.astype(float),
+        codes=np.zeros(len(system), dtype=np.int8),
+        cost=system.cost.astype(float),
+        count=system.count,
+    )
+    relations = disclosure._Relations.of(system)
+    cells = np.flatnonzero(unknown).astype(np.int64)
+    whole = disclosure._programme(system, relations, state, cells)
+    position = data.draw(st.integers(0, cells.size - 1))
+    inside = np.zeros(cells.size, dtype=np.bool_)
+    inside[position] = True
+    neighbours = disclosure._adjacency(whole)
+    for _ in range(data.draw(st.integers(0, 2))):
+        inside[neighbours[np.flatnonzero(inside)].indices] = True
+    truth = system.count[cells].astype(float)
+    cell = int(cells[position])
+    restricted = disclosure._local(whole, truth, inside)
+    relaxed = disclosure._relaxed(whole, inside)
+    assert _maximum(restricted, cell) <= _maximum(whole, cell) + 1e-6
+    assert _maximum(relaxed, cell) >= _maximum(whole, cell) - 1e-6
