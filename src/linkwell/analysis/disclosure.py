@@ -60,6 +60,8 @@ _STALL_ROUNDS: Final = 3
 _HALVED_SHARE: Final = 0.5
 _LOCAL_RADII: Final = (2, 2)
 """Growth of the neighbourhood a withheld cell is judged in: 2 hops, then 4 (then the whole)."""
+_LOCAL_SHARE: Final = 0.25
+"""A neighbourhood holding more than this share of its component is left to the whole programme."""
 
 
 class Rule(StrEnum):
@@ -615,7 +617,8 @@ def _judge_locally(
     neighbourhood and leaves the cells they reach free: the whole programme cannot move the cell
     further than it can, so when it cannot move the cell by the width the cell needs a repair.
     Returns that relaxed programme and its maximisation result (for choosing the repair), or
-    ``None`` when the cell is certified or no neighbourhood could decide.
+    ``None`` when the cell is certified or no neighbourhood could decide (one nearly as large as
+    the whole programme is not tried: the whole decides instead).
     """
     cell = int(programme.cells[position])
     inside = np.zeros(programme.cells.size, dtype=np.bool_)
@@ -626,7 +629,7 @@ def _judge_locally(
             reached = neighbours[frontier].indices
             frontier = np.unique(reached[~inside[reached]])
             inside[frontier] = True
-        if inside.all():
+        if inside.sum() > _LOCAL_SHARE * inside.size:
             return None
         if _stuck(state, _local(programme, truth, inside), cell, feasible=True) is None:
             return None
