@@ -55,7 +55,7 @@ PUBLISHED: Final = 0
 
 _TOLERANCE: Final = 1e-6
 _SEED: Final = 20240611
-_BATCH_ROUNDS: Final = 40
+_BATCH_ROUNDS: Final = 400
 _STALL_ROUNDS: Final = 3
 _HALVED_SHARE: Final = 0.5
 _LOCAL_RADII: Final = (2, 2)
