@@ -10,6 +10,7 @@ itself (scrypt is a per-process cost of the flow's steps, not of sealing).
 
 from __future__ import annotations
 
+import shutil
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +71,7 @@ def to_csv(path: str, dest: str) -> int:
 def index_key(files: list[Source], out: str) -> int:
     """The indexer's computation alone: a new vault, HMAC, classification, link IDs, key, report."""
     folder = Path(out)
+    shutil.rmtree(folder / "vault", ignore_errors=True)  # a repeat must not find the last vault
     with bench_engine(folder / "tmp") as engine:
         vault = Vault(engine, folder / "vault", VaultSecrets.generate(), create=True)
         result = build_linkage_key(

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkwell.errors import StorageError
+from linkwell.fileio import start_writeback
 from linkwell.seal import PackageKind, ReceiptLedger, open_package
 from linkwell.seal._stream import (
     BLOCK_SIZE,
@@ -196,3 +197,22 @@ def test_disk_full_while_opening(
         )  # fmt: skip
     assert listing(inbox) == []
     assert ledger.receipts() == ()
+
+
+def test_start_writeback_never_fails(tmp_path: Path) -> None:
+    # A head start only: on a file, past its end, and on a pipe (where the kernel refuses) alike.
+    out = tmp_path / "out.bin"
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.pwrite(fd, DATA, 0)
+        start_writeback(fd, 0, len(DATA))
+        start_writeback(fd, len(DATA), BLOCK_SIZE)
+    finally:
+        os.close(fd)
+    read_end, write_end = os.pipe()
+    try:
+        start_writeback(write_end, 0, 1)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert out.read_bytes() == DATA

@@ -3,8 +3,8 @@
 pyrage's streaming calls release the GIL while they encrypt or decrypt and call back into Python
 for every 8 KiB; these readers and writers answer those calls from one-block buffers, so hashing
 and file I/O happen a block at a time. Sealing reads and hashes the plaintext ahead on one
-background thread (:class:`ReadAhead`); everything else runs on the caller's thread. Memory is
-bounded by a few blocks whatever the payload's size.
+background thread (:class:`ReadAhead`); everything else runs on the caller's thread, through
+buffers allocated once. Memory is bounded by a few blocks whatever the payload's size.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Final, Self
 
 from linkwell.faults import kill_point
+from linkwell.fileio import start_writeback
 from linkwell.progress import ProgressTask
 
 __all__ = [
@@ -53,12 +54,28 @@ def read_exact(fd: int, length: int, offset: int) -> bytes:
     return _pread_exact(fd, length, offset) if length else b""
 
 
+def _pread_into(fd: int, view: memoryview, offset: int) -> None:
+    """Fill ``view`` from ``offset`` of ``fd``, or :class:`ShortFileError`."""
+    filled = 0
+    while filled < len(view):
+        got = os.preadv(fd, [view[filled:]], offset + filled)
+        if not got:
+            raise ShortFileError("the file ended early")
+        filled += got
+
+
 def hash_region(fd: int, offset: int, length: int, task: ProgressTask) -> str:
-    """SHA-256 (hex) of ``length`` bytes at ``offset`` of ``fd``, reading one block at a time."""
+    """SHA-256 (hex) of ``length`` bytes at ``offset`` of ``fd``, reading one block at a time.
+
+    Every block is read into the same buffer: a fresh block-sized object per read would cost
+    more in page faults than the read itself.
+    """
     digest = hashlib.sha256()
+    buffer = memoryview(bytearray(min(BLOCK_SIZE, length)))
     position, end = offset, offset + length
     while position < end:
-        block = _pread_exact(fd, min(BLOCK_SIZE, end - position), position)
+        block = buffer[: min(BLOCK_SIZE, end - position)]
+        _pread_into(fd, block, position)
         digest.update(block)
         position += len(block)
         task.advance(len(block))
@@ -152,7 +169,8 @@ class RegionReader:
 
     def __init__(self, fd: int, offset: int, length: int, *, task: ProgressTask) -> None:
         self._fd, self._next, self._end, self._task = fd, offset, offset + length, task
-        self._block = b""
+        self._buffer = memoryview(bytearray(min(BLOCK_SIZE, length)))
+        self._block = self._buffer[:0]
         self._position = 0
         self.error: OSError | None = None
 
@@ -161,10 +179,10 @@ class RegionReader:
         if self._position >= len(self._block):
             if self._next >= self._end:
                 return b""
+            # One buffer for every block (see hash_region): only the cipher's chunks are copied.
+            self._block = self._buffer[: min(BLOCK_SIZE, self._end - self._next)]
             try:
-                self._block = _pread_exact(
-                    self._fd, min(BLOCK_SIZE, self._end - self._next), self._next
-                )
+                _pread_into(self._fd, self._block, self._next)
             except OSError as exc:
                 self.error = exc
                 raise
@@ -172,7 +190,7 @@ class RegionReader:
             self._position = 0
             self._task.advance(len(self._block))
         end = len(self._block) if size < 0 else self._position + size
-        chunk = self._block[self._position : end]
+        chunk = self._block[self._position : end].tobytes()
         self._position += len(chunk)
         return chunk
 
@@ -182,48 +200,66 @@ class HashingWriter:
 
     Hashing and writing happen on the caller's thread, a whole block at a time: the cipher
     releases the GIL while it works, and measurements on a loaded two-core machine showed a
-    writing thread costing more in hand-overs than it saved. An error is kept in :attr:`error`,
-    as the cipher that calls ``write`` replaces it with its own. Each block written passes the
-    kill point ``block_point``, so a crash can be injected in the middle of a stream.
+    writing thread costing more in hand-overs than it saved. The block buffer is allocated once
+    (a fresh one per block costs page faults), and each block's write-back to the disk is started
+    as soon as it is written, so the caller's final ``fsync`` finds little left to write. An
+    error is kept in :attr:`error`, as the cipher that calls ``write`` replaces it with its own.
+    Each block written passes the kill point ``block_point``, so a crash can be injected in the
+    middle of a stream.
     """
 
     def __init__(self, fd: int, offset: int, *, block_point: str = "stream.block-written") -> None:
         self._fd, self._position = fd, offset
         self._block_point = block_point
-        self._buffer = bytearray()
+        self._buffer = bytearray(BLOCK_SIZE)
+        self._used = 0
         self._hash = hashlib.sha256()
         self._size = 0
         self.error: OSError | None = None
 
     def _flush(self) -> None:
-        self._hash.update(self._buffer)
-        view = memoryview(self._buffer)
-        try:
-            while view:
-                written = os.pwrite(self._fd, view, self._position)
-                self._position += written
-                view = view[written:]
-        except OSError as exc:
-            self.error = exc
-            raise
-        finally:
-            view.release()
-        self._buffer.clear()
+        with memoryview(self._buffer) as whole:
+            view = whole[: self._used]
+            self._hash.update(view)
+            start = self._position
+            try:
+                while view:
+                    written = os.pwrite(self._fd, view, self._position)
+                    self._position += written
+                    view = view[written:]
+            except OSError as exc:
+                self.error = exc
+                raise
+            finally:
+                view.release()
+        start_writeback(self._fd, start, self._position - start)
+        self._used = 0
         kill_point(self._block_point)
 
     def write(self, data: bytes) -> int:
         """Take ``data``; a full block is hashed and written at once."""
-        self._buffer += data
-        self._size += len(data)
-        if len(self._buffer) >= BLOCK_SIZE:
-            self._flush()
-        return len(data)
+        size = len(data)
+        if self._used + size < BLOCK_SIZE:  # the common case: the cipher's chunks are small
+            self._buffer[self._used : self._used + size] = data
+            self._used += size
+        else:
+            with memoryview(data) as whole:
+                taken = 0
+                while taken < size:
+                    part = whole[taken : taken + BLOCK_SIZE - self._used]
+                    self._buffer[self._used : self._used + len(part)] = part
+                    self._used += len(part)
+                    taken += len(part)
+                    if self._used == BLOCK_SIZE:
+                        self._flush()
+        self._size += size
+        return size
 
     def flush(self) -> None:
         """Nothing to do before :meth:`finish`: blocks are written when full."""
 
     def finish(self) -> tuple[str, int, int]:
         """Write what is left; return (SHA-256 hex, bytes written, end offset in the file)."""
-        if self._buffer:
+        if self._used:
             self._flush()
         return self._hash.hexdigest(), self._size, self._position

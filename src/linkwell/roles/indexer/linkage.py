@@ -77,8 +77,7 @@ def build_linkage_key(
             hint="the key covers surveyed children only: receive each survey provider's "
             "identifiers package first",
         )
-    _load_identifiers(engine, vault, files)
-    _classify(engine)
+    _classify(engine, vault, files)
     keyed = "(SELECT DISTINCT id_hmac FROM classified WHERE status = 'keyed' AND kind = 'survey')"
     assigned = vault.assign(keyed, project=project, wave=wave, longitudinal=longitudinal)
     links, params = vault.links_sql(project=project, wave=wave, longitudinal=longitudinal)
@@ -97,7 +96,14 @@ def build_linkage_key(
     return KeyResult(key_rows, counts, assigned)
 
 
-def _load_identifiers(engine: Engine, vault: Vault, files: Sequence[IdentifierFile]) -> None:
+def _classify(engine: Engine, vault: Vault, files: Sequence[IdentifierFile]) -> None:
+    """Materialise ``classified``: every identifiers row with its child's HMAC and its status.
+
+    One pass groups the rows by ID: each distinct ID is checked and keyed once, however many
+    rows carry it (a linked child has a survey row and an authority row; the HMAC's two SHA-256
+    passes are the costliest work per value), and the same grouping counts each ID's survey and
+    authority rows, which is all that classifying a row needs. Only HMACs leave the query.
+    """
     selects, params = [], dict(vault.hmac_params)
     for index, item in enumerate(files):
         params[f"path{index}"] = str(item.path)
@@ -107,24 +113,35 @@ def _load_identifiers(engine: Engine, vault: Vault, files: Sequence[IdentifierFi
             f"SELECT $source{index} AS source, $kind{index} AS kind, row_ref, unique_id "
             f"FROM read_parquet($path{index})"
         )
-    # Each ID is checked and keyed once, however many rows carry it (a linked child has a survey
-    # row and an authority row): the HMAC's two SHA-256 passes are the costliest work per value.
-    keyed = (
-        "SELECT unique_id, valid, CASE WHEN valid THEN "
+    children = (
+        "SELECT unique_id, n_survey, n_authority, valid, CASE WHEN valid THEN "
         f"{hmac_sha256_sql('unique_id')} END AS id_hmac FROM "
-        f"(SELECT unique_id, {damm_sql('unique_id')} AS valid FROM "
-        "(SELECT DISTINCT unique_id FROM id_rows WHERE unique_id IS NOT NULL))"
+        f"(SELECT *, {damm_sql('unique_id')} AS valid FROM "
+        "(SELECT unique_id, count(*) FILTER (WHERE kind = 'survey') AS n_survey, "
+        "count(*) FILTER (WHERE kind = 'authority') AS n_authority "
+        "FROM id_rows WHERE unique_id IS NOT NULL GROUP BY unique_id))"
+    )
+    # A row's status, from its ID's counts: rows of one kind sharing an ID are duplicates;
+    # an authority row is keyed only if its child has exactly one (valid) survey row.
+    status = (
+        "CASE WHEN NOT coalesce(c.valid, false) THEN 'invalid-id' "
+        "WHEN (CASE WHEN r.kind = 'survey' THEN c.n_survey ELSE c.n_authority END) > 1 "
+        "THEN 'duplicate' "
+        "WHEN r.kind = 'survey' THEN 'keyed' "
+        "WHEN c.n_survey = 0 THEN 'withheld-not-participant' "
+        "WHEN c.n_survey > 1 THEN 'withheld-survey-excluded' "
+        "ELSE 'keyed' END"
     )
     engine.execute(
-        "CREATE OR REPLACE TEMP TABLE identifiers AS "
-        f"WITH id_rows AS ({' UNION ALL '.join(selects)}), keyed AS ({keyed}) "
-        "SELECT r.source, r.kind, r.row_ref, coalesce(k.valid, false) AS valid, k.id_hmac "
-        "FROM id_rows r LEFT JOIN keyed k USING (unique_id)",
+        "CREATE OR REPLACE TEMP TABLE classified AS "
+        f"WITH id_rows AS ({' UNION ALL '.join(selects)}), children AS ({children}) "
+        f"SELECT r.source, r.kind, r.row_ref, c.id_hmac, {status} AS status "
+        "FROM id_rows r LEFT JOIN children c USING (unique_id)",
         params,
-        purpose="load and key the identifiers",
+        purpose="load, key and classify the identifiers",
     )
     doubled = engine.fetchall(
-        "SELECT source FROM identifiers GROUP BY source "
+        "SELECT source FROM classified GROUP BY source "
         "HAVING count(*) <> count(DISTINCT row_ref) OR count(row_ref) <> count(*)",
         purpose="check row references",
     )
@@ -134,32 +151,6 @@ def _load_identifiers(engine: Engine, vault: Vault, files: Sequence[IdentifierFi
             field="row_ref",
             hint=f"ask the provider of source {doubled[0][0]!r} to split and send it again",
         )
-
-
-def _classify(engine: Engine) -> None:
-    engine.execute(
-        "CREATE OR REPLACE TEMP TABLE id_stats AS SELECT kind, id_hmac, count(*) AS n "
-        "FROM identifiers WHERE valid GROUP BY kind, id_hmac",
-        purpose="count rows per child",
-    )
-    engine.execute(
-        "CREATE OR REPLACE TEMP TABLE surveyed AS SELECT id_hmac, n = 1 AS keyed "
-        "FROM id_stats WHERE kind = 'survey'",
-        purpose="find surveyed children",
-    )
-    engine.execute(
-        "CREATE OR REPLACE TEMP TABLE classified AS SELECT i.source, i.kind, i.row_ref, i.id_hmac, "
-        "CASE WHEN NOT i.valid THEN 'invalid-id' "
-        "WHEN s.n > 1 THEN 'duplicate' "
-        "WHEN i.kind = 'survey' THEN 'keyed' "
-        "WHEN v.id_hmac IS NULL THEN 'withheld-not-participant' "
-        "WHEN NOT v.keyed THEN 'withheld-survey-excluded' "
-        "ELSE 'keyed' END AS status "
-        "FROM identifiers i "
-        "LEFT JOIN id_stats s ON s.kind = i.kind AND s.id_hmac = i.id_hmac "
-        "LEFT JOIN surveyed v ON v.id_hmac = i.id_hmac",
-        purpose="classify identifiers rows",
-    )
 
 
 def _report(

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Self
 
-import numpy as np
 import pyarrow as pa
 import pyrage
 
@@ -50,19 +49,24 @@ SECRETS_FILE: Final = "secrets.age"
 BACKUP_MANIFEST: Final = "backup.json"
 _ALIAS: Final = "vault"
 
+# Survey-ID HMACs and the random IDs are incompressible; left to choose, DuckDB analyses every
+# column segment for a compression that cannot help, and that analysis was most of the time
+# an insert of a million children took. Stored uncompressed (still encrypted, as every block).
+_RANDOM: Final = "USING COMPRESSION uncompressed NOT NULL"
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS vault.meta (key VARCHAR, value VARCHAR)",
     (
-        "CREATE TABLE IF NOT EXISTS vault.persons (id_hmac BLOB NOT NULL, "
-        "person_id VARCHAR NOT NULL, first_project VARCHAR NOT NULL, first_wave INTEGER NOT NULL)"
+        f"CREATE TABLE IF NOT EXISTS vault.persons (id_hmac BLOB {_RANDOM}, "
+        f"person_id VARCHAR {_RANDOM}, first_project VARCHAR NOT NULL, "
+        "first_wave INTEGER NOT NULL)"
     ),
     (
         "CREATE TABLE IF NOT EXISTS vault.link_ids (project VARCHAR NOT NULL, "
-        "wave INTEGER NOT NULL, person_id VARCHAR NOT NULL, link_id VARCHAR NOT NULL)"
+        f"wave INTEGER NOT NULL, person_id VARCHAR {_RANDOM}, link_id VARCHAR {_RANDOM})"
     ),
     (
         "CREATE TABLE IF NOT EXISTS vault.longitudinal_ids (project VARCHAR NOT NULL, "
-        "person_id VARCHAR NOT NULL, longitudinal_id VARCHAR NOT NULL)"
+        f"person_id VARCHAR {_RANDOM}, longitudinal_id VARCHAR {_RANDOM})"
     ),
 )
 _UNIQUE_CHECKS: Final = {
@@ -249,7 +253,7 @@ class Vault:
             self._insert_with_tokens(
                 "SELECT id_hmac FROM assign_ids ANTI JOIN vault.persons USING (id_hmac)",
                 "INSERT INTO vault.persons SELECT id_hmac, token, ?, ? "
-                "FROM numbered JOIN tokens USING (n)",
+                "FROM needing POSITIONAL JOIN tokens",
                 [project, wave],
             )
             self._insert_with_tokens(
@@ -257,7 +261,7 @@ class Vault:
                 "ANTI JOIN (SELECT person_id FROM vault.link_ids WHERE project = $project "
                 "AND wave = $wave) l USING (person_id)",
                 "INSERT INTO vault.link_ids SELECT ?, ?, person_id, token "
-                "FROM numbered JOIN tokens USING (n)",
+                "FROM needing POSITIONAL JOIN tokens",
                 [project, wave],
                 {"project": project, "wave": wave},
             )
@@ -267,7 +271,7 @@ class Vault:
                     "ANTI JOIN (SELECT person_id FROM vault.longitudinal_ids "
                     "WHERE project = $project) l USING (person_id)",
                     "INSERT INTO vault.longitudinal_ids "
-                    "SELECT ?, person_id, token FROM numbered JOIN tokens USING (n)",
+                    "SELECT ?, person_id, token FROM needing POSITIONAL JOIN tokens",
                     [project],
                     {"project": project},
                 )
@@ -305,19 +309,21 @@ class Vault:
         insert_params: list[object],
         select_params: dict[str, object] | None = None,
     ) -> int:
-        """Number the rows of ``select``, pair each with a fresh random token, run ``insert``."""
+        """Pair each row of ``select`` (as ``needing``) with a fresh random token; run ``insert``.
+
+        Rows and tokens are paired by position (``needing POSITIONAL JOIN tokens``): any pairing
+        will do, the tokens are random, and there are exactly as many of each.
+        """
         engine = self._engine
         engine.execute(
-            "CREATE OR REPLACE TEMP TABLE numbered AS "
-            f"SELECT *, row_number() OVER () AS n FROM ({select})",
+            f"CREATE OR REPLACE TEMP TABLE needing AS {select}",
             select_params,
-            purpose="number rows needing a token",
+            purpose="collect rows needing a token",
         )
         count = int(
-            engine.scalar("SELECT count(*) FROM numbered", purpose="count rows needing a token")
+            engine.scalar("SELECT count(*) FROM needing", purpose="count rows needing a token")
         )
-        numbers = pa.array(np.arange(1, count + 1, dtype=np.int64))
-        engine.register("tokens", pa.table({"n": numbers, "token": random_tokens(count)}))
+        engine.register("tokens", pa.table({"token": random_tokens(count)}))
         try:
             engine.execute(insert, insert_params, purpose="store new random IDs")
         finally:

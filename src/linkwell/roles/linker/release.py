@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 
 from linkwell.config import ReleasePolicy, SourceKind
@@ -65,7 +64,11 @@ def join_release(
     policy: ReleasePolicy,
     dest: Path,
 ) -> JoinCounts:
-    """Write the release to ``dest`` and return what was joined."""
+    """Write the release to ``dest`` and return what was joined.
+
+    Every check runs on the key and the content's row references alone (narrow tables); the
+    content itself is read once, streamed from its Parquet files into the release.
+    """
     engine.execute(
         "CREATE OR REPLACE TEMP TABLE linkage_key AS SELECT * FROM read_parquet(?)",
         [str(key)],
@@ -87,12 +90,10 @@ def join_release(
         )
         for c in contents
     }
-    keyed = _key_content(
-        engine, "survey_rows", SURVEY, surveys, longitudinal=policy.longitudinal_id
-    )
-    keyed |= _key_content(engine, "authority_rows", AUTHORITY_TAG, authorities, longitudinal=False)
+    keyed = _key_rows(engine, "survey_keys", surveys, longitudinal=policy.longitudinal_id)
+    keyed |= _key_rows(engine, "authority_keys", authorities, longitudinal=False)
     _check_one_row_per_child(engine)
-    released = _write(engine, policy, dest=dest)
+    released = _write(engine, policy, surveys, authorities, dest=dest)
     linked = int(
         engine.scalar(
             f"SELECT count(*) FILTER (WHERE {AUTHORITY_LINKED}) FROM read_parquet(?)",
@@ -103,34 +104,59 @@ def join_release(
     return JoinCounts(received, keyed, released, linked)
 
 
-def _key_content(
-    engine: Engine, table: str, tag: str, group: Sequence[ContentFile], *, longitudinal: bool
+def _key_rows(
+    engine: Engine, table: str, group: Sequence[ContentFile], *, longitudinal: bool
 ) -> dict[str, int]:
-    """Materialise ``table``: the content rows of ``group`` the key covers, with link IDs.
+    """Materialise ``table``: the key's rows for the content rows of ``group``, narrow.
 
-    Returns the keyed row count per source (zero for a source none of whose rows were keyed).
+    ``(source, row_ref, link_id[, longitudinal_id])``, one row per content row the key covers
+    (a row reference sent twice would give two, which the one-row-per-child check refuses).
+    Only the row references are read from the content. Returns the keyed row count per source
+    (zero for a source none of whose rows were keyed).
     """
+    extra = (LONGITUDINAL_ID,) if longitudinal else ()
+    columns = ", ".join(f"k.{name}" for name in ("source", "row_ref", "link_id", *extra))
     selects, params = [], {}
-    extra = f", k.{LONGITUDINAL_ID}" if longitudinal else ""
     for index, item in enumerate(group):
         params[f"path{index}"] = str(item.path)
         params[f"source{index}"] = item.source
         selects.append(
-            f"SELECT k.link_id{extra}, $source{index} AS {tag}, c.* EXCLUDE (row_ref) "
-            f"FROM read_parquet($path{index}) c JOIN linkage_key k "
+            f"SELECT {columns} FROM read_parquet($path{index}) c JOIN linkage_key k "
             f"ON k.source = $source{index} AND k.row_ref = c.row_ref"
         )
-    empty = f"SELECT NULL::VARCHAR AS link_id, NULL::VARCHAR AS {tag} WHERE false"
-    body = " UNION ALL BY NAME ".join(selects) or empty
+    body = " UNION ALL ".join(selects) or f"SELECT {columns} FROM linkage_key k WHERE false"
     engine.execute(
         f"CREATE OR REPLACE TEMP TABLE {table} AS {body}", params, purpose=f"key {table}"
     )
     counts = dict.fromkeys((item.source for item in group), 0)
     for source, count in engine.fetchall(
-        f"SELECT {tag}, count(*) FROM {table} GROUP BY ALL", purpose=f"count {table}"
+        f"SELECT source, count(*) FROM {table} GROUP BY ALL", purpose=f"count {table}"
     ):
         counts[source] = int(count)
     return counts
+
+
+def _content_sql(
+    keys: str, tag: str, group: Sequence[ContentFile], prefix: str, carried: Sequence[str]
+) -> tuple[str, dict[str, object]]:
+    """The content rows of ``group`` joined to their rows of ``keys``, streamed from Parquet.
+
+    Columns: the link ID, the ``carried`` columns of ``keys``, ``tag`` (the source), then the
+    content's fields. Parameters are named with ``prefix`` so that two groups can be bound in
+    one statement.
+    """
+    carry = "".join(f", k.{name}" for name in carried)
+    selects, params = [], dict[str, object]()
+    for index, item in enumerate(group):
+        params[f"{prefix}path{index}"] = str(item.path)
+        params[f"{prefix}source{index}"] = item.source
+        selects.append(
+            f"SELECT k.link_id{carry}, ${prefix}source{index} AS {tag}, c.* EXCLUDE (row_ref) "
+            f"FROM read_parquet(${prefix}path{index}) c JOIN {keys} k "
+            f"ON k.source = ${prefix}source{index} AND k.row_ref = c.row_ref"
+        )
+    empty = f"SELECT NULL::VARCHAR AS link_id, NULL::VARCHAR AS {tag} WHERE false"
+    return " UNION ALL BY NAME ".join(selects) or empty, params
 
 
 def _check_key(engine: Engine, policy: ReleasePolicy) -> None:
@@ -161,7 +187,7 @@ def _check_key(engine: Engine, policy: ReleasePolicy) -> None:
 
 
 def _check_one_row_per_child(engine: Engine) -> None:
-    for table in ("survey_rows", "authority_rows"):
+    for table in ("survey_keys", "authority_keys"):
         doubled = engine.scalar(
             f"SELECT count(*) - count(DISTINCT link_id) FROM {table}", purpose=f"check {table}"
         )
@@ -173,34 +199,61 @@ def _check_one_row_per_child(engine: Engine) -> None:
             )
 
 
-def _write(engine: Engine, policy: ReleasePolicy, *, dest: Path) -> int:
-    """Survey rows left-joined to authority rows, recoded, with fresh release IDs, in ID order."""
-    authority_columns = [
-        row[0]
-        for row in engine.fetchall(
-            "SELECT column_name FROM (DESCRIBE authority_rows)", purpose="authority columns"
-        )
-        if row[0] not in ("link_id", AUTHORITY_TAG, *_AUTHORITY_DROPPED)
-    ]
-    selected = [f"a.{quote_ident(c)}" for c in authority_columns if c not in _AREA_FIELDS]
-    if "simd_decile" in authority_columns:
-        simd = "a.simd_decile" if policy.simd == "decile" else simd_quintile_sql("a.simd_decile")
-        selected.append(f"{simd} AS {simd_column(policy.simd)}")
-    if "urban_rural" in authority_columns:
-        fold = policy.urban_rural
-        selected.append(f"{urban_rural_sql('a.urban_rural', fold)} AS {urban_rural_column(fold)}")
-    count = int(engine.scalar("SELECT count(*) FROM survey_rows", purpose="count release rows"))
-    numbers = pa.array(np.arange(1, count + 1, dtype=np.int64))
-    engine.register("release_ids", pa.table({"n": numbers, RELEASE_ID: random_tokens(count)}))
+def _write(
+    engine: Engine,
+    policy: ReleasePolicy,
+    surveys: Sequence[ContentFile],
+    authorities: Sequence[ContentFile],
+    *,
+    dest: Path,
+) -> int:
+    """Survey rows left-joined to authority rows, recoded, with fresh release IDs, in ID order.
+
+    Release IDs are paired with the survey key rows by position (any pairing will do: the IDs
+    are random), so that the content is read and joined once, in the query that writes.
+    """
+    count = int(engine.scalar("SELECT count(*) FROM survey_keys", purpose="count release rows"))
+    engine.register("release_ids", pa.table({RELEASE_ID: random_tokens(count)}))
     try:
+        survey, params = _content_sql(
+            "(SELECT * FROM survey_keys POSITIONAL JOIN release_ids)",
+            SURVEY,
+            surveys,
+            "s",
+            (LONGITUDINAL_ID, RELEASE_ID) if policy.longitudinal_id else (RELEASE_ID,),
+        )
+        authority, authority_params = _content_sql(
+            "authority_keys", AUTHORITY_TAG, authorities, "a", ()
+        )
+        params |= authority_params
+        authority_columns = [
+            row[0]
+            for row in engine.fetchall(
+                f"SELECT column_name FROM (DESCRIBE ({authority}))",
+                authority_params,
+                purpose="authority columns",
+            )
+            if row[0] not in ("link_id", AUTHORITY_TAG, *_AUTHORITY_DROPPED)
+        ]
+        selected = [f"a.{quote_ident(c)}" for c in authority_columns if c not in _AREA_FIELDS]
+        if "simd_decile" in authority_columns:
+            simd = (
+                "a.simd_decile" if policy.simd == "decile" else simd_quintile_sql("a.simd_decile")
+            )
+            selected.append(f"{simd} AS {simd_column(policy.simd)}")
+        if "urban_rural" in authority_columns:
+            fold = policy.urban_rural
+            selected.append(
+                f"{urban_rural_sql('a.urban_rural', fold)} AS {urban_rural_column(fold)}"
+            )
         return engine.copy_to_parquet(
-            f"SELECT r.{RELEASE_ID}, s.* EXCLUDE (link_id, n), "
+            f"WITH s AS ({survey}), a AS ({authority}) "
+            f"SELECT s.{RELEASE_ID}, s.* EXCLUDE (link_id, {RELEASE_ID}), "
             f"a.link_id IS NOT NULL AS {AUTHORITY_LINKED}"
             + "".join(f", {c}" for c in selected)
-            + " FROM (SELECT *, row_number() OVER () AS n FROM survey_rows) s "
-            "JOIN release_ids r USING (n) LEFT JOIN authority_rows a USING (link_id) "
-            f"ORDER BY r.{RELEASE_ID}",
+            + f" FROM s LEFT JOIN a USING (link_id) ORDER BY s.{RELEASE_ID}",
             dest,
+            params,
             purpose="write the release",
         )
     finally:
