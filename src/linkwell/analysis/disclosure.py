@@ -12,12 +12,13 @@ consistent with everything published puts the cell at ``x + t`` or more, or at `
 The method is audit-and-repair. A cheap pass first removes every relation left with a single
 unknown cell (which would give that cell away by subtraction). Then, one connected group of
 unknown cells at a time, linear programmes (HiGHS via scipy) look for feasible tables that move
-suppressed cells by ``t``; each solution certifies every cell it moves that far. A few batched
+suppressed cells by ``t``; each solution certifies every cell it moves that far. Batched
 programmes, each maximising many cells' moves capped at ``t``, certify most cells; the rest get a
-programme each, over a small neighbourhood of the cell first and the whole group last. A cell that
-cannot be moved gets one more cell suppressed, chosen from the constraints that bind it (by the
-programme's dual values) at the lowest cost: fine cells before margins, and never the whole-area
-row if anything else will do. Suppressing a cell only enlarges the feasible set, so certificates
+programme each, over a small neighbourhood of the cell first (where a relaxed programme may also
+prove the cell unprotected) and the whole group last. A cell that cannot be moved gets one more
+cell suppressed, chosen from the constraints that bind it (by the programme's dual values) at
+the lowest cost: fine cells before margins, and never the whole-area row if anything else will
+do. Suppressing a cell only enlarges the feasible set, so certificates
 already found stay valid and the loop ends. Rounding to the base comes last, on published cells.
 """
 
