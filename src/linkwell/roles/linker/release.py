@@ -116,14 +116,7 @@ def _key_rows(
     """
     extra = (LONGITUDINAL_ID,) if longitudinal else ()
     columns = ", ".join(f"k.{name}" for name in ("source", "row_ref", "link_id", *extra))
-    selects, params = [], {}
-    for index, item in enumerate(group):
-        params[f"path{index}"] = str(item.path)
-        params[f"source{index}"] = item.source
-        selects.append(
-            f"SELECT {columns} FROM read_parquet($path{index}) c JOIN linkage_key k "
-            f"ON k.source = $source{index} AND k.row_ref = c.row_ref"
-        )
+    selects, params = _joined_files(group, "linkage_key", "", columns)
     body = " UNION ALL ".join(selects) or f"SELECT {columns} FROM linkage_key k WHERE false"
     engine.execute(
         f"CREATE OR REPLACE TEMP TABLE {table} AS {body}", params, purpose=f"key {table}"
@@ -142,21 +135,33 @@ def _content_sql(
     """The content rows of ``group`` joined to their rows of ``keys``, streamed from Parquet.
 
     Columns: the link ID, the ``carried`` columns of ``keys``, ``tag`` (the source), then the
-    content's fields. Parameters are named with ``prefix`` so that two groups can be bound in
-    one statement.
+    content's fields; parameters are named with ``prefix`` (see :func:`_joined_files`).
     """
     carry = "".join(f", k.{name}" for name in carried)
-    selects, params = [], dict[str, object]()
-    for index, item in enumerate(group):
-        params[f"{prefix}path{index}"] = str(item.path)
-        params[f"{prefix}source{index}"] = item.source
-        selects.append(
-            f"SELECT k.link_id{carry}, ${prefix}source{index} AS {tag}, c.* EXCLUDE (row_ref) "
-            f"FROM read_parquet(${prefix}path{index}) c JOIN {keys} k "
-            f"ON k.source = ${prefix}source{index} AND k.row_ref = c.row_ref"
-        )
+    columns = f"k.link_id{carry}, {{source}} AS {tag}, c.* EXCLUDE (row_ref)"
+    selects, params = _joined_files(group, keys, prefix, columns)
     empty = f"SELECT NULL::VARCHAR AS link_id, NULL::VARCHAR AS {tag} WHERE false"
     return " UNION ALL BY NAME ".join(selects) or empty, params
+
+
+def _joined_files(
+    group: Sequence[ContentFile], keys: str, prefix: str, columns: str
+) -> tuple[list[str], dict[str, object]]:
+    """One SELECT of ``columns`` per content file of ``group``, joined to its rows of ``keys``.
+
+    ``columns`` may name the file's source as ``{source}``. Parameters are named with ``prefix``
+    so that two groups can be bound in one statement.
+    """
+    selects, params = [], dict[str, object]()
+    for index, item in enumerate(group):
+        path, source = f"${prefix}path{index}", f"${prefix}source{index}"
+        params[path[1:]] = str(item.path)
+        params[source[1:]] = item.source
+        selects.append(
+            f"SELECT {columns.format(source=source)} FROM read_parquet({path}) c JOIN {keys} k "
+            f"ON k.source = {source} AND k.row_ref = c.row_ref"
+        )
+    return selects, params
 
 
 def _check_key(engine: Engine, policy: ReleasePolicy) -> None:
