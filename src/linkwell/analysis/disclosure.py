@@ -453,6 +453,8 @@ def _audit_component(
     """
     programme = _programme(system, relations, state, cells)
     _batch_rounds(state, programme, rng, among=np.ones(cells.size, dtype=np.bool_))
+    if state.certified[cells].all():  # the usual case: no neighbourhoods to build
+        return []
     repairs: list[int] = []
     neighbours = _adjacency(programme)
     truth = system.count[cells].astype(np.float64)
