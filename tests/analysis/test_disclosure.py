@@ -244,3 +244,81 @@ def test_property_neighbourhood_programmes_bracket_the_whole(
     relaxed = disclosure._relaxed(whole, inside)
     assert _maximum(restricted, cell) <= _maximum(whole, cell) + 1e-6
     assert _maximum(relaxed, cell) >= _maximum(whole, cell) - 1e-6
+
+
+def _withheld_parts(system: CellSystem) -> np.ndarray:
+    """Every school's yes and no cells withheld; school sizes and the area row published."""
+    parts = (Pop.NEED_YES, Pop.NEED_NO)
+    return np.array([bool(group) and pop.kind in parts for pop, group in system.keys])
+
+
+def test_blocks_of_groups_certify_only_cells_the_intruder_cannot_pin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # School 6 (2 yes of 5) is pinned: its published size holds its yes count within [0, 5].
+    # Every other withheld cell can move by the threshold, borrowing from the large schools.
+    system, _ = _row_table([2, 30, 4, 25, 3, 40, 2, 35, 1], [40, 20, 35, 30, 50, 25, 3, 30, 45])
+    unknown = _withheld_parts(system)
+    cells = np.flatnonzero(unknown).astype(np.int64)
+    state = disclosure._State(
+        width=float(POLICY.threshold),
+        unknown=unknown,
+        certified=np.zeros(len(system), dtype=np.bool_),
+        low=system.count.astype(float),
+        high=system.count.astype(float),
+        codes=unknown.astype(np.int8),
+        cost=system.cost.astype(float),
+        count=system.count,
+    )
+    programme = disclosure._programme(system, disclosure._Relations.of(system), state, cells)
+    monkeypatch.setattr(disclosure, "_BLOCK_CELLS", 4)  # blocks of two schools
+    disclosure._audit_by_groups(
+        state, programme, disclosure._Groups.of(system), np.random.default_rng(0)
+    )
+    found = _attack(system, state.codes)
+    low = np.array([found[c][0] for c in cells])
+    high = np.array([found[c][1] for c in cells])
+    truly_pinned = pinned(system.count[cells].astype(float), low, high, POLICY.threshold)
+    assert truly_pinned.sum() == 2  # school 6's yes and no
+    assert state.certified[cells].tolist() == (~truly_pinned).tolist()
+
+
+def test_a_group_borrows_from_the_largest_cells_of_each_sum_until_they_hold_the_width() -> None:
+    system, _ = _row_table([2, 4, 9, 3, 6], [40, 35, 30, 50, 45])
+    unknown = _withheld_parts(system)
+    cells = np.flatnonzero(unknown).astype(np.int64)
+    state = disclosure._State(
+        width=float(POLICY.threshold),
+        unknown=unknown,
+        certified=np.zeros(len(system), dtype=np.bool_),
+        low=system.count.astype(float),
+        high=system.count.astype(float),
+        codes=unknown.astype(np.int8),
+        cost=system.cost.astype(float),
+        count=system.count,
+    )
+    programme = disclosure._programme(system, disclosure._Relations.of(system), state, cells)
+    truth = system.count[cells].astype(float)
+    school = [system.keys[c][1] for c in cells]
+    mine = np.array([group == (("school", "S0"),) for group in school])
+    lent = {
+        (system.keys[cells[p]][0].kind, school[p][0][1])
+        for p in disclosure._lenders(programme, truth, mine, state.width)
+    }
+    # yes column: 9 then 6 hold the width; no column: 50 alone does.
+    assert lent == {(Pop.NEED_YES, "S2"), (Pop.NEED_YES, "S4"), (Pop.NEED_NO, "S3")}
+
+
+@settings(max_examples=20)
+@given(
+    st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), min_size=4, max_size=10).filter(
+        lambda rows: sum(y + n for y, n in rows) > 0
+    )
+)
+def test_property_audit_by_blocks_of_groups_leaks_nothing(rows: list[tuple[int, int]]) -> None:
+    system, _ = _row_table([y for y, _ in rows], [n for _, n in rows])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(disclosure, "_GROUPED_ABOVE", 0)
+        patch.setattr(disclosure, "_BLOCK_CELLS", 4)
+        protection = protect(system, POLICY, weighted=False)
+    assert _pinned(system, _attack(system, protection.codes)) == 0

@@ -36,6 +36,7 @@ from scipy.optimize import OptimizeResult, linprog
 from scipy.sparse.csgraph import connected_components
 
 from linkwell.analysis.cells import CellSystem
+from linkwell.analysis.groups import GroupKey
 from linkwell.config import DisclosurePolicy
 from linkwell.errors import InternalError
 from linkwell.progress import SILENT, Progress
@@ -63,6 +64,15 @@ _LOCAL_RADII: Final = (2, 2)
 """Growth of the neighbourhood a withheld cell is judged in: 2 hops, then 4 (then the whole)."""
 _LOCAL_SHARE: Final = 0.25
 """A neighbourhood holding more than this share of its component is left to the whole programme."""
+_GROUPED_ABOVE: Final = 20_000
+"""Components of more withheld cells than this (where one programme over the whole takes
+seconds) are first audited by blocks of groups."""
+_BLOCK_CELLS: Final = 2000
+"""Withheld cells per block of groups."""
+_BLOCK_ROUNDS: Final = 10
+_PARTNER_ROUNDS: Final = 4
+_PARTNERS_PER_SUM: Final = 8
+"""At most this many cells a group borrows room from in any one sum."""
 
 
 class Rule(StrEnum):
@@ -338,6 +348,34 @@ def _components(relations: _Relations, state: _State) -> NDArray[np.int32]:
 
 
 @dataclass(frozen=True)
+class _Groups:
+    """The group (a school, a SIMD decile, everyone) each cell counts, and the group's level.
+
+    Cells of one group are tied by short relations (need + no need = answered); groups are tied
+    to each other by long sums over a level (every school's count adds up to the area's).
+    """
+
+    of_cell: NDArray[np.int64]
+    level: NDArray[np.int64]
+    """Per group: its level (the dimensions its key names)."""
+
+    @staticmethod
+    def of(system: CellSystem) -> _Groups:
+        groups: dict[GroupKey, int] = {}
+        levels: dict[tuple[str, ...], int] = {}
+        of_cell = np.fromiter(
+            (groups.setdefault(group, len(groups)) for _, group in system.keys),
+            dtype=np.int64,
+            count=len(system),
+        )
+        level = np.empty(len(groups), dtype=np.int64)
+        for group, label in groups.items():
+            dims = tuple(name for name, _ in group)
+            level[label] = levels.setdefault(dims, len(levels))
+        return _Groups(of_cell, level)
+
+
+@dataclass(frozen=True)
 class _Programme:
     """The feasible set of a component's unknown cells given every published count."""
 
@@ -442,17 +480,24 @@ def _audit_component(
     relations: _Relations,
     state: _State,
     cells: NDArray[np.int64],
+    *,
+    groups: _Groups,
     rng: np.random.Generator,
 ) -> list[int]:
     """Certify the component's cells; suppress a cell for each that fails and return those.
 
-    Batched rounds first (each optimum is one feasible table that moves many cells at once);
-    then each remaining cell in its neighbourhoods, which certify it or prove it unprotected;
-    then batched rounds again over the cells they could not decide, and last each cell still
-    undecided in the whole programme, the dearest step, taken as rarely as possible.
+    A large component is first audited by blocks of groups (:func:`_audit_by_groups`). Then
+    batched rounds over the whole (each optimum is one feasible table that moves many cells at
+    once); then each remaining cell in its neighbourhoods, which certify it or prove it
+    unprotected; then batched rounds again over the cells they could not decide, and last each
+    cell still undecided in the whole programme, the dearest step, taken as rarely as possible.
     """
     programme = _programme(system, relations, state, cells)
-    _batch_rounds(state, programme, rng, among=np.ones(cells.size, dtype=np.bool_))
+    if cells.size > _GROUPED_ABOVE:
+        _audit_by_groups(state, programme, groups, rng)
+    _batch_rounds(
+        state, programme, rng, among=np.ones(cells.size, dtype=np.bool_), rounds=_BATCH_ROUNDS
+    )
     if state.certified[cells].all():  # the usual case: no neighbourhoods to build
         return []
     repairs: list[int] = []
@@ -466,7 +511,7 @@ def _audit_component(
         if proof is not None:
             repairs.append(_repair_candidate(relations, state, *proof))
         undecided[position] = proof is None and not state.certified[cells[position]]
-    _batch_rounds(state, programme, rng, among=undecided)
+    _batch_rounds(state, programme, rng, among=undecided, rounds=_BATCH_ROUNDS)
     for position in np.flatnonzero(undecided & ~state.certified[cells]):
         upward = _stuck(state, programme, int(cells[position]), feasible=True)
         if upward is not None:
@@ -477,8 +522,99 @@ def _audit_component(
     return list(dict.fromkeys(repairs))
 
 
+def _audit_by_groups(
+    state: _State, programme: _Programme, groups: _Groups, rng: np.random.Generator
+) -> None:
+    """Certify most of a large component with programmes over a few groups each.
+
+    A programme over some of the component's groups, every other cell held at its true value
+    (:func:`_local`), has only feasible tables of the whole, so what it moves is certified; it
+    is just far smaller. Levels with few withheld cells (everyone, sex by stage, the deciles)
+    join every programme whole, since their sums tie each to the rest; the groups of the other
+    levels (schools) are dealt into blocks, smallest to largest in turn, so that each block
+    holds large groups with room to lend as well as small ones that need it. Rare counts are
+    spread thin, though: a school's child-protection count can rise by the width only if other
+    schools' counts of it hold the width between them. So each group still pending then gets
+    a programme with its *lenders*: in every sum its cells are in, the largest other cells,
+    until they hold the width, and their groups. What is left goes to the whole programme.
+    """
+    cells = programme.cells
+    truth = state.count[cells].astype(np.float64)
+    present, position = np.unique(groups.of_cell[cells], return_inverse=True)
+    per_group = np.bincount(position)
+    shared = _shared_levels(groups.level[present], per_group)[position]
+    dealt = np.unique(position[~shared])
+    dealt = dealt[np.argsort(np.bincount(position, weights=truth)[dealt], kind="stable")]
+    room = max(_BLOCK_CELLS - int(shared.sum()), 1)
+    blocks = max(1, -(-int(per_group[dealt].sum()) // room))
+    for first in range(blocks):
+        inside = shared | np.isin(position, dealt[first::blocks])
+        _batch_rounds(
+            state,
+            _local(programme, truth, inside),
+            rng,
+            among=np.ones(int(inside.sum()), dtype=np.bool_),
+            rounds=_BLOCK_ROUNDS,
+        )
+    for group in np.unique(position[~state.certified[cells]]):
+        mine = position == group
+        if state.certified[cells[mine]].all():
+            continue
+        lenders = _lenders(programme, truth, mine, state.width)
+        inside = mine | shared | np.isin(position, position[lenders])
+        _batch_rounds(
+            state,
+            _local(programme, truth, inside),
+            rng,
+            among=mine[inside],
+            rounds=_PARTNER_ROUNDS,
+        )
+
+
+def _shared_levels(level: NDArray[np.int64], cells: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Per group: whether its level is small enough to join every block.
+
+    Levels are taken fewest cells first while together they fill at most a quarter of a block.
+    """
+    levels, position = np.unique(level, return_inverse=True)
+    per_level = np.bincount(position, weights=cells)
+    order = np.argsort(per_level, kind="stable")
+    small = np.zeros(levels.size, dtype=np.bool_)
+    small[order[np.cumsum(per_level[order]) <= _BLOCK_CELLS / 4]] = True
+    return np.asarray(small[position], dtype=np.bool_)
+
+
+def _lenders(
+    programme: _Programme, truth: NDArray[np.float64], mine: NDArray[np.bool_], width: float
+) -> NDArray[np.int64]:
+    """Positions of the cells a group borrows room from.
+
+    In every sum one of the group's cells is in, the other cells largest first, until those
+    taken hold the width (at most :data:`_PARTNERS_PER_SUM` of them).
+    """
+    rows = np.unique(programme.a_eq[:, np.flatnonzero(mine)].tocoo().row)
+    sums = programme.a_eq[rows].tocoo()
+    others = ~mine[sums.col]
+    row, col = sums.row[others], sums.col[others]
+    order = np.lexsort((-truth[col], row))
+    row, col = row[order], col[order]
+    if row.size == 0:
+        return np.asarray(col, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+    lengths = np.diff(np.r_[starts, row.size])
+    held = np.cumsum(truth[col])
+    held_before = held - truth[col] - np.repeat(held[starts] - truth[col][starts], lengths)
+    rank = np.arange(row.size) - np.repeat(starts, lengths)
+    return np.asarray(col[(held_before < width) & (rank < _PARTNERS_PER_SUM)], dtype=np.int64)
+
+
 def _batch_rounds(
-    state: _State, programme: _Programme, rng: np.random.Generator, *, among: NDArray[np.bool_]
+    state: _State,
+    programme: _Programme,
+    rng: np.random.Generator,
+    *,
+    among: NDArray[np.bool_],
+    rounds: int,
 ) -> None:
     """Certify most of a component with a few programmes that each move many cells by the width.
 
@@ -488,15 +624,15 @@ def _batch_rounds(
     one cannot fall that far), later ones pick each large cell's direction at random: cells in
     one sum can often move only in opposite directions. Cells competing for the same slack hold
     each other back, so once a round certifies nothing new, later rounds aim at a random half.
-    Only cells ``among`` are aimed at (any cell a solution moves far enough is certified);
-    whatever is left is certified, or found unprotected, cell by cell.
+    Only cells ``among`` are aimed at (any cell a solution moves far enough is certified), for
+    at most ``rounds``; whatever is left is certified, or found unprotected, cell by cell.
     """
     cells = programme.cells
     truth = state.count[cells].astype(np.float64)
     large = truth >= state.width
     halved = False
     stalled = 0
-    for round_number in range(_BATCH_ROUNDS):
+    for round_number in range(rounds):
         eligible = among & ~state.certified[cells]
         if not eligible.any():
             return
@@ -760,6 +896,7 @@ def secondary_suppression(
     _tie_identical_costs(relations, state, system)
     primary = int(state.unknown.sum())
     rng = np.random.default_rng(_SEED)
+    groups = _Groups.of(system)
     with progress.task("disclosure control", total=None) as task:
         _singleton_pass(relations, state)
         _capacity_pass(relations, state, system.count)
@@ -775,7 +912,9 @@ def secondary_suppression(
                     continue
                 members = np.flatnonzero((labels == label) & state.unknown).astype(np.int64)
                 state.components += 1
-                for repair in _audit_component(system, relations, state, members, rng):
+                for repair in _audit_component(
+                    system, relations, state, members, groups=groups, rng=rng
+                ):
                     stale |= {int(label)} | _neighbour_labels(relations, state, labels, repair)
                 task.advance(1)
             _singleton_pass(relations, state)
