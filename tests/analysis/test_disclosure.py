@@ -235,9 +235,8 @@ def test_property_neighbourhood_programmes_bracket_the_whole(
     position = data.draw(st.integers(0, cells.size - 1))
     inside = np.zeros(cells.size, dtype=np.bool_)
     inside[position] = True
-    neighbours = disclosure._adjacency(whole)
     for _ in range(data.draw(st.integers(0, 2))):
-        inside[neighbours[np.flatnonzero(inside)].indices] = True
+        inside[disclosure._touching(whole, np.flatnonzero(inside))] = True
     truth = system.count[cells].astype(float)
     cell = int(cells[position])
     restricted = disclosure._local(whole, truth, inside)
@@ -272,9 +271,9 @@ def test_blocks_of_groups_certify_only_cells_the_intruder_cannot_pin(
     )
     programme = disclosure._programme(system, disclosure._Relations.of(system), state, cells)
     monkeypatch.setattr(disclosure, "_BLOCK_CELLS", 4)  # blocks of two schools
-    disclosure._audit_by_groups(
-        state, programme, disclosure._Groups.of(system), np.random.default_rng(0)
-    )
+    layout = disclosure._GroupLayout.of(disclosure._Groups.of(system), programme)
+    truth = system.count[cells].astype(float)
+    disclosure._audit_by_groups(state, programme, layout, truth, np.random.default_rng(0))
     found = _attack(system, state.codes)
     low = np.array([found[c][0] for c in cells])
     high = np.array([found[c][1] for c in cells])

@@ -13,9 +13,12 @@ The method is audit-and-repair. A cheap pass first removes every relation left w
 unknown cell (which would give that cell away by subtraction). Then, one connected group of
 unknown cells at a time, linear programmes (HiGHS via scipy) look for feasible tables that move
 suppressed cells by ``t``; each solution certifies every cell it moves that far. Batched
-programmes, each maximising many cells' moves capped at ``t``, certify most cells; the rest get a
-programme each, over a small neighbourhood of the cell first (where a relaxed programme may also
-prove the cell unprotected) and the whole group last. A cell that cannot be moved gets one more
+programmes, each maximising many cells' moves capped at ``t``, certify most cells: over the
+whole group, or in a large one (a national release ties hundreds of thousands of cells together
+through its margins) over blocks of a few schools with every other cell held at its true value,
+whose tables are tables of the whole. The rest get a programme each, over a small neighbourhood
+of the cell first (where a relaxed programme may also prove the cell unprotected) and the whole
+group last. A cell that cannot be moved gets one more
 cell suppressed, chosen from the constraints that bind it (by the programme's dual values) at
 the lowest cost: fine cells before margins, and never the whole-area row if anything else will
 do. Suppressing a cell only enlarges the feasible set, so certificates
@@ -71,8 +74,10 @@ _BLOCK_CELLS: Final = 2000
 """Withheld cells per block of groups."""
 _BLOCK_ROUNDS: Final = 10
 _PARTNER_ROUNDS: Final = 4
-_PARTNERS_PER_SUM: Final = 8
-"""At most this many cells a group borrows room from in any one sum."""
+_PARTNER_GROUPS: Final = 8
+"""Groups still pending after the blocks that share one programme with their lenders."""
+_PARTNERS_PER_SUM: Final = 16
+"""At most this many cells the groups borrow room from in any one sum."""
 
 
 class Rule(StrEnum):
@@ -486,28 +491,34 @@ def _audit_component(
 ) -> list[int]:
     """Certify the component's cells; suppress a cell for each that fails and return those.
 
-    A large component is first audited by blocks of groups (:func:`_audit_by_groups`). Then
-    batched rounds over the whole (each optimum is one feasible table that moves many cells at
-    once); then each remaining cell in its neighbourhoods, which certify it or prove it
-    unprotected; then batched rounds again over the cells they could not decide, and last each
-    cell still undecided in the whole programme, the dearest step, taken as rarely as possible.
+    Batched rounds first (each optimum is one feasible table that moves many cells at once):
+    over the whole component, or for a large one over blocks of its groups
+    (:func:`_audit_by_groups`), where a programme over the whole takes seconds. Then each
+    remaining cell in its neighbourhoods, which certify it or prove it unprotected; then batched
+    rounds over the whole for the cells they could not decide, and last each cell still
+    undecided in the whole programme, the dearest step, taken as rarely as possible.
     """
     programme = _programme(system, relations, state, cells)
-    if cells.size > _GROUPED_ABOVE:
-        _audit_by_groups(state, programme, groups, rng)
-    _batch_rounds(
-        state, programme, rng, among=np.ones(cells.size, dtype=np.bool_), rounds=_BATCH_ROUNDS
-    )
+    truth = system.count[cells].astype(np.float64)
+    layout = _GroupLayout.of(groups, programme) if cells.size > _GROUPED_ABOVE else None
+    if layout is None:
+        _batch_rounds(
+            state, programme, rng, among=np.ones(cells.size, dtype=np.bool_), rounds=_BATCH_ROUNDS
+        )
+    else:
+        _audit_by_groups(state, programme, layout, truth, rng)
     if state.certified[cells].all():  # the usual case: no neighbourhoods to build
         return []
     repairs: list[int] = []
-    neighbours = _adjacency(programme)
-    truth = system.count[cells].astype(np.float64)
     undecided = np.zeros(cells.size, dtype=np.bool_)
     for position in np.flatnonzero(~state.certified[cells]):
         if state.certified[cells[position]]:
             continue
-        proof = _judge_locally(state, programme, neighbours, truth, int(position))
+        proof = (
+            _judge_locally(state, programme, truth, int(position))
+            if layout is None
+            else _judge_with_lenders(state, programme, layout, truth, int(position))
+        )
         if proof is not None:
             repairs.append(_repair_candidate(relations, state, *proof))
         undecided[position] = proof is None and not state.certified[cells[position]]
@@ -522,8 +533,46 @@ def _audit_component(
     return list(dict.fromkeys(repairs))
 
 
+@dataclass(frozen=True)
+class _GroupLayout:
+    """A large component's cells by group, for the programmes over a few groups each."""
+
+    group: NDArray[np.int64]
+    """Per cell of the programme: its group, numbered within the component."""
+    shared: NDArray[np.bool_]
+    """Per cell: whether its level has so few withheld cells that it joins every programme."""
+
+    @staticmethod
+    def of(groups: _Groups, programme: _Programme) -> _GroupLayout:
+        present, group = np.unique(groups.of_cell[programme.cells], return_inverse=True)
+        shared = _shared_levels(groups.level[present], np.bincount(group))[group]
+        return _GroupLayout(np.asarray(group, dtype=np.int64), shared)
+
+    def with_lenders(
+        self,
+        programme: _Programme,
+        truth: NDArray[np.float64],
+        mine: NDArray[np.bool_],
+        width: float,
+    ) -> NDArray[np.bool_]:
+        """The cells ``mine``, the shared levels, and the groups of the cells they borrow from.
+
+        A shared cell borrows through the other shared levels too: a count for everyone moves
+        only if some schools' counts move with it.
+        """
+        borrowing = mine | self.shared if np.any(mine & self.shared) else mine
+        lenders = _lenders(programme, truth, borrowing, width)
+        return np.asarray(
+            mine | self.shared | np.isin(self.group, self.group[lenders]), dtype=np.bool_
+        )
+
+
 def _audit_by_groups(
-    state: _State, programme: _Programme, groups: _Groups, rng: np.random.Generator
+    state: _State,
+    programme: _Programme,
+    layout: _GroupLayout,
+    truth: NDArray[np.float64],
+    rng: np.random.Generator,
 ) -> None:
     """Certify most of a large component with programmes over a few groups each.
 
@@ -534,15 +583,14 @@ def _audit_by_groups(
     levels (schools) are dealt into blocks, smallest to largest in turn, so that each block
     holds large groups with room to lend as well as small ones that need it. Rare counts are
     spread thin, though: a school's child-protection count can rise by the width only if other
-    schools' counts of it hold the width between them. So each group still pending then gets
-    a programme with its *lenders*: in every sum its cells are in, the largest other cells,
-    until they hold the width, and their groups. What is left goes to the whole programme.
+    schools' counts of it hold the width between them. So the groups still pending then get
+    programmes, a few groups each, with their *lenders*: in every sum their cells are in, the
+    largest other cells until they hold the width once for each group, and the lenders' groups.
+    What is left goes to the cell-by-cell steps.
     """
     cells = programme.cells
-    truth = state.count[cells].astype(np.float64)
-    present, position = np.unique(groups.of_cell[cells], return_inverse=True)
+    position, shared = layout.group, layout.shared
     per_group = np.bincount(position)
-    shared = _shared_levels(groups.level[present], per_group)[position]
     dealt = np.unique(position[~shared])
     dealt = dealt[np.argsort(np.bincount(position, weights=truth)[dealt], kind="stable")]
     room = max(_BLOCK_CELLS - int(shared.sum()), 1)
@@ -556,12 +604,12 @@ def _audit_by_groups(
             among=np.ones(int(inside.sum()), dtype=np.bool_),
             rounds=_BLOCK_ROUNDS,
         )
-    for group in np.unique(position[~state.certified[cells]]):
-        mine = position == group
+    pending = np.unique(position[~state.certified[cells]])
+    for first in range(0, pending.size, _PARTNER_GROUPS):
+        mine = np.isin(position, pending[first : first + _PARTNER_GROUPS])
         if state.certified[cells[mine]].all():
             continue
-        lenders = _lenders(programme, truth, mine, state.width)
-        inside = mine | shared | np.isin(position, position[lenders])
+        inside = layout.with_lenders(programme, truth, mine, state.width * _PARTNER_GROUPS)
         _batch_rounds(
             state,
             _local(programme, truth, inside),
@@ -569,6 +617,33 @@ def _audit_by_groups(
             among=mine[inside],
             rounds=_PARTNER_ROUNDS,
         )
+
+
+def _judge_with_lenders(
+    state: _State,
+    programme: _Programme,
+    layout: _GroupLayout,
+    truth: NDArray[np.float64],
+    position: int,
+) -> tuple[_Programme, OptimizeResult] | None:
+    """Certify one cell of a large component, or prove it unprotected, by small programmes.
+
+    As :func:`_judge_locally` does, but over the neighbourhoods that suit a component whose sums
+    run over thousands of schools: the restricted programme over the cell's group and its
+    lenders (with as much room as a partner programme asks for all its groups) certifies; the
+    relaxed one over the relations the cell itself is in proves it unprotected. ``None`` when
+    the cell is certified or neither decides.
+    """
+    cell = int(programme.cells[position])
+    mine = layout.group == layout.group[position]
+    inside = layout.with_lenders(programme, truth, mine, state.width * _PARTNER_GROUPS)
+    if _stuck(state, _local(programme, truth, inside), cell, feasible=True) is None:
+        return None
+    alone = np.zeros(programme.cells.size, dtype=np.bool_)
+    alone[position] = True
+    relaxed = _relaxed(programme, alone)
+    upward = _stuck(state, relaxed, cell, feasible=False)
+    return None if upward is None else (relaxed, upward)
 
 
 def _shared_levels(level: NDArray[np.int64], cells: NDArray[np.int64]) -> NDArray[np.bool_]:
@@ -587,10 +662,10 @@ def _shared_levels(level: NDArray[np.int64], cells: NDArray[np.int64]) -> NDArra
 def _lenders(
     programme: _Programme, truth: NDArray[np.float64], mine: NDArray[np.bool_], width: float
 ) -> NDArray[np.int64]:
-    """Positions of the cells a group borrows room from.
+    """Positions of the cells that groups (the cells ``mine``) borrow room from.
 
-    In every sum one of the group's cells is in, the other cells largest first, until those
-    taken hold the width (at most :data:`_PARTNERS_PER_SUM` of them).
+    In every sum one of their cells is in, the other cells largest first, until those taken
+    hold ``width`` (at most :data:`_PARTNERS_PER_SUM` of them).
     """
     rows = np.unique(programme.a_eq[:, np.flatnonzero(mine)].tocoo().row)
     sums = programme.a_eq[rows].tocoo()
@@ -704,10 +779,17 @@ def _solve_capped(
     return _solve(capped, objective, state, bounds=bounds)
 
 
-def _adjacency(programme: _Programme) -> sparse.csr_matrix:
-    """Which of the programme's cells share a relation."""
-    pattern = abs(sparse.vstack([programme.a_eq, programme.a_ub]).tocsr()) > 0
-    return (pattern.T @ pattern).tocsr()
+def _touching(programme: _Programme, frontier: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Positions of the programme's cells that share a relation with any of ``frontier``.
+
+    Found from the relations each time: the whole adjacency of a large component (every pair
+    of cells in one long sum) would not fit in memory.
+    """
+    reached = [frontier]
+    for matrix in (programme.a_eq, programme.a_ub):
+        rows = np.unique(matrix[:, frontier].tocoo().row)
+        reached.append(matrix[rows].indices.astype(np.int64))
+    return np.unique(np.concatenate(reached))
 
 
 def _local(
@@ -744,7 +826,6 @@ def _local(
 def _judge_locally(
     state: _State,
     programme: _Programme,
-    neighbours: sparse.csr_matrix,
     truth: NDArray[np.float64],
     position: int,
 ) -> tuple[_Programme, OptimizeResult] | None:
@@ -762,11 +843,11 @@ def _judge_locally(
     cell = int(programme.cells[position])
     inside = np.zeros(programme.cells.size, dtype=np.bool_)
     inside[position] = True
-    frontier = np.array([position])
+    frontier = np.array([position], dtype=np.int64)
     for radius in _LOCAL_RADII:
         for _ in range(radius):  # breadth first, touching only the frontier's rows
-            reached = neighbours[frontier].indices
-            frontier = np.unique(reached[~inside[reached]])
+            reached = _touching(programme, frontier)
+            frontier = reached[~inside[reached]]
             inside[frontier] = True
         if inside.sum() > _LOCAL_SHARE * inside.size:
             return None
