@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from linkwell.analysis import disclosure
 from linkwell.analysis.analyse import Analysis, analyse
 from linkwell.analysis.cells import CellSystemBuilder, Pop, PopKey
 from linkwell.analysis.disclosure import protect
@@ -46,6 +47,19 @@ def test_no_withheld_count_is_pinned(reduced_analysis: Analysis) -> None:
         problem, rounding=POLICY.rounding_base, threshold=POLICY.threshold, exact=exact
     )
     assert _pinned(rounded, problem) == 0
+
+
+def test_no_withheld_count_is_pinned_when_audited_by_blocks_of_schools(
+    reduced_release_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A national release is audited by programmes over a few schools at a time; here the
+    # reduced release is made to take that path, in blocks of about 100 withheld cells.
+    monkeypatch.setattr(disclosure, "_GROUPED_ABOVE", 0)
+    monkeypatch.setattr(disclosure, "_BLOCK_CELLS", 100)
+    monkeypatch.setattr(disclosure, "_PARTNER_GROUPS", 2)
+    problem = publication_problem(analyse(reduced_release_path, POLICY), inclusions=True)
+    assert (~problem.published).sum() > 500
+    assert _pinned(ranges(problem, rounding=1, threshold=POLICY.threshold), problem) == 0
 
 
 @pytest.mark.slow

@@ -74,8 +74,10 @@ _BLOCK_CELLS: Final = 2000
 """Withheld cells per block of groups."""
 _BLOCK_ROUNDS: Final = 10
 _PARTNER_ROUNDS: Final = 4
-_PARTNER_GROUPS: Final = 8
+_PARTNER_GROUPS: Final = 16
 """Groups still pending after the blocks that share one programme with their lenders."""
+_PARTNER_ROOM: Final = 4
+"""Widths of room the lenders of one such programme hold in each sum."""
 _PARTNERS_PER_SUM: Final = 16
 """At most this many cells the groups borrow room from in any one sum."""
 
@@ -585,7 +587,7 @@ def _audit_by_groups(
     spread thin, though: a school's child-protection count can rise by the width only if other
     schools' counts of it hold the width between them. So the groups still pending then get
     programmes, a few groups each, with their *lenders*: in every sum their cells are in, the
-    largest other cells until they hold the width once for each group, and the lenders' groups.
+    largest other cells until they hold a few widths, and the lenders' groups.
     What is left goes to the cell-by-cell steps.
     """
     cells = programme.cells
@@ -597,6 +599,8 @@ def _audit_by_groups(
     blocks = max(1, -(-int(per_group[dealt].sum()) // room))
     for first in range(blocks):
         inside = shared | np.isin(position, dealt[first::blocks])
+        if state.certified[cells[inside]].all():  # audited before a repair elsewhere
+            continue
         _batch_rounds(
             state,
             _local(programme, truth, inside),
@@ -609,7 +613,7 @@ def _audit_by_groups(
         mine = np.isin(position, pending[first : first + _PARTNER_GROUPS])
         if state.certified[cells[mine]].all():
             continue
-        inside = layout.with_lenders(programme, truth, mine, state.width * _PARTNER_GROUPS)
+        inside = layout.with_lenders(programme, truth, mine, state.width * _PARTNER_ROOM)
         _batch_rounds(
             state,
             _local(programme, truth, inside),
@@ -630,13 +634,13 @@ def _judge_with_lenders(
 
     As :func:`_judge_locally` does, but over the neighbourhoods that suit a component whose sums
     run over thousands of schools: the restricted programme over the cell's group and its
-    lenders (with as much room as a partner programme asks for all its groups) certifies; the
+    lenders (as much room as a partner programme borrows for all its groups) certifies; the
     relaxed one over the relations the cell itself is in proves it unprotected. ``None`` when
     the cell is certified or neither decides.
     """
     cell = int(programme.cells[position])
     mine = layout.group == layout.group[position]
-    inside = layout.with_lenders(programme, truth, mine, state.width * _PARTNER_GROUPS)
+    inside = layout.with_lenders(programme, truth, mine, state.width * _PARTNER_ROOM)
     if _stuck(state, _local(programme, truth, inside), cell, feasible=True) is None:
         return None
     alone = np.zeros(programme.cells.size, dtype=np.bool_)
