@@ -271,8 +271,8 @@ def test_blocks_of_groups_certify_only_cells_the_intruder_cannot_pin(
     )
     programme = disclosure._programme(system, disclosure._Relations.of(system), state, cells)
     monkeypatch.setattr(disclosure, "_BLOCK_CELLS", 4)  # blocks of two schools
-    layout = disclosure._GroupLayout.of(disclosure._Groups.of(system), programme)
     truth = system.count[cells].astype(float)
+    layout = disclosure._GroupLayout.of(disclosure._Groups.of(system), programme, truth)
     disclosure._audit_by_groups(state, programme, layout, truth, np.random.default_rng(0))
     found = _attack(system, state.codes)
     low = np.array([found[c][0] for c in cells])

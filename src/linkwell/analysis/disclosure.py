@@ -30,6 +30,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Final
 
 import numpy as np
@@ -394,6 +395,19 @@ class _Programme:
     a_ub: sparse.csr_matrix
     b_ub: NDArray[np.float64]
 
+    @cached_property
+    def by_cell(self) -> tuple[sparse.csc_matrix, sparse.csc_matrix]:
+        """``a_eq`` and ``a_ub`` by column, to find the relations a few cells are in quickly."""
+        return self.a_eq.tocsc(), self.a_ub.tocsc()
+
+    def rows_of(self, positions: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """The sum and inclusion rows (of ``a_eq``, ``a_ub``) that involve any of ``positions``."""
+        eq, ub = self.by_cell
+        return (
+            np.unique(eq[:, positions].indices).astype(np.int64),
+            np.unique(ub[:, positions].indices).astype(np.int64),
+        )
+
 
 def _programme(
     system: CellSystem, relations: _Relations, state: _State, cells: NDArray[np.int64]
@@ -502,7 +516,7 @@ def _audit_component(
     """
     programme = _programme(system, relations, state, cells)
     truth = system.count[cells].astype(np.float64)
-    layout = _GroupLayout.of(groups, programme) if cells.size > _GROUPED_ABOVE else None
+    layout = _GroupLayout.of(groups, programme, truth) if cells.size > _GROUPED_ABOVE else None
     if layout is None:
         _batch_rounds(
             state, programme, rng, among=np.ones(cells.size, dtype=np.bool_), rounds=_BATCH_ROUNDS
@@ -543,12 +557,21 @@ class _GroupLayout:
     """Per cell of the programme: its group, numbered within the component."""
     shared: NDArray[np.bool_]
     """Per cell: whether its level has so few withheld cells that it joins every programme."""
+    at_truth: tuple[NDArray[np.float64], NDArray[np.float64]]
+    """Each relation's left side at the true values (see :func:`_local`)."""
 
     @staticmethod
-    def of(groups: _Groups, programme: _Programme) -> _GroupLayout:
+    def of(groups: _Groups, programme: _Programme, truth: NDArray[np.float64]) -> _GroupLayout:
         present, group = np.unique(groups.of_cell[programme.cells], return_inverse=True)
         shared = _shared_levels(groups.level[present], np.bincount(group))[group]
-        return _GroupLayout(np.asarray(group, dtype=np.int64), shared)
+        at_truth = (programme.a_eq @ truth, programme.a_ub @ truth)
+        return _GroupLayout(np.asarray(group, dtype=np.int64), shared, at_truth)
+
+    def local(
+        self, programme: _Programme, truth: NDArray[np.float64], inside: NDArray[np.bool_]
+    ) -> _Programme:
+        """:func:`_local` over ``inside``."""
+        return _local(programme, truth, inside, at_truth=self.at_truth)
 
     def with_lenders(
         self,
@@ -563,10 +586,9 @@ class _GroupLayout:
         only if some schools' counts move with it.
         """
         borrowing = mine | self.shared if np.any(mine & self.shared) else mine
-        lenders = _lenders(programme, truth, borrowing, width)
-        return np.asarray(
-            mine | self.shared | np.isin(self.group, self.group[lenders]), dtype=np.bool_
-        )
+        lending = np.zeros(int(self.group.max()) + 1, dtype=np.bool_)
+        lending[self.group[_lenders(programme, truth, borrowing, width)]] = True
+        return np.asarray(mine | self.shared | lending[self.group], dtype=np.bool_)
 
 
 def _audit_by_groups(
@@ -603,7 +625,7 @@ def _audit_by_groups(
             continue
         _batch_rounds(
             state,
-            _local(programme, truth, inside),
+            layout.local(programme, truth, inside),
             rng,
             among=np.ones(int(inside.sum()), dtype=np.bool_),
             rounds=_BLOCK_ROUNDS,
@@ -616,7 +638,7 @@ def _audit_by_groups(
         inside = layout.with_lenders(programme, truth, mine, state.width * _PARTNER_ROOM)
         _batch_rounds(
             state,
-            _local(programme, truth, inside),
+            layout.local(programme, truth, inside),
             rng,
             among=mine[inside],
             rounds=_PARTNER_ROUNDS,
@@ -633,15 +655,18 @@ def _judge_with_lenders(
     """Certify one cell of a large component, or prove it unprotected, by small programmes.
 
     As :func:`_judge_locally` does, but over the neighbourhoods that suit a component whose sums
-    run over thousands of schools: the restricted programme over the cell's group and its
-    lenders (as much room as a partner programme borrows for all its groups) certifies; the
+    run over thousands of schools: the restricted programme over the cell's group and the groups
+    lending a width to the sums of the cell and its neighbours in the group certifies; the
     relaxed one over the relations the cell itself is in proves it unprotected. ``None`` when
-    the cell is certified or neither decides.
+    the cell is certified or neither decides. Small programmes matter here: a service that
+    only 22 children in a million receive lets one programme certify two schools' zeros.
     """
     cell = int(programme.cells[position])
-    mine = layout.group == layout.group[position]
-    inside = layout.with_lenders(programme, truth, mine, state.width * _PARTNER_ROOM)
-    if _stuck(state, _local(programme, truth, inside), cell, feasible=True) is None:
+    group = layout.group == layout.group[position]
+    near = np.zeros(programme.cells.size, dtype=np.bool_)
+    near[_touching(programme, np.array([position], dtype=np.int64))] = True
+    inside = layout.with_lenders(programme, truth, near & group, state.width)
+    if _stuck(state, layout.local(programme, truth, inside), cell, feasible=True) is None:
         return None
     alone = np.zeros(programme.cells.size, dtype=np.bool_)
     alone[position] = True
@@ -671,7 +696,7 @@ def _lenders(
     In every sum one of their cells is in, the other cells largest first, until those taken
     hold ``width`` (at most :data:`_PARTNERS_PER_SUM` of them).
     """
-    rows = np.unique(programme.a_eq[:, np.flatnonzero(mine)].tocoo().row)
+    rows, _ = programme.rows_of(np.flatnonzero(mine))
     sums = programme.a_eq[rows].tocoo()
     others = ~mine[sums.col]
     row, col = sums.row[others], sums.col[others]
@@ -790,32 +815,42 @@ def _touching(programme: _Programme, frontier: NDArray[np.int64]) -> NDArray[np.
     of cells in one long sum) would not fit in memory.
     """
     reached = [frontier]
-    for matrix in (programme.a_eq, programme.a_ub):
-        rows = np.unique(matrix[:, frontier].tocoo().row)
+    for matrix, rows in zip(
+        (programme.a_eq, programme.a_ub), programme.rows_of(frontier), strict=True
+    ):
         reached.append(matrix[rows].indices.astype(np.int64))
     return np.unique(np.concatenate(reached))
 
 
 def _local(
-    programme: _Programme, truth: NDArray[np.float64], inside: NDArray[np.bool_]
+    programme: _Programme,
+    truth: NDArray[np.float64],
+    inside: NDArray[np.bool_],
+    *,
+    at_truth: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
 ) -> _Programme:
     """The programme with every cell outside ``inside`` fixed at its true value.
 
     Its feasible tables are feasible tables of the whole programme (the fixed cells keep values
     that satisfy every relation), so an interval it proves is proven for the whole; it is just
-    much smaller to solve.
+    much smaller to solve. ``at_truth`` (each relation's left side at the true values, which a
+    caller building many such programmes computes once) spares reading the long sums whole:
+    only the inside cells' entries are read.
     """
-    outside = np.where(inside, 0.0, truth)
+    if at_truth is None:
+        at_truth = (programme.a_eq @ truth, programme.a_ub @ truth)
+    members = np.flatnonzero(inside)
     parts = []
-    for matrix, rhs in ((programme.a_eq, programme.b_eq), (programme.a_ub, programme.b_ub)):
-        rows = np.unique(matrix[:, np.flatnonzero(inside)].tocoo().row)
-        parts.append(
-            (
-                rows,
-                matrix[rows][:, np.flatnonzero(inside)].tocsr(),
-                rhs[rows] - matrix[rows] @ outside,
-            )
+    for by_cell, rhs, full in zip(
+        programme.by_cell, (programme.b_eq, programme.b_ub), at_truth, strict=True
+    ):
+        entries = by_cell[:, members].tocoo()
+        rows, row = np.unique(entries.row, return_inverse=True)
+        block = sparse.csr_matrix(
+            (entries.data, (row, entries.col)), shape=(rows.size, members.size)
         )
+        # outside cells at their true values: the whole left side less the inside cells' part
+        parts.append((rows, block, rhs[rows] - full[rows] + block @ truth[members]))
     return _Programme(
         cells=programme.cells[inside],
         eq_rows=programme.eq_rows[parts[0][0]],
@@ -906,8 +941,12 @@ def _relaxed(programme: _Programme, inside: NDArray[np.bool_]) -> _Programme:
     """
     members = np.flatnonzero(inside)
     parts = []
-    for matrix, rhs in ((programme.a_eq, programme.b_eq), (programme.a_ub, programme.b_ub)):
-        rows = np.unique(matrix[:, members].tocoo().row)
+    for matrix, rhs, rows in zip(
+        (programme.a_eq, programme.a_ub),
+        (programme.b_eq, programme.b_ub),
+        programme.rows_of(members),
+        strict=True,
+    ):
         parts.append((rows, matrix[rows].tocsr(), rhs[rows]))
     reached = np.unique(
         np.concatenate([members, parts[0][1].indices, parts[1][1].indices]).astype(np.int64)
