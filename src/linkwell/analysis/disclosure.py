@@ -656,23 +656,29 @@ def _judge_with_lenders(
 
     As :func:`_judge_locally` does, but over the neighbourhoods that suit a component whose sums
     run over thousands of schools: the restricted programme over the cell's group and the groups
-    lending a width to the sums of the cell and its neighbours in the group certifies; the
-    relaxed one over the relations the cell itself is in proves it unprotected. ``None`` when
-    the cell is certified or neither decides. Small programmes matter here: a service that
-    only 22 children in a million receive lets one programme certify two schools' zeros.
+    lending a width to the sums of the cell and its neighbours in the group certifies, or failing
+    that the one whose lenders hold a few widths in every sum of the group; the relaxed one over
+    the relations the cell itself is in, or failing that its group's, proves it unprotected.
+    ``None`` when the cell is certified or neither decides. Small programmes matter here: a
+    service that only 22 children in a million receive lets one programme certify two schools'
+    zeros.
     """
     cell = int(programme.cells[position])
     group = layout.group == layout.group[position]
     near = np.zeros(programme.cells.size, dtype=np.bool_)
     near[_touching(programme, np.array([position], dtype=np.int64))] = True
-    inside = layout.with_lenders(programme, truth, near & group, state.width)
-    if _stuck(state, layout.local(programme, truth, inside), cell, feasible=True) is None:
-        return None
+    for borrowing, room in ((near & group, 1), (group, _PARTNER_ROOM)):
+        inside = layout.with_lenders(programme, truth, borrowing, state.width * room)
+        if _stuck(state, layout.local(programme, truth, inside), cell, feasible=True) is None:
+            return None
     alone = np.zeros(programme.cells.size, dtype=np.bool_)
     alone[position] = True
-    relaxed = _relaxed(programme, alone)
-    upward = _stuck(state, relaxed, cell, feasible=False)
-    return None if upward is None else (relaxed, upward)
+    for around in (alone, group):
+        relaxed = _relaxed(programme, around)
+        upward = _stuck(state, relaxed, cell, feasible=False)
+        if upward is not None:
+            return relaxed, upward
+    return None
 
 
 def _shared_levels(level: NDArray[np.int64], cells: NDArray[np.int64]) -> NDArray[np.bool_]:
