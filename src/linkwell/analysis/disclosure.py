@@ -18,11 +18,11 @@ whole group, or in a large one (a national release ties hundreds of thousands of
 through its margins) over blocks of a few schools with every other cell held at its true value,
 whose tables are tables of the whole. The rest get a programme each, over a small neighbourhood
 of the cell first (where a relaxed programme may also prove the cell unprotected) and the whole
-group last. A cell that cannot be moved gets one more
-cell suppressed, chosen from the constraints that bind it (by the programme's dual values) at
-the lowest cost: fine cells before margins, and never the whole-area row if anything else will
-do. Suppressing a cell only enlarges the feasible set, so certificates
-already found stay valid and the loop ends. Rounding to the base comes last, on published cells.
+group last. A cell that cannot be moved gets one more cell suppressed, chosen from the
+constraints that bind it (by the programme's dual values) at the lowest cost: fine cells before
+margins, and never the whole-area row if anything else will do. Suppressing a cell only
+enlarges the feasible set, so certificates already found stay valid and the loop ends.
+Rounding to the base comes last, on published cells.
 """
 
 from __future__ import annotations
