@@ -251,12 +251,10 @@ def _withheld_parts(system: CellSystem) -> np.ndarray:
     return np.array([bool(group) and pop.kind in parts for pop, group in system.keys])
 
 
-def test_blocks_of_groups_certify_only_cells_the_intruder_cannot_pin(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # School 6 (2 yes of 5) is pinned: its published size holds its yes count within [0, 5].
-    # Every other withheld cell can move by the threshold, borrowing from the large schools.
-    system, _ = _row_table([2, 30, 4, 25, 3, 40, 2, 35, 1], [40, 20, 35, 30, 50, 25, 3, 30, 45])
+def _withheld_programme(
+    system: CellSystem,
+) -> tuple[disclosure._State, disclosure._Programme, np.ndarray]:
+    """The audit's state and programme with :func:`_withheld_parts` withheld, and their cells."""
     unknown = _withheld_parts(system)
     cells = np.flatnonzero(unknown).astype(np.int64)
     state = disclosure._State(
@@ -270,6 +268,16 @@ def test_blocks_of_groups_certify_only_cells_the_intruder_cannot_pin(
         count=system.count,
     )
     programme = disclosure._programme(system, disclosure._Relations.of(system), state, cells)
+    return state, programme, cells
+
+
+def test_blocks_of_groups_certify_only_cells_the_intruder_cannot_pin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # School 6 (2 yes of 5) is pinned: its published size holds its yes count within [0, 5].
+    # Every other withheld cell can move by the threshold, borrowing from the large schools.
+    system, _ = _row_table([2, 30, 4, 25, 3, 40, 2, 35, 1], [40, 20, 35, 30, 50, 25, 3, 30, 45])
+    state, programme, cells = _withheld_programme(system)
     monkeypatch.setattr(disclosure, "_BLOCK_CELLS", 4)  # blocks of two schools
     truth = system.count[cells].astype(float)
     layout = disclosure._GroupLayout.of(disclosure._Groups.of(system), programme, truth)
@@ -284,19 +292,7 @@ def test_blocks_of_groups_certify_only_cells_the_intruder_cannot_pin(
 
 def test_a_group_borrows_from_the_largest_cells_of_each_sum_until_they_hold_the_width() -> None:
     system, _ = _row_table([2, 4, 9, 3, 6], [40, 35, 30, 50, 45])
-    unknown = _withheld_parts(system)
-    cells = np.flatnonzero(unknown).astype(np.int64)
-    state = disclosure._State(
-        width=float(POLICY.threshold),
-        unknown=unknown,
-        certified=np.zeros(len(system), dtype=np.bool_),
-        low=system.count.astype(float),
-        high=system.count.astype(float),
-        codes=unknown.astype(np.int8),
-        cost=system.cost.astype(float),
-        count=system.count,
-    )
-    programme = disclosure._programme(system, disclosure._Relations.of(system), state, cells)
+    state, programme, cells = _withheld_programme(system)
     truth = system.count[cells].astype(float)
     school = [system.keys[c][1] for c in cells]
     mine = np.array([group == (("school", "S0"),) for group in school])
