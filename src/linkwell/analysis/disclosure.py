@@ -201,9 +201,17 @@ class _Relations:
 
     def rows_of(self, cells: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Sum and inclusion relations (row numbers) that involve any of ``cells``."""
-        eq_rows = np.unique(self.eq_by_cell[:, cells].indices).astype(np.int64)
-        le_rows = np.unique(self.le_by_cell[:, cells].indices).astype(np.int64)
-        return eq_rows, le_rows
+        return _rows_touching(self.eq_by_cell, self.le_by_cell, cells)
+
+
+def _rows_touching(
+    eq_by_cell: sparse.csc_matrix, le_by_cell: sparse.csc_matrix, columns: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The rows of two relation matrices (stored by column) with an entry in any of ``columns``."""
+    return (
+        np.unique(eq_by_cell[:, columns].indices).astype(np.int64),
+        np.unique(le_by_cell[:, columns].indices).astype(np.int64),
+    )
 
 
 def _choose(
@@ -402,11 +410,7 @@ class _Programme:
 
     def rows_of(self, positions: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """The sum and inclusion rows (of ``a_eq``, ``a_ub``) that involve any of ``positions``."""
-        eq, ub = self.by_cell
-        return (
-            np.unique(eq[:, positions].indices).astype(np.int64),
-            np.unique(ub[:, positions].indices).astype(np.int64),
-        )
+        return _rows_touching(*self.by_cell, positions)
 
 
 def _programme(
