@@ -12,7 +12,9 @@ from linkwell.analysis.source import prepare_release
 from linkwell.config import DisclosurePolicy
 from linkwell.engine import Engine
 
-from .conftest import tiny_release
+from .conftest import make_release, tiny_release
+
+_FACTORS = {"SIMD quintile": "simd", "sex": "sex", "stage": "stage"}
 
 
 def _individual(engine: Engine, need_column: str) -> dict[str, np.ndarray]:
@@ -37,8 +39,7 @@ def test_grouped_fit_equals_the_individual_fit(weighted_release_path: Path) -> N
     columns = [np.ones(len(data["y"])), data["need"].astype(float)]
     for name in result.covariates:
         factor, level = name.rsplit(" ", 1)
-        key = {"SIMD quintile": "simd", "sex": "sex", "stage": "stage"}[factor]
-        columns.append((data[key].astype(str) == level).astype(float))
+        columns.append((data[_FACTORS[factor]].astype(str) == level).astype(float))
     x = np.column_stack(columns)
     fit = sm.GLM(data["y"], x, family=sm.families.Binomial(), freq_weights=data["weight"]).fit()
     assert np.isclose(result.odds_ratio, np.exp(fit.params[1]), rtol=1e-6)
@@ -63,3 +64,31 @@ def test_small_cells_withhold_the_model(tmp_path: Path) -> None:
         results = {r.need: r for r in fit_models(engine, prepared, policy)}
     assert results["bullied_weekly"].status is ModelStatus.WITHHELD
     assert results["bullied_weekly"].odds_ratio is None
+
+
+def test_many_schools_give_school_clustered_errors(tmp_path: Path) -> None:
+    path = make_release(tmp_path / "r.parquet", 3000, seed=3, schools=30)
+    policy = DisclosurePolicy()
+    with Engine() as engine:
+        prepared = prepare_release(engine, path, policy)
+        result = {r.need: r for r in fit_models(engine, prepared, policy)}["bullied_weekly"]
+        data = _individual(engine, prepared.need_column("bullied_weekly"))
+    assert result.status is ModelStatus.ESTIMATED
+    x = np.column_stack(
+        [np.ones(len(data["y"])), data["need"].astype(float)]
+        + [
+            (data[_FACTORS[name.rsplit(" ", 1)[0]]].astype(str) == name.rsplit(" ", 1)[1]).astype(
+                float
+            )
+            for name in result.covariates
+        ]
+    )
+    schools = np.unique(data["school"], return_inverse=True)[1]
+    clusters = int(schools.max()) + 1
+    fit = sm.GLM(data["y"], x, family=sm.families.Binomial()).fit(
+        cov_type="cluster", cov_kwds={"groups": schools, "use_correction": False}
+    )
+    se = float(fit.bse[1]) * np.sqrt(clusters / (clusters - 1))
+    assert np.isclose(result.odds_ratio, np.exp(fit.params[1]), rtol=1e-6)
+    assert np.isclose(result.upper, np.exp(fit.params[1] + 1.959963984540054 * se), rtol=1e-6)
+    assert result.variance == f"robust, clustered by school ({clusters} schools)"

@@ -71,11 +71,12 @@ def analyse(
     """Analyse the release at ``release`` under ``policy`` (see the module docstring)."""
     with Engine(memory_limit=memory_limit) as engine:
         prepared = prepare_release(engine, release, policy)
+        # Models first, while few Python objects are alive: their collection is then cheap.
+        models = fit_models(engine, prepared, policy, progress=progress)
         plans = plan_breakdowns(prepared.simd, prepared.urban_rural)
         publication = build_publication(
             engine, prepared, plans, dominance_n=policy.dominance_n, progress=progress
         )
-        models = fit_models(engine, prepared, policy, progress=progress)
     protection = protect(publication.system, policy, weighted=prepared.weighted, progress=progress)
     tables = build_tables(publication, protection, policy)
     return Analysis(
