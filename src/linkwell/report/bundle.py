@@ -190,11 +190,12 @@ def write_analysis(
         csv_files = write_csvs(tables_dir, analysis)
         task.advance(1)
         configuration = _configuration(analysis, policy, project_digest, release_sha)
+        notes = caveats(analysis, index, linkage)
         write_workbook(
             out_dir / _WORKBOOK,
             analysis,
             title=REPORT_TITLE,
-            cover=[lede(analysis), *caveats(analysis, linkage)],
+            cover=[lede(analysis), *notes],
             configuration=configuration,
         )
         write_disclosure_log(out_dir / _LOG, analysis)
@@ -214,7 +215,7 @@ def write_analysis(
             model_headers=MODEL_HEADERS,
             model_rows=model_rows(analysis, policy.rounding_base),
             method=method(analysis),
-            caveats=caveats(analysis, linkage),
+            caveats=notes,
             quality_rows=linkage.rates if linkage else (),
             configuration=configuration,
             checksums=sorted(checksums.items()),

@@ -82,10 +82,9 @@ def method(analysis: Analysis) -> dict[str, object]:
     }
 
 
-def caveats(analysis: Analysis, quality: LinkageQuality | None) -> list[str]:
+def caveats(analysis: Analysis, index: TableIndex, quality: LinkageQuality | None) -> list[str]:
     """Caveats on linkage, response and disclosure control, from published numbers."""
     base = analysis.policy.rounding_base
-    index = TableIndex(analysis)
     items = []
     row = index.row("linkage-authority", "All children")
     linked = row.estimate("Linked") if row else None
