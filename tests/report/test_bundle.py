@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from linkwell.analysis import Analysis
 from linkwell.config import DisclosurePolicy
 from linkwell.errors import ValidationError
-from linkwell.report import ReportBundle, write_report
+from linkwell.report import ReportBundle, workbook, write_report
 from tests.analysis.conftest import make_reduced_release
 
 
@@ -174,3 +175,31 @@ def test_quality_table_feeds_the_caveats(tmp_path: Path) -> None:
             release, tmp_path / "out2", policy=DisclosurePolicy(), project_digest=None, quality=bad
         )
     assert info.value.field == "linked"
+
+
+def test_a_table_longer_than_a_sheet_continues_on_the_next(
+    report_analysis: Analysis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workbook, "SHEET_ROWS", 40)  # 37 rows per sheet after the head
+    path = tmp_path / "tables.xlsx"
+    workbook.write_workbook(path, report_analysis, title="t", cover=[], configuration=[])
+    book = load_workbook(path, read_only=True)
+    expected = [
+        [e.table, e.row, e.column, e.rule.value]
+        for table in report_analysis.tables
+        for e in table.log
+    ]
+    assert len(expected) > 2 * 37, "the log must need three sheets or more for this test"
+    names = [n for n in book.sheetnames if n.startswith("disclosure-log")]
+    assert names == ["disclosure-log"] + [f"disclosure-log ({i})" for i in range(2, len(names) + 1)]
+    found = []
+    for name in names:
+        rows = list(book[name].iter_rows(values_only=True))
+        assert rows[0][0] == "Disclosure log: every withheld count"
+        assert f"of {len(expected):,}" in rows[1][0]
+        assert list(rows[2]) == ["Table", "Row", "Column", "Rule"]
+        assert 0 < len(rows) <= 40
+        found += [list(r) for r in rows[3:]]
+    assert found == expected
+    school = book["prevalence-school"]
+    assert len(list(school.iter_rows())) <= 40

@@ -77,6 +77,65 @@ def _sheet_rows(table: OutputTable) -> list[list[object]]:
     return [[_value(cell.value, cell.symbol) for cell in row] for row in table.rows]
 
 
+SHEET_ROWS: Final = 1_048_576
+"""Rows in a worksheet (the format's limit): a longer table continues on further sheets."""
+_HEAD_ROWS: Final = 3  # title, note, header
+_SHEET_NAME: Final = 31  # longest sheet name
+
+
+class _Sheets:
+    """Adds sheets to a write-only workbook: a title, a note, one header row, then the rows."""
+
+    def __init__(self, book: Workbook) -> None:
+        self._book = book
+        self._title = Font(bold=True, size=14)
+        self._bold = Font(bold=True)
+
+    def _styled(self, sheet: object, values: Sequence[str], font: Font) -> list[WriteOnlyCell]:
+        cells = []
+        for value in values:
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.font = font
+            cells.append(cell)
+        return cells
+
+    def plain(self, name: str, title: str, rows: Sequence[Sequence[object]]) -> None:
+        """A sheet of text rows under a title (the cover)."""
+        sheet = self._book.create_sheet(name)
+        sheet.append(self._styled(sheet, [title], self._title))
+        for row in rows:
+            sheet.append(list(row))
+
+    def table(
+        self,
+        name: str,
+        title: str,
+        note: str,
+        headers: Sequence[str],
+        rows: Sequence[Sequence[object]],
+    ) -> None:
+        """A table on sheet ``name``, continued on ``name (2)``... if it outgrows one sheet.
+
+        Each continuation repeats the title and header and says which rows it holds, so every
+        sheet still reads as one table starting in A1.
+        """
+        per_sheet = SHEET_ROWS - _HEAD_ROWS
+        for part, start in enumerate(range(0, max(len(rows), 1), per_sheet), start=1):
+            chunk = rows[start : start + per_sheet]
+            suffix = "" if part == 1 else f" ({part})"
+            label = name[: _SHEET_NAME - len(suffix)] + suffix
+            sheet = self._book.create_sheet(label)
+            sheet.append(self._styled(sheet, [title], self._title))
+            if len(rows) > per_sheet:
+                shown = f"Rows {start + 1:,} to {start + len(chunk):,} of {len(rows):,}."
+                sheet.append([f"{note} {shown}"])
+            else:
+                sheet.append([note])
+            sheet.append(self._styled(sheet, headers, self._bold))
+            for row in chunk:
+                sheet.append(list(row))
+
+
 def write_workbook(
     path: Path,
     analysis: Analysis,
@@ -87,67 +146,57 @@ def write_workbook(
 ) -> None:
     """Write every table, the models, notes, the disclosure log and the configuration."""
     book = Workbook(write_only=True)
-    bold = Font(bold=True)
-
-    def heading(sheet: object, text: str) -> None:
-        cell = WriteOnlyCell(sheet, value=text)
-        cell.font = Font(bold=True, size=14)
-        sheet.append([cell])  # type: ignore[attr-defined]
-
-    def header(sheet: object, names: Sequence[str]) -> None:
-        cells = []
-        for name in names:
-            cell = WriteOnlyCell(sheet, value=name)
-            cell.font = bold
-            cells.append(cell)
-        sheet.append(cells)  # type: ignore[attr-defined]
-
-    sheet = book.create_sheet("Cover")
-    heading(sheet, title)
-    for line in cover:
-        sheet.append([line])
-    sheet = book.create_sheet("Contents")
-    heading(sheet, "Contents")
-    header(sheet, ["Sheet", "Table", "Withheld counts"])
-    for table in analysis.tables:
-        sheet.append([table.id, table.title, table.suppressed])
-    sheet.append(["models", "Odds of receiving any service, by need", ""])
-    sheet.append(["disclosure-log", "Every withheld count and its rule", ""])
-    sheet.append(["configuration", "Effective configuration and checksums", ""])
-    sheet = book.create_sheet("Notes")
-    heading(sheet, "Notes")
-    header(sheet, ["Symbol or term", "Meaning"])
-    for symbol, meaning in SYMBOL_NOTES.items():
-        sheet.append([symbol.value, meaning])
-    sheet.append(
-        ["Rounding", f"Counts are rounded to the nearest {analysis.policy.rounding_base}."]
+    sheets = _Sheets(book)
+    sheets.plain("Cover", title, [[line] for line in cover])
+    contents: list[list[object]] = [[t.id, t.title, t.suppressed] for t in analysis.tables]
+    contents += [
+        ["models", "Odds of receiving any service, by need", ""],
+        ["disclosure-log", "Every withheld count and its rule", ""],
+        ["configuration", "Effective configuration and checksums", ""],
+    ]
+    sheets.table(
+        "Contents",
+        "Contents",
+        "Each table is on the sheet named here.",
+        ["Sheet", "Table", "Withheld counts"],
+        contents,
     )
-    sheet.append(["Percentages", "Computed from unrounded counts; 95% Wilson intervals."])
+    notes: list[list[object]] = [[s.value, meaning] for s, meaning in SYMBOL_NOTES.items()]
+    notes += [
+        ["Rounding", f"Counts are rounded to the nearest {analysis.policy.rounding_base}."],
+        ["Percentages", "Computed from unrounded counts; 95% Wilson intervals."],
+    ]
+    sheets.table("Notes", "Notes", "Symbols and terms used.", ["Symbol or term", "Meaning"], notes)
     for table in analysis.tables:
-        sheet = book.create_sheet(table.id[:31])
-        heading(sheet, table.title)
-        sheet.append([" ".join(table.notes) or "This worksheet contains one table."])
-        header(sheet, [c.header for c in table.columns])
-        for row in _sheet_rows(table):
-            sheet.append(row)
-    sheet = book.create_sheet("models")
-    heading(sheet, "Odds of receiving any service for children with each need")
-    sheet.append(["Logistic regression allowing for SIMD quintile, sex and stage."])
-    header(sheet, list(MODEL_HEADERS))
-    for row in model_rows(analysis, analysis.policy.rounding_base):
-        sheet.append(row)
-    sheet = book.create_sheet("disclosure-log")
-    heading(sheet, "Disclosure log: every withheld count")
-    sheet.append([f"{sum(t.suppressed for t in analysis.tables):,} withheld counts."])
-    header(sheet, ["Table", "Row", "Column", "Rule"])
-    for table in analysis.tables:
-        for entry in table.log:
-            sheet.append([entry.table, entry.row, entry.column, entry.rule.value])
-    sheet = book.create_sheet("configuration")
-    heading(sheet, "Effective configuration and checksums")
-    header(sheet, ["Setting", "Value"])
-    for key, value in configuration:
-        sheet.append([key, value])
+        sheets.table(
+            table.id,
+            table.title,
+            " ".join(table.notes) or "This worksheet contains one table.",
+            [c.header for c in table.columns],
+            _sheet_rows(table),
+        )
+    sheets.table(
+        "models",
+        "Odds of receiving any service for children with each need",
+        "Logistic regression allowing for SIMD quintile, sex and stage.",
+        MODEL_HEADERS,
+        model_rows(analysis, analysis.policy.rounding_base),
+    )
+    log = [[e.table, e.row, e.column, e.rule.value] for t in analysis.tables for e in t.log]
+    sheets.table(
+        "disclosure-log",
+        "Disclosure log: every withheld count",
+        f"{len(log):,} withheld counts.",
+        ["Table", "Row", "Column", "Rule"],
+        log,
+    )
+    sheets.table(
+        "configuration",
+        "Effective configuration and checksums",
+        "The settings this report was made with.",
+        ["Setting", "Value"],
+        [list(item) for item in configuration],
+    )
     with atomic_path(path, mode=0o644) as partial:
         book.save(partial)
 
