@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,9 +54,12 @@ class Pop(StrEnum):
         return self.is_total or self in (Pop.NEED_LINKED, Pop.SVC_KNOWN)
 
 
-@dataclass(frozen=True, order=True)
-class PopKey:
-    """A population: its kind and, where the kind needs them, the need and service names."""
+class PopKey(NamedTuple):
+    """A population: its kind and, where the kind needs them, the need and service names.
+
+    A tuple rather than a dataclass: a national release has a million cells keyed by population,
+    and a tuple hashes in C and holds no per-instance dictionary.
+    """
 
     kind: Pop
     need: str = ""

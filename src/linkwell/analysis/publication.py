@@ -197,6 +197,7 @@ class _Assembler:
         self.builder = builder
         self.prepared = prepared
         self.pops: set[PopKey] = set()
+        self._interned: dict[PopKey, PopKey] = {}
 
     def _cell(
         self,
@@ -209,6 +210,8 @@ class _Assembler:
         base: int = 0,
         national_only: bool = False,
     ) -> int:
+        # One key object per population, however many groups it is counted in.
+        pop = self._interned.setdefault(pop, pop)
         self.pops.add(pop)
         count = sum(row.n(p) for p in parts)
         interior = not pop.kind.margin
