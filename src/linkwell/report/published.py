@@ -63,12 +63,15 @@ class TableIndex:
 
     def _index(self, table: OutputTable) -> None:
         headers = [c.header for c in table.columns]
-        labels = [i for i, c in enumerate(table.columns) if c.kind is ColumnKind.LABEL]
+        level_at = headers.index(_LEVEL)
+        labels = [
+            i for i, c in enumerate(table.columns) if c.kind is ColumnKind.LABEL and i != level_at
+        ]
         rows: dict[tuple[str, ...], PublishedRow] = {}
         levels: dict[tuple[str, ...], str] = {}
         for row in table.rows:
-            key = tuple(str(row[i].value) for i in labels if headers[i] != _LEVEL)
-            level = str(row[headers.index(_LEVEL)].value)
+            key = tuple(str(row[i].value) for i in labels)
+            level = str(row[level_at].value)
             published = PublishedRow(dict(zip(headers, row, strict=True)))
             rows.setdefault(key, published)  # the first (coarsest) level wins a shared label
             rows[(*key, level)] = published
