@@ -10,7 +10,7 @@ breakdowns, with every sum and inclusion relation between them, ready for disclo
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -196,8 +196,9 @@ class _Assembler:
     def __init__(self, builder: CellSystemBuilder, prepared: PreparedRelease) -> None:
         self.builder = builder
         self.prepared = prepared
-        self.pops: set[PopKey] = set()
-        self._interned: dict[PopKey, PopKey] = {}
+        # The populations counted, in the order first met: one key object each however many
+        # groups count it, and an order that does not depend on hashing (see _hierarchy).
+        self.pops: dict[PopKey, PopKey] = {}
 
     def _cell(
         self,
@@ -210,9 +211,7 @@ class _Assembler:
         base: int = 0,
         national_only: bool = False,
     ) -> int:
-        # One key object per population, however many groups it is counted in.
-        pop = self._interned.setdefault(pop, pop)
-        self.pops.add(pop)
+        pop = self.pops.setdefault(pop, pop)
         count = sum(row.n(p) for p in parts)
         interior = not pop.kind.margin
         rank = 2 if pop.kind is Pop.LINKED else (0 if interior else 1)
@@ -343,9 +342,15 @@ def _hierarchy(
     builder: CellSystemBuilder,
     plan: BreakdownPlan,
     found: dict[Level, list[GroupKey]],
-    pops: set[PopKey],
+    pops: Iterable[PopKey],
 ) -> None:
-    """Record ``parent == sum(children)`` for every population and every level pair."""
+    """Record ``parent == sum(children)`` for every population and every level pair.
+
+    ``pops`` comes in the order the populations were first counted, never a set's: the order of
+    the relations steers which cells the audit suppresses, and the same release must give the
+    same tables every time it is analysed (two patterns of one release, published side by side,
+    could reveal what each withholds).
+    """
     for child_level, _parent_level, to_parent in plan.parents:
         children: dict[GroupKey, list[GroupKey]] = defaultdict(list)
         for child in found.get(child_level, []):
@@ -385,7 +390,7 @@ def build_publication(
                 dominance_n=dominance_n,
             )
             found: dict[Level, list[GroupKey]] = defaultdict(list)
-            assembler.pops = set()
+            assembler.pops = {}
             for level, key, row in _rows(plan, table):
                 found[level].append(key)
                 assembler.add(plan.breakdown, level, key, row)
