@@ -157,7 +157,8 @@ def write_workbook(
     sheets.table(
         "Contents",
         "Contents",
-        "Each table is on the sheet named here.",
+        "Each table starts on the sheet named here; one too long for a sheet continues on "
+        "'name (2)' and so on.",
         ["Sheet", "Table", "Withheld counts"],
         contents,
     )
