@@ -28,6 +28,15 @@ def _individual(engine: Engine, need_column: str) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in rows.items()}
 
 
+def _design(data: dict[str, np.ndarray], covariates: tuple[str, ...]) -> np.ndarray:
+    """Intercept, need and one indicator per covariate name ("sex male"), per child."""
+    columns = [np.ones(len(data["y"])), data["need"].astype(float)]
+    for name in covariates:
+        factor, level = name.rsplit(" ", 1)
+        columns.append((data[_FACTORS[factor]].astype(str) == level).astype(float))
+    return np.column_stack(columns)
+
+
 def test_grouped_fit_equals_the_individual_fit(weighted_release_path: Path) -> None:
     policy = DisclosurePolicy()
     with Engine() as engine:
@@ -36,11 +45,7 @@ def test_grouped_fit_equals_the_individual_fit(weighted_release_path: Path) -> N
         result = results["bullied_weekly"]
         data = _individual(engine, prepared.need_column("bullied_weekly"))
     assert result.status is ModelStatus.ESTIMATED
-    columns = [np.ones(len(data["y"])), data["need"].astype(float)]
-    for name in result.covariates:
-        factor, level = name.rsplit(" ", 1)
-        columns.append((data[_FACTORS[factor]].astype(str) == level).astype(float))
-    x = np.column_stack(columns)
+    x = _design(data, result.covariates)
     fit = sm.GLM(data["y"], x, family=sm.families.Binomial(), freq_weights=data["weight"]).fit()
     assert np.isclose(result.odds_ratio, np.exp(fit.params[1]), rtol=1e-6)
     # Per-child sandwich computed here independently (fewer than 20 schools in this release).
@@ -74,15 +79,7 @@ def test_many_schools_give_school_clustered_errors(tmp_path: Path) -> None:
         result = {r.need: r for r in fit_models(engine, prepared, policy)}["bullied_weekly"]
         data = _individual(engine, prepared.need_column("bullied_weekly"))
     assert result.status is ModelStatus.ESTIMATED
-    x = np.column_stack(
-        [np.ones(len(data["y"])), data["need"].astype(float)]
-        + [
-            (data[_FACTORS[name.rsplit(" ", 1)[0]]].astype(str) == name.rsplit(" ", 1)[1]).astype(
-                float
-            )
-            for name in result.covariates
-        ]
-    )
+    x = _design(data, result.covariates)
     schools = np.unique(data["school"], return_inverse=True)[1]
     clusters = int(schools.max()) + 1
     fit = sm.GLM(data["y"], x, family=sm.families.Binomial()).fit(
