@@ -183,7 +183,7 @@ def write_workbook(
         MODEL_HEADERS,
         model_rows(analysis, analysis.policy.rounding_base),
     )
-    log = [[e.table, e.row, e.column, e.rule.value] for t in analysis.tables for e in t.log]
+    log = _log_rows(analysis)
     sheets.table(
         "disclosure-log",
         "Disclosure log: every withheld count",
@@ -240,9 +240,15 @@ def write_csvs(directory: Path, analysis: Analysis) -> list[Path]:
 
 def write_disclosure_log(path: Path, analysis: Analysis) -> None:
     """The disclosure log as CSV: table, row, column and rule of every withheld count."""
-    rows = [
+    write_text_atomic(
+        path, _csv(["table", "row", "column", "rule"], _log_rows(analysis)), mode=0o644
+    )
+
+
+def _log_rows(analysis: Analysis) -> list[list[object]]:
+    """Every withheld count of every table: table, row, column and rule."""
+    return [
         [entry.table, entry.row, entry.column, entry.rule.value]
         for table in analysis.tables
         for entry in table.log
     ]
-    write_text_atomic(path, _csv(["table", "row", "column", "rule"], rows), mode=0o644)
