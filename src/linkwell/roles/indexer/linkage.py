@@ -21,7 +21,7 @@ from linkwell.config import SourceKind
 from linkwell.engine import Engine, quote_ident
 from linkwell.errors import ValidationError
 from linkwell.roles.indexer.hmac_sql import hmac_sha256_sql
-from linkwell.roles.indexer.vault import AssignCounts, Vault
+from linkwell.roles.indexer.vault import ASSIGNED, AssignCounts, Vault
 from linkwell.schema.ids import damm_sql
 
 __all__ = ["IdentifierFile", "KeyResult", "RowStatus", "build_linkage_key"]
@@ -80,13 +80,12 @@ def build_linkage_key(
     _classify(engine, vault, files)
     keyed = "(SELECT DISTINCT id_hmac FROM classified WHERE status = 'keyed' AND kind = 'survey')"
     assigned = vault.assign(keyed, project=project, wave=wave, longitudinal=longitudinal)
-    links, params = vault.links_sql(project=project, wave=wave, longitudinal=longitudinal)
-    extra = ", k.longitudinal_id" if longitudinal else ""
+    ids = ["link_id", "longitudinal_id"] if longitudinal else ["link_id"]
     key_rows = engine.copy_to_parquet(
-        f"SELECT c.source, c.row_ref, k.link_id{extra} FROM classified c "
-        f"JOIN {links} k USING (id_hmac) WHERE c.status = 'keyed' ORDER BY c.row_ref",
+        f"SELECT c.source, c.row_ref, {', '.join(f'k.{i}' for i in ids)} FROM classified c "
+        f"JOIN {ASSIGNED} k USING (id_hmac) WHERE c.status = 'keyed' AND "
+        f"{' AND '.join(f'k.{i} IS NOT NULL' for i in ids)} ORDER BY c.row_ref",
         key_dest,
-        params,
         purpose="write the linkage key",
     )
     counts = _report(engine, report_dest, files)

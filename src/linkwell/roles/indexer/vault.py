@@ -33,6 +33,7 @@ from linkwell.roles.indexer.hmac_sql import HMAC_KEY_BYTES, hmac_pads
 from linkwell.seal import SecretIdentity
 
 __all__ = [
+    "ASSIGNED",
     "VAULT_FORMAT",
     "AssignCounts",
     "Vault",
@@ -48,6 +49,8 @@ DATABASE_FILE: Final = "vault.duckdb"
 SECRETS_FILE: Final = "secrets.age"
 BACKUP_MANIFEST: Final = "backup.json"
 _ALIAS: Final = "vault"
+ASSIGNED: Final = "assigned"
+"""The temporary table :meth:`Vault.assign` leaves: its children and their IDs."""
 
 # Survey-ID HMACs and the random IDs are incompressible; left to choose, DuckDB analyses every
 # column segment for a compression that cannot help, and that analysis was most of the time
@@ -241,7 +244,10 @@ class Vault:
 
         Children already in the vault keep their person ID; a link ID already issued for this
         project and wave is kept, so re-running a step yields the same key (and the same
-        counts: see :class:`AssignCounts`). All in one transaction.
+        counts: see :class:`AssignCounts`). All in one transaction. Afterwards the temporary
+        table :data:`ASSIGNED` holds these children only, as ``(id_hmac, link_id[,
+        longitudinal_id])``: the key is made from it without reading the vault (every child of
+        every wave) again.
         """
         engine = self._engine
         engine.execute(
@@ -284,19 +290,27 @@ class Vault:
         return self._counts(project=project, wave=wave)
 
     def _counts(self, *, project: str, wave: int) -> AssignCounts:
-        """What the vault holds for the children in ``assign_ids``, in ``project`` and ``wave``."""
-        row = self._engine.fetchall(
-            "SELECT count(*), "
-            "count(*) FILTER (WHERE p.first_project = $project AND p.first_wave = $wave), "
-            "count(l.link_id), "
-            "count(g.longitudinal_id) FILTER (WHERE NOT EXISTS (SELECT 1 FROM vault.link_ids e "
-            "WHERE e.person_id = p.person_id AND e.project = $project AND e.wave < $wave)) "
-            "FROM assign_ids JOIN vault.persons p USING (id_hmac) "
+        """Materialise :data:`ASSIGNED` for the children in ``assign_ids``, then count it."""
+        engine = self._engine
+        params = {"project": project, "wave": wave}
+        engine.execute(
+            f"CREATE OR REPLACE TEMP TABLE {ASSIGNED} AS "
+            "SELECT a.id_hmac, l.link_id, g.longitudinal_id, "
+            "p.first_project = $project AND p.first_wave = $wave AS first_seen, "
+            "g.longitudinal_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM vault.link_ids e "
+            "WHERE e.person_id = p.person_id AND e.project = $project AND e.wave < $wave) "
+            "AS first_wave_longitudinal "
+            "FROM assign_ids a JOIN vault.persons p USING (id_hmac) "
             "LEFT JOIN vault.link_ids l ON l.person_id = p.person_id "
             "AND l.project = $project AND l.wave = $wave "
             "LEFT JOIN vault.longitudinal_ids g ON g.person_id = p.person_id "
             "AND g.project = $project",
-            {"project": project, "wave": wave},
+            params,
+            purpose="look up the assigned IDs",
+        )
+        row = engine.fetchall(
+            "SELECT count(*), count(*) FILTER (first_seen), count(link_id), "
+            f"count(*) FILTER (first_wave_longitudinal) FROM {ASSIGNED}",
             purpose="count assigned",
         )[0]
         total, persons_new, link_ids, longitudinal_new = (int(value) for value in row)
@@ -329,23 +343,6 @@ class Vault:
         finally:
             engine.unregister("tokens")
         return count
-
-    def links_sql(
-        self, *, project: str, wave: int, longitudinal: bool
-    ) -> tuple[str, dict[str, object]]:
-        """The relation ``(id_hmac, link_id[, longitudinal_id])`` of one project and wave."""
-        columns = "p.id_hmac, l.link_id"
-        joins = (
-            "FROM vault.persons p JOIN vault.link_ids l ON l.person_id = p.person_id "
-            "AND l.project = $links_project AND l.wave = $links_wave"
-        )
-        if longitudinal:
-            columns += ", g.longitudinal_id"
-            joins += (
-                " JOIN vault.longitudinal_ids g ON g.person_id = p.person_id "
-                "AND g.project = $links_project"
-            )
-        return f"(SELECT {columns} {joins})", {"links_project": project, "links_wave": wave}
 
     def verify(self) -> VaultReport:
         """Read every table in full (AES-GCM authenticates each block) and check uniqueness."""
