@@ -64,9 +64,12 @@ def test_targets_are_judged_against_their_bounds() -> None:
 
 
 def test_a_run_without_the_report_is_not_judged_end_to_end() -> None:
-    met = _met(_run(1_000_000, flow=50, unavailable={"report": "not run (--no-report)"}))
+    no_report = {"report": "not run (--no-report)"}
+    met = _met(_run(1_000_000, flow=50, rss=1000, unavailable=no_report))
     assert met["1,000,000 pupils end to end under 60 s (2 cores)"] is None
-    assert met["peak RSS under 2 GB at 1,000,000"] is True
+    assert met["peak RSS under 2 GB at 1,000,000"] is None
+    ten = _met(_run(10_000_000, rss=5000, unavailable=no_report))
+    assert ten["10,000,000 completes with peak RSS under 6 GB"] is None
 
 
 def test_a_target_for_another_size_is_not_judged() -> None:
