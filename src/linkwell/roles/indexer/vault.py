@@ -245,9 +245,9 @@ class Vault:
         Children already in the vault keep their person ID; a link ID already issued for this
         project and wave is kept, so re-running a step yields the same key (and the same
         counts: see :class:`AssignCounts`). All in one transaction. Afterwards the temporary
-        table :data:`ASSIGNED` holds these children only, as ``(id_hmac, link_id[,
-        longitudinal_id])``: the key is made from it without reading the vault (every child of
-        every wave) again.
+        table :data:`ASSIGNED` holds these children only, with their ``id_hmac``, ``link_id``
+        and ``longitudinal_id`` (null where the project has none): the key is made from it
+        without reading the vault, which holds every child of every wave, again.
         """
         engine = self._engine
         engine.execute(
