@@ -74,6 +74,10 @@ def test_key_covers_survey_and_only_participating_authority_rows(
     assert len(by_source["sec"]) == 60
     report = pq.read_table(tmp_path / "report.parquet")
     assert set(report.column_names) == {"source", "kind", "measure", "count"}
+    hashed = engine.fetchall(
+        "SELECT status, count(id_hmac) FROM classified GROUP BY status", purpose="test"
+    )
+    assert {status: count for status, count in hashed if count} == {"keyed": 110}
 
 
 def test_a_source_with_no_rows_still_appears_with_zeros(

@@ -98,10 +98,12 @@ def build_linkage_key(
 def _classify(engine: Engine, vault: Vault, files: Sequence[IdentifierFile]) -> None:
     """Materialise ``classified``: every identifiers row with its child's HMAC and its status.
 
-    One pass groups the rows by ID: each distinct ID is checked and keyed once, however many
-    rows carry it (a linked child has a survey row and an authority row; the HMAC's two SHA-256
-    passes are the costliest work per value), and the same grouping counts each ID's survey and
-    authority rows, which is all that classifying a row needs. Only HMACs leave the query.
+    One pass groups the rows by ID: each distinct ID is checked once, however many rows carry
+    it, and the same grouping counts each ID's survey and authority rows, which is all that
+    classifying a row needs. Only the children who will be keyed (a valid ID on exactly one
+    survey row) are given an HMAC: a child who did not take part, or whose survey rows are
+    excluded, is never hashed under the vault's key, and the HMAC's two SHA-256 passes, the
+    costliest work per value, run for those children only. Only HMACs leave the query.
     """
     selects, params = [], dict(vault.hmac_params)
     for index, item in enumerate(files):
@@ -113,7 +115,7 @@ def _classify(engine: Engine, vault: Vault, files: Sequence[IdentifierFile]) -> 
             f"FROM read_parquet($path{index})"
         )
     children = (
-        "SELECT unique_id, n_survey, n_authority, valid, CASE WHEN valid THEN "
+        "SELECT unique_id, n_survey, n_authority, valid, CASE WHEN valid AND n_survey = 1 THEN "
         f"{hmac_sha256_sql('unique_id')} END AS id_hmac FROM "
         f"(SELECT *, {damm_sql('unique_id')} AS valid FROM "
         "(SELECT unique_id, count(*) FILTER (WHERE kind = 'survey') AS n_survey, "
