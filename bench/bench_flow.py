@@ -476,7 +476,7 @@ def _pieces(
             )
         )
 
-    payload, sender, source = _largest_content(world)
+    payload, sender, content_source = _largest_content(world)
     package = str(out / "sealed.lwpkg")
     tries = max(repeat, CIPHER_REPEAT)
     results.append(
@@ -486,12 +486,12 @@ def _pieces(
         _best(
             tries,
             "seal (cipher)",
-            f"seal_package ({source} content)",
+            f"seal_package ({content_source} content)",
             piece.seal,
             sender,
             payload,
             linker.name,
-            source,
+            content_source,
             package,
             baseline="raw age encrypt (in memory)",
         )
@@ -503,7 +503,7 @@ def _pieces(
         _best(
             tries,
             "open (cipher)",
-            f"open_package ({source} content)",
+            f"open_package ({content_source} content)",
             piece.open_sealed,
             linker.workspace,
             package,
@@ -518,12 +518,12 @@ def _largest_content(world: World) -> tuple[str, str, str]:
     """The biggest content payload any provider sealed: (payload, sender workspace, source)."""
     from linkwell.workspace import Workspace
 
-    found = []
+    found: list[tuple[int, str, str, str]] = []
     for party in world.parties:
         ws = Workspace.open(Path(party.workspace))
         for source, _kind, _path in party.sources:
-            payload = ws.step_dir(f"split-{source}") / "content.parquet"
-            found.append((payload.stat().st_size, str(payload), party.workspace, source))
+            content = ws.step_dir(f"split-{source}") / "content.parquet"
+            found.append((content.stat().st_size, str(content), party.workspace, source))
     _size, payload, sender, source = max(found)
     return payload, sender, source
 

@@ -167,7 +167,8 @@ def join_sql(
 ) -> int:
     """Survey rows left-joined to authority rows through the key: the same release's columns."""
     params: dict[str, object] = {"key": key}
-    surveys, authorities = [], []
+    surveys: list[str] = []
+    authorities: list[str] = []
     for number, (source, kind, path) in enumerate(contents):
         params |= {f"s{number}": source, f"p{number}": path}
         tag = f", $s{number} AS {SURVEY}" if kind == "survey" else ""
