@@ -16,7 +16,7 @@ import pytest
 
 from linkwell.analysis import disclosure
 from linkwell.analysis.analyse import Analysis, analyse
-from linkwell.analysis.cells import CellSystemBuilder, Pop, PopKey
+from linkwell.analysis.cells import CellSystem, CellSystemBuilder, Pop, PopKey
 from linkwell.analysis.disclosure import protect
 from linkwell.config import DisclosurePolicy
 
@@ -53,10 +53,18 @@ def test_no_withheld_count_is_pinned_when_audited_by_blocks_of_schools(
     reduced_release_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A national release is audited by programmes over a few schools at a time; here the
-    # reduced release is made to take that path, in blocks of about 100 withheld cells.
+    # reduced release is made to take that path, in blocks of about 100 withheld cells, even
+    # where its levels nest (sex within sex and stage), which the audit would take whole.
     monkeypatch.setattr(disclosure, "_GROUPED_ABOVE", 0)
     monkeypatch.setattr(disclosure, "_BLOCK_CELLS", 100)
     monkeypatch.setattr(disclosure, "_PARTNER_GROUPS", 2)
+    groups_of = disclosure._Groups.of
+
+    def unnested(system: CellSystem) -> disclosure._Groups:
+        groups = groups_of(system)
+        return disclosure._Groups(groups.of_cell, groups.level, np.full_like(groups.parent, -1))
+
+    monkeypatch.setattr(disclosure._Groups, "of", staticmethod(unnested))
     problem = publication_problem(analyse(reduced_release_path, POLICY), inclusions=True)
     assert (~problem.published).sum() > 500
     assert _pinned(ranges(problem, rounding=1, threshold=POLICY.threshold), problem) == 0

@@ -21,6 +21,7 @@ from linkwell.analysis.disclosure import (
     protect,
     round_to_base,
 )
+from linkwell.analysis.groups import GroupKey
 from linkwell.config import DisclosurePolicy
 from linkwell.errors import InternalError
 
@@ -36,33 +37,54 @@ def _pinned(system: CellSystem, found: dict[int, tuple[float, float]]) -> int:
     return int(pinned(system.count[cells].astype(float), low, high, POLICY.threshold).sum())
 
 
+_YES, _NO, _KNOWN = (PopKey(k, "n") for k in (Pop.NEED_YES, Pop.NEED_NO, Pop.NEED_KNOWN))
+
+
+def _yes_no_total(
+    b: CellSystemBuilder, key: GroupKey, yes: int, no: int, cost: float = 0, **cell: object
+) -> list[int]:
+    """A group's yes, no and total cells (the total their sum), the total dearer by one."""
+    cells = [
+        b.cell((_YES, key), yes, base=yes + no, cost=cost, **cell),  # type: ignore[arg-type]
+        b.cell((_NO, key), no, base=yes + no, cost=cost),
+        b.cell((_KNOWN, key), yes + no, cost=cost + 1),
+    ]
+    b.equal(cells[2], cells[:2])
+    return cells
+
+
 def _row_table(yes: list[int], no: list[int], **cell: object) -> tuple[CellSystem, list[int]]:
     """Groups with yes/no/total cells and an all-groups row: a two-column table with margins."""
     b = CellSystemBuilder()
-    pop_yes, pop_no, pop_total = (
-        PopKey(k, "n") for k in (Pop.NEED_YES, Pop.NEED_NO, Pop.NEED_KNOWN)
-    )
-    columns: list[list[int]] = [[], [], []]
-    for g, (y, n) in enumerate(zip(yes, no, strict=True)):
-        key = (("school", f"S{g}"),)
-        cells = [
-            b.cell((pop_yes, key), y, base=y + n, **cell),  # type: ignore[arg-type]
-            b.cell((pop_no, key), n, base=y + n),
-            b.cell((pop_total, key), y + n, cost=1),
-        ]
-        b.equal(cells[2], cells[:2])
-        for column, index in zip(columns, cells, strict=True):
-            column.append(index)
-    total_yes, total_no = sum(yes), sum(no)
-    tops = [
-        b.cell((pop_yes, ()), total_yes, base=total_yes + total_no, cost=30),
-        b.cell((pop_no, ()), total_no, base=total_yes + total_no, cost=30),
-        b.cell((pop_total, ()), total_yes + total_no, cost=31),
+    rows = [
+        _yes_no_total(b, (("school", f"S{g}"),), y, n, **cell)
+        for g, (y, n) in enumerate(zip(yes, no, strict=True))
     ]
-    b.equal(tops[2], tops[:2])
-    for top, column in zip(tops, columns, strict=True):
-        b.equal(top, column)
-    return b.build(), columns[0]
+    tops = _yes_no_total(b, (), sum(yes), sum(no), cost=30)
+    for top, column in zip(tops, zip(*rows, strict=True), strict=True):
+        b.equal(top, list(column))
+    return b.build(), [row[0] for row in rows]
+
+
+def _nested_table(authorities: list[list[tuple[int, int]]]) -> CellSystem:
+    """Schools' yes/no/total rows within their authorities', and the area's: two nested margins."""
+    b = CellSystemBuilder()
+    margins = []
+    for a, schools in enumerate(authorities):
+        rows = [
+            _yes_no_total(b, (("authority", f"A{a}"), ("school", f"S{g}")), y, n)
+            for g, (y, n) in enumerate(schools)
+        ]
+        key = (("authority", f"A{a}"),)
+        margin = _yes_no_total(b, key, *(sum(c) for c in zip(*schools, strict=True)), cost=10)
+        for total, column in zip(margin, zip(*rows, strict=True), strict=True):
+            b.equal(total, list(column))
+        margins.append(margin)
+    every = [pair for schools in authorities for pair in schools]
+    tops = _yes_no_total(b, (), *(sum(c) for c in zip(*every, strict=True)), cost=30)
+    for top, column in zip(tops, zip(*margins, strict=True), strict=True):
+        b.equal(top, list(column))
+    return b.build()
 
 
 def _attack(system: CellSystem, codes: np.ndarray) -> dict[int, tuple[float, float]]:
@@ -189,6 +211,27 @@ def test_property_no_random_table_leaks(rows: list[tuple[int, int]], by_blocks: 
     assert _pinned(system, _attack(system, codes)) == 0
 
 
+@settings(max_examples=25)
+@given(
+    authorities=st.lists(
+        st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), min_size=1, max_size=4),
+        min_size=2,
+        max_size=3,
+    ).filter(lambda areas: sum(y + n for schools in areas for y, n in schools) > 0)
+)
+def test_property_no_nested_table_leaks(authorities: list[list[tuple[int, int]]]) -> None:
+    # On the path of a national release: by blocks of eight cells where only schools are
+    # withheld, whole where authorities are withheld beside them.
+    system = _nested_table(authorities)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(disclosure, "_GROUPED_ABOVE", 0)
+        patch.setattr(disclosure, "_BLOCK_CELLS", 8)
+        codes = protect(system, POLICY, weighted=False).codes
+    small = (system.count > 0) & (system.count < POLICY.threshold)
+    assert not np.any((codes == PUBLISHED) & small)
+    assert _pinned(system, _attack(system, codes)) == 0
+
+
 def _maximum(programme: disclosure._Programme, cell: int) -> float:
     """The largest value ``cell`` takes in ``programme`` (infinite when unbounded)."""
     objective = np.zeros(programme.cells.size)
@@ -251,17 +294,18 @@ def test_property_neighbourhood_programmes_bracket_the_whole(
     assert _maximum(relaxed, cell) >= _maximum(whole, cell) - 1e-6
 
 
-def _withheld_parts(system: CellSystem) -> np.ndarray:
-    """Every school's yes and no cells withheld; school sizes and the area row published."""
+def _withheld_parts(system: CellSystem, depths: tuple[int, ...]) -> np.ndarray:
+    """The yes and no cells of groups keyed by ``depths`` dimensions withheld (1: schools of a
+    row table, authorities of a nested one; 2: schools of a nested one); the rest published."""
     parts = (Pop.NEED_YES, Pop.NEED_NO)
-    return np.array([bool(group) and pop.kind in parts for pop, group in system.keys])
+    return np.array([len(group) in depths and pop.kind in parts for pop, group in system.keys])
 
 
 def _withheld_programme(
-    system: CellSystem,
+    system: CellSystem, depths: tuple[int, ...] = (1, 2)
 ) -> tuple[disclosure._State, disclosure._Programme, np.ndarray]:
     """The audit's state and programme with :func:`_withheld_parts` withheld, and their cells."""
-    unknown = _withheld_parts(system)
+    unknown = _withheld_parts(system, depths)
     cells = np.flatnonzero(unknown).astype(np.int64)
     state = disclosure._State(
         width=float(POLICY.threshold),
@@ -294,6 +338,38 @@ def test_blocks_of_groups_certify_only_cells_the_intruder_cannot_pin(
     truly_pinned = pinned(system.count[cells].astype(float), low, high, POLICY.threshold)
     assert truly_pinned.sum() == 2  # school 6's yes and no
     assert state.certified[cells].tolist() == (~truly_pinned).tolist()
+
+
+_SIZES = [(5, 40), (30, 20), (4, 35), (25, 30), (3, 50), (40, 25)]
+_THREE_AUTHORITIES = [_SIZES, _SIZES[::-1], _SIZES[1:] + _SIZES[:1]]
+
+
+@pytest.mark.parametrize(("depths", "nested"), [((2,), False), ((1, 2), True)])
+def test_a_component_whose_dealt_levels_nest_is_audited_whole(
+    monkeypatch: pytest.MonkeyPatch, depths: tuple[int, ...], nested: bool
+) -> None:
+    # Schools withheld alone are dealt into blocks; withheld beside their authorities, whose
+    # counts move only with theirs and against each other's, the component is audited whole.
+    system = _nested_table(_THREE_AUTHORITIES)
+    state, programme, cells = _withheld_programme(system, depths)
+    truth = system.count[cells].astype(float)
+    monkeypatch.setattr(disclosure, "_GROUPED_ABOVE", 0)
+    monkeypatch.setattr(disclosure, "_BLOCK_CELLS", 8)  # no level joins every block
+    groups = disclosure._Groups.of(system)
+    assert disclosure._GroupLayout.of(groups, programme, truth).nested is nested
+    by_groups: list[int] = []
+    audit = disclosure._audit_by_groups
+
+    def counted(*args: object, **options: object) -> None:
+        by_groups.append(1)
+        audit(*args, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(disclosure, "_audit_by_groups", counted)
+    relations = disclosure._Relations.of(system)
+    rng = np.random.default_rng(0)
+    disclosure._audit_component(system, relations, state, cells, groups=groups, rng=rng)
+    assert bool(by_groups) is not nested
+    assert state.certified[cells].all()
 
 
 def test_a_group_borrows_from_the_largest_cells_of_each_sum_until_they_hold_the_width() -> None:

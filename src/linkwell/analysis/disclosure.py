@@ -374,6 +374,8 @@ class _Groups:
     of_cell: NDArray[np.int64]
     level: NDArray[np.int64]
     """Per group: its level (the dimensions its key names)."""
+    parent: NDArray[np.int64]
+    """Per group: the group keyed by its key's leading dimensions (a school's authority), or -1."""
 
     @staticmethod
     def of(system: CellSystem) -> _Groups:
@@ -385,10 +387,13 @@ class _Groups:
             count=len(system),
         )
         level = np.empty(len(groups), dtype=np.int64)
+        parent = np.full(len(groups), -1, dtype=np.int64)
         for group, label in groups.items():
             dims = tuple(name for name, _ in group)
             level[label] = levels.setdefault(dims, len(levels))
-        return _Groups(of_cell, level)
+            if len(group) > 1:
+                parent[label] = groups.get(group[:-1], -1)
+        return _Groups(of_cell, level, parent)
 
 
 @dataclass(frozen=True)
@@ -513,7 +518,8 @@ def _audit_component(
 
     Batched rounds first (each optimum is one feasible table that moves many cells at once):
     over the whole component, or for a large one over blocks of its groups
-    (:func:`_audit_by_groups`), where a programme over the whole takes seconds. Then each
+    (:func:`_audit_by_groups`), where a programme over the whole takes seconds, unless its
+    dealt levels nest (:attr:`_GroupLayout.nested`). Then each
     remaining cell in its neighbourhoods, which certify it or prove it unprotected; then batched
     rounds over the whole for the cells they could not decide, and last each cell still
     undecided in the whole programme, the dearest step, taken as rarely as possible.
@@ -521,6 +527,8 @@ def _audit_component(
     programme = _programme(system, relations, state, cells)
     truth = system.count[cells].astype(np.float64)
     layout = _GroupLayout.of(groups, programme, truth) if cells.size > _GROUPED_ABOVE else None
+    if layout is not None and layout.nested:
+        layout = None
     if layout is None:
         _batch_rounds(
             state, programme, rng, among=np.ones(cells.size, dtype=np.bool_), rounds=_BATCH_ROUNDS
@@ -561,15 +569,29 @@ class _GroupLayout:
     """Per cell of the programme: its group, numbered within the component."""
     shared: NDArray[np.bool_]
     """Per cell: whether its level has so few withheld cells that it joins every programme."""
+    nested: bool
+    """Whether a dealt group's parent is dealt too: an authority withheld beside its schools.
+
+    Its counts move only with its schools' and against another authority's, which move only
+    with that authority's schools': programmes over a few groups and their lenders hold the
+    other authorities without their schools, fixed, and decide nothing, cell after cell. Such a
+    component is audited whole (bench/README.md, "Many authorities"). A release's other nested
+    levels (sex, and sex by stage) are withheld beside each other only in small areas.
+    """
     at_truth: tuple[NDArray[np.float64], NDArray[np.float64]]
     """Each relation's left side at the true values (see :func:`_local`)."""
 
     @staticmethod
     def of(groups: _Groups, programme: _Programme, truth: NDArray[np.float64]) -> _GroupLayout:
         present, group = np.unique(groups.of_cell[programme.cells], return_inverse=True)
-        shared = _shared_levels(groups.level[present], np.bincount(group))[group]
+        shared = _shared_levels(groups.level[present], np.bincount(group))
+        parent = groups.parent[present]
+        found = np.minimum(np.searchsorted(present, parent), present.size - 1)
+        nested = (parent >= 0) & (present[found] == parent) & ~shared[found] & ~shared
         at_truth = (programme.a_eq @ truth, programme.a_ub @ truth)
-        return _GroupLayout(np.asarray(group, dtype=np.int64), shared, at_truth)
+        return _GroupLayout(
+            np.asarray(group, dtype=np.int64), shared[group], bool(nested.any()), at_truth
+        )
 
     def local(
         self, programme: _Programme, truth: NDArray[np.float64], inside: NDArray[np.bool_]
