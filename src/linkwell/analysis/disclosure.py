@@ -70,7 +70,8 @@ _LOCAL_SHARE: Final = 0.25
 """A neighbourhood holding more than this share of its component is left to the whole programme."""
 _GROUPED_ABOVE: Final = 20_000
 """Components of more withheld cells than this (where one programme over the whole takes
-seconds) are first audited by blocks of groups."""
+seconds) are first audited by blocks of groups, unless their levels nest
+(:attr:`_GroupLayout.nested`)."""
 _BLOCK_CELLS: Final = 2000
 """Withheld cells per block of groups."""
 _BLOCK_ROUNDS: Final = 10
