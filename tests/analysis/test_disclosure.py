@@ -53,16 +53,30 @@ def _yes_no_total(
     return cells
 
 
+def _margin(
+    b: CellSystemBuilder,
+    key: GroupKey,
+    rows: list[list[int]],
+    counts: list[tuple[int, int]],
+    cost: float,
+) -> list[int]:
+    """The group ``key`` over ``rows`` (each a group's yes, no and total cells, whose yes and no
+    counts are ``counts``): each of its cells the sum of the rows' cells of its kind."""
+    yes, no = (sum(column) for column in zip(*counts, strict=True))
+    margin = _yes_no_total(b, key, yes, no, cost=cost)
+    for total, column in zip(margin, zip(*rows, strict=True), strict=True):
+        b.equal(total, list(column))
+    return margin
+
+
 def _row_table(yes: list[int], no: list[int], **cell: object) -> tuple[CellSystem, list[int]]:
     """Groups with yes/no/total cells and an all-groups row: a two-column table with margins."""
     b = CellSystemBuilder()
+    counts = list(zip(yes, no, strict=True))
     rows = [
-        _yes_no_total(b, (("school", f"S{g}"),), y, n, **cell)
-        for g, (y, n) in enumerate(zip(yes, no, strict=True))
+        _yes_no_total(b, (("school", f"S{g}"),), y, n, **cell) for g, (y, n) in enumerate(counts)
     ]
-    tops = _yes_no_total(b, (), sum(yes), sum(no), cost=30)
-    for top, column in zip(tops, zip(*rows, strict=True), strict=True):
-        b.equal(top, list(column))
+    _margin(b, (), rows, counts, cost=30)
     return b.build(), [row[0] for row in rows]
 
 
@@ -75,15 +89,8 @@ def _nested_table(authorities: list[list[tuple[int, int]]]) -> CellSystem:
             _yes_no_total(b, (("authority", f"A{a}"), ("school", f"S{g}")), y, n)
             for g, (y, n) in enumerate(schools)
         ]
-        key = (("authority", f"A{a}"),)
-        margin = _yes_no_total(b, key, *(sum(c) for c in zip(*schools, strict=True)), cost=10)
-        for total, column in zip(margin, zip(*rows, strict=True), strict=True):
-            b.equal(total, list(column))
-        margins.append(margin)
-    every = [pair for schools in authorities for pair in schools]
-    tops = _yes_no_total(b, (), *(sum(c) for c in zip(*every, strict=True)), cost=30)
-    for top, column in zip(tops, zip(*margins, strict=True), strict=True):
-        b.equal(top, list(column))
+        margins.append(_margin(b, (("authority", f"A{a}"),), rows, schools, cost=10))
+    _margin(b, (), margins, [pair for schools in authorities for pair in schools], cost=30)
     return b.build()
 
 
