@@ -56,3 +56,12 @@ def test_a_malformed_limit_is_refused(tmp_path: Path, bad: str) -> None:
     WorkspaceConfig(party="nrs", project_file=tmp_path / "p.toml", memory_limit="4GiB")  # sound
     with pytest.raises(ValidationError, match="memory_limit"):
         WorkspaceConfig(party="nrs", project_file=tmp_path / "p.toml", memory_limit=bad)
+
+
+@pytest.mark.parametrize("bad", [0, -2, "two"])
+def test_the_audit_workers_are_a_positive_number(tmp_path: Path, bad: object) -> None:
+    (tmp_path / "p.toml").touch()
+    sound = WorkspaceConfig(party="nrs", project_file=tmp_path / "p.toml", workers=3)
+    assert sound.workers == 3
+    with pytest.raises(ValidationError, match="workers"):
+        WorkspaceConfig(party="nrs", project_file=tmp_path / "p.toml", workers=bad)

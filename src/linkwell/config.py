@@ -24,6 +24,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PositiveInt,
     StringConstraints,
     field_validator,
     model_validator,
@@ -392,6 +393,11 @@ class WorkspaceConfig(_Model):
         description="Most memory DuckDB may hold in this workspace's steps (e.g. '8GB'); beyond "
         "it, work spills to the workspace's tmp folder. Default: half the machine's memory, "
         "at most 4 GiB.",
+    )
+    workers: PositiveInt | None = Field(
+        default=None,
+        description="Processes the disclosure audit of a large release may use (its outcome is "
+        "the same whatever their number). Default: one per core.",
     )
 
 

@@ -312,3 +312,27 @@ def reduced_analysis(reduced_release_path: Path):
     from linkwell.analysis.analyse import analyse
 
     return analyse(reduced_release_path, DisclosurePolicy())
+
+
+@pytest.fixture
+def audited_by_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Send a small release down a national release's path: blocks of schools, on workers.
+
+    Every component is audited by blocks of about 100 withheld cells and partner programmes of
+    two schools, those of over 200 with their tasks on worker processes when more than one is
+    asked for; levels that nest (sex within sex and stage), which the audit would take whole,
+    are not seen.
+    """
+    from linkwell.analysis import disclosure
+
+    monkeypatch.setattr(disclosure, "_GROUPED_ABOVE", 0)
+    monkeypatch.setattr(disclosure, "_POOLED_ABOVE", 200)
+    monkeypatch.setattr(disclosure, "_BLOCK_CELLS", 100)
+    monkeypatch.setattr(disclosure, "_PARTNER_GROUPS", 2)
+    groups_of = disclosure._Groups.of
+
+    def unnested(system: object) -> disclosure._Groups:
+        groups = groups_of(system)  # type: ignore[arg-type]
+        return disclosure._Groups(groups.of_cell, groups.level, np.full_like(groups.parent, -1))
+
+    monkeypatch.setattr(disclosure._Groups, "of", staticmethod(unnested))

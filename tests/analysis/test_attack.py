@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from linkwell.analysis import disclosure
 from linkwell.analysis.analyse import Analysis, analyse
-from linkwell.analysis.cells import CellSystem, CellSystemBuilder, Pop, PopKey
+from linkwell.analysis.cells import CellSystemBuilder, Pop, PopKey
 from linkwell.analysis.disclosure import protect
 from linkwell.config import DisclosurePolicy
 
@@ -49,23 +48,14 @@ def test_no_withheld_count_is_pinned(reduced_analysis: Analysis) -> None:
     assert _pinned(rounded, problem) == 0
 
 
+@pytest.mark.usefixtures("audited_by_blocks")
 def test_no_withheld_count_is_pinned_when_audited_by_blocks_of_schools(
-    reduced_release_path: Path, monkeypatch: pytest.MonkeyPatch
+    reduced_release_path: Path,
 ) -> None:
-    # A national release is audited by programmes over a few schools at a time; here the
-    # reduced release is made to take that path, in blocks of about 100 withheld cells, even
-    # where its levels nest (sex within sex and stage), which the audit would take whole.
-    monkeypatch.setattr(disclosure, "_GROUPED_ABOVE", 0)
-    monkeypatch.setattr(disclosure, "_BLOCK_CELLS", 100)
-    monkeypatch.setattr(disclosure, "_PARTNER_GROUPS", 2)
-    groups_of = disclosure._Groups.of
-
-    def unnested(system: CellSystem) -> disclosure._Groups:
-        groups = groups_of(system)
-        return disclosure._Groups(groups.of_cell, groups.level, np.full_like(groups.parent, -1))
-
-    monkeypatch.setattr(disclosure._Groups, "of", staticmethod(unnested))
-    problem = publication_problem(analyse(reduced_release_path, POLICY), inclusions=True)
+    # A national release is audited by programmes over a few schools at a time, spread over
+    # worker processes; here the reduced release is made to take that path.
+    analysis = analyse(reduced_release_path, POLICY, workers=2)
+    problem = publication_problem(analysis, inclusions=True)
     assert (~problem.published).sum() > 500
     assert _pinned(ranges(problem, rounding=1, threshold=POLICY.threshold), problem) == 0
 

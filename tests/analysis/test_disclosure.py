@@ -7,6 +7,8 @@ is pinned to within plus or minus the threshold of its true value.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -22,8 +24,9 @@ from linkwell.analysis.disclosure import (
     round_to_base,
 )
 from linkwell.analysis.groups import GroupKey
+from linkwell.analysis.workers import Workers
 from linkwell.config import DisclosurePolicy
-from linkwell.errors import InternalError
+from linkwell.errors import ConfigError, InternalError
 
 from .attack import Problem, pinned, ranges
 
@@ -338,7 +341,9 @@ def test_blocks_of_groups_certify_only_cells_the_intruder_cannot_pin(
     monkeypatch.setattr(disclosure, "_BLOCK_CELLS", 4)  # blocks of two schools
     truth = system.count[cells].astype(float)
     layout = disclosure._GroupLayout.of(disclosure._Groups.of(system), programme, truth)
-    disclosure._audit_by_groups(state, programme, layout, truth, np.random.default_rng(0))
+    held = disclosure._Component.of(programme, layout, truth, state.width)
+    with Workers(held, 1) as pool:
+        disclosure._audit_by_groups(state, cells, layout, pool)
     found = _attack(system, state.codes)
     low = np.array([found[c][0] for c in cells])
     high = np.array([found[c][1] for c in cells])
@@ -374,7 +379,7 @@ def test_a_component_whose_dealt_levels_nest_is_audited_whole(
     monkeypatch.setattr(disclosure, "_audit_by_groups", counted)
     relations = disclosure._Relations.of(system)
     rng = np.random.default_rng(0)
-    disclosure._audit_component(system, relations, state, cells, groups=groups, rng=rng)
+    disclosure._audit_component(system, relations, state, cells, groups=groups, rng=rng, workers=1)
     assert bool(by_groups) is not nested
     assert state.certified[cells].all()
 
@@ -391,3 +396,50 @@ def test_a_group_borrows_from_the_largest_cells_of_each_sum_until_they_hold_the_
     }
     # yes column: 9 then 6 hold the width; no column: 50 alone does.
     assert lent == {(Pop.NEED_YES, "S2"), (Pop.NEED_YES, "S4"), (Pop.NEED_NO, "S3")}
+
+
+def test_the_cells_withheld_do_not_depend_on_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Blocks, partners and judgements run as tasks in waves of a fixed size, each from what
+    # the waves before it certified: in worker processes they find exactly what they find here.
+    rng = np.random.default_rng(2)
+    system, _ = _row_table(rng.integers(0, 3, 80).tolist(), rng.integers(0, 30, 80).tolist())
+    for name, value in [
+        ("_GROUPED_ABOVE", 0),
+        ("_POOLED_ABOVE", 0),
+        ("_BLOCK_CELLS", 6),
+        ("_PARTNER_GROUPS", 2),
+        ("_WAVE", 2),
+        ("_JUDGED_TOGETHER", 2),
+    ]:
+        monkeypatch.setattr(disclosure, name, value)
+    pools: list[int] = []
+    steps: list[str] = []
+
+    class Counted(Workers[object]):
+        def __init__(self, held: object, count: int) -> None:
+            pools.append(count)
+            super().__init__(held, count)
+
+    in_waves = disclosure._in_waves
+
+    def counted(*args: Any) -> list[Any]:
+        steps.extend(task.step for task in args[-1])
+        return in_waves(*args)
+
+    monkeypatch.setattr(disclosure, "Workers", Counted)
+    monkeypatch.setattr(disclosure, "_in_waves", counted)
+    alone = protect(system, POLICY, weighted=False, workers=1)
+    assert pools == [1]
+    assert {step: steps.count(step) > 2 for step in set(steps)} == dict.fromkeys(
+        ["block", "partners", "judge"], True
+    )
+    pooled = protect(system, POLICY, weighted=False, workers=2)
+    assert pools == [1, 2]
+    assert alone.audit == pooled.audit
+    assert np.array_equal(alone.codes, pooled.codes)
+
+
+def test_the_audit_needs_a_worker() -> None:
+    system, _ = _row_table([2, 30], [40, 20])
+    with pytest.raises(ConfigError, match="at least one worker"):
+        protect(system, POLICY, weighted=False, workers=0)

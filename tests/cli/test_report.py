@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
+from linkwell.analysis.disclosure import Protection, protect
 from linkwell.cli import main
 from tests.analysis.conftest import make_reduced_release
 
@@ -21,6 +25,27 @@ def test_report_command_writes_the_bundle(tmp_path: Path) -> None:
     assert "outputs passed disclosure checks" in result.output
     assert (tmp_path / "out" / "report.html").exists()
     assert (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_the_audit_runs_on_the_workers_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = make_reduced_release(tmp_path / "release.parquet", 200, seed=2, schools=3)
+    asked: list[int | None] = []
+
+    def recorded(*args: Any, workers: int | None = None, **options: Any) -> Protection:
+        asked.append(workers)
+        return protect(*args, workers=workers, **options)
+
+    # the module, which the package's ``analyse`` function shadows as an attribute
+    monkeypatch.setattr(importlib.import_module("linkwell.analysis.analyse"), "protect", recorded)
+    command = ["report", str(release), "--out", str(tmp_path / "out"), "--workers"]
+    result = CliRunner().invoke(main, [*command, "3"])
+    assert result.exit_code == 0, result.output
+    assert asked == [3]
+    refused = CliRunner().invoke(main, [*command, "0"])
+    assert refused.exit_code == 2
+    assert "--workers" in refused.output
 
 
 def test_bad_policy_and_bad_release_fail_cleanly(tmp_path: Path) -> None:

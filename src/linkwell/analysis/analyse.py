@@ -67,8 +67,12 @@ def analyse(
     *,
     progress: Progress = SILENT,
     memory_limit: str | None = None,
+    workers: int | None = None,
 ) -> Analysis:
-    """Analyse the release at ``release`` under ``policy`` (see the module docstring)."""
+    """Analyse the release at ``release`` under ``policy`` (see the module docstring).
+
+    ``workers``: processes for the disclosure audit of a large release (default: one per core).
+    """
     with Engine(memory_limit=memory_limit) as engine:
         prepared = prepare_release(engine, release, policy)
         # Models first, while few Python objects are alive: their collection is then cheap.
@@ -77,7 +81,13 @@ def analyse(
         publication = build_publication(
             engine, prepared, plans, dominance_n=policy.dominance_n, progress=progress
         )
-    protection = protect(publication.system, policy, weighted=prepared.weighted, progress=progress)
+    protection = protect(
+        publication.system,
+        policy,
+        weighted=prepared.weighted,
+        progress=progress,
+        workers=workers,
+    )
     tables = build_tables(publication, protection, policy)
     return Analysis(
         release=prepared,

@@ -23,12 +23,17 @@ constraints that bind it (by the programme's dual values) at the lowest cost: fi
 margins, and never the whole-area row if anything else will do. Suppressing a cell only
 enlarges the feasible set, so certificates already found stay valid and the loop ends.
 Rounding to the base comes last, on published cells.
+
+A large component's blocks, its programmes with lenders and its cell-by-cell judgements do not
+depend on each other within a wave of a few, so they run on worker processes
+(:mod:`linkwell.analysis.workers`), each wave from what the waves before it certified: the cells
+withheld are the same whatever the number of workers.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 from typing import Final
@@ -41,8 +46,9 @@ from scipy.sparse.csgraph import connected_components
 
 from linkwell.analysis.cells import CellSystem
 from linkwell.analysis.groups import GroupKey
+from linkwell.analysis.workers import Workers, available_cores
 from linkwell.config import DisclosurePolicy
-from linkwell.errors import InternalError
+from linkwell.errors import ConfigError, InternalError
 from linkwell.progress import SILENT, Progress
 
 __all__ = [
@@ -82,6 +88,13 @@ _PARTNER_ROOM: Final = 4
 """Widths of room the lenders of one such programme hold in each sum."""
 _PARTNERS_PER_SUM: Final = 16
 """At most this many cells the groups borrow room from in any one sum."""
+_POOLED_ABOVE: Final = 20_000
+"""Components audited by blocks with more withheld cells than this spread their programmes over
+worker processes (starting them takes a second or two; the audit, minutes)."""
+_WAVE: Final = 8
+"""Tasks run between two updates of what is certified (the same whatever the workers)."""
+_JUDGED_TOGETHER: Final = 32
+"""Pending cells of neighbouring groups one task judges in turn."""
 
 
 class Rule(StrEnum):
@@ -472,9 +485,15 @@ def _certify(state: _State, programme: _Programme, solution: NDArray[np.float64]
     plus or minus the threshold. (An interval merely that wide is not enough: a true 5 seen
     between 0 and 10 is still known to within 5.)
     """
-    cells = programme.cells
-    state.low[cells] = np.minimum(state.low[cells], solution)
-    state.high[cells] = np.maximum(state.high[cells], solution)
+    _widen(state, programme.cells, solution, solution)
+
+
+def _widen(
+    state: _State, cells: NDArray[np.int64], low: NDArray[np.float64], high: NDArray[np.float64]
+) -> None:
+    """Widen ``cells``' seen intervals to ``low`` and ``high``; certify those moved far enough."""
+    state.low[cells] = np.minimum(state.low[cells], low)
+    state.high[cells] = np.maximum(state.high[cells], high)
     truth = state.count[cells].astype(np.float64)
     moved = (state.high[cells] >= truth + state.width - _TOLERANCE) | (
         state.low[cells] <= truth - state.width + _TOLERANCE
@@ -514,6 +533,7 @@ def _audit_component(
     *,
     groups: _Groups,
     rng: np.random.Generator,
+    workers: int,
 ) -> list[int]:
     """Certify the component's cells; suppress a cell for each that fails and return those.
 
@@ -523,7 +543,9 @@ def _audit_component(
     dealt levels nest (:attr:`_GroupLayout.nested`). Then each
     remaining cell in its neighbourhoods, which certify it or prove it unprotected; then batched
     rounds over the whole for the cells they could not decide, and last each cell still
-    undecided in the whole programme, the dearest step, taken as rarely as possible.
+    undecided in the whole programme, the dearest step, taken as rarely as possible. The
+    programmes over blocks and neighbourhoods of a large component run on up to ``workers``
+    processes, with the same outcome whatever their number.
     """
     programme = _programme(system, relations, state, cells)
     truth = system.count[cells].astype(np.float64)
@@ -534,24 +556,14 @@ def _audit_component(
         _batch_rounds(
             state, programme, rng, among=np.ones(cells.size, dtype=np.bool_), rounds=_BATCH_ROUNDS
         )
+        repairs, undecided = _judge_each_locally(relations, state, programme, truth)
     else:
-        _audit_by_groups(state, programme, layout, truth, rng)
-    if state.certified[cells].all():  # the usual case: no neighbourhoods to build
-        return []
-    repairs: list[int] = []
-    undecided = np.zeros(cells.size, dtype=np.bool_)
-    for position in np.flatnonzero(~state.certified[cells]):
-        if state.certified[cells[position]]:
-            continue
-        proof = (
-            _judge_locally(state, programme, truth, int(position))
-            if layout is None
-            else _judge_with_lenders(state, programme, layout, truth, int(position))
-        )
-        if proof is not None:
-            repairs.append(_repair_candidate(relations, state, *proof))
-        undecided[position] = proof is None and not state.certified[cells[position]]
-    _batch_rounds(state, programme, rng, among=undecided, rounds=_BATCH_ROUNDS)
+        held = _Component.of(programme, layout, truth, state.width)
+        with Workers(held, workers if cells.size > _POOLED_ABOVE else 1) as pool:
+            _audit_by_groups(state, cells, layout, pool)
+            repairs, undecided = _judge_each_with_lenders(relations, state, cells, layout, pool)
+    if undecided.any():
+        _batch_rounds(state, programme, rng, among=undecided, rounds=_BATCH_ROUNDS)
     for position in np.flatnonzero(undecided & ~state.certified[cells]):
         upward = _stuck(state, programme, int(cells[position]), feasible=True)
         if upward is not None:
@@ -560,6 +572,26 @@ def _audit_component(
         state.suppress(repair)
         state.repaired += 1
     return list(dict.fromkeys(repairs))
+
+
+def _judge_each_locally(
+    relations: _Relations, state: _State, programme: _Programme, truth: NDArray[np.float64]
+) -> tuple[list[int], NDArray[np.bool_]]:
+    """Each pending cell judged in its neighbourhoods (:func:`_judge_locally`), in turn.
+
+    Returns the repairs of the cells proved unprotected and which cells none could decide.
+    """
+    cells = programme.cells
+    repairs: list[int] = []
+    undecided = np.zeros(cells.size, dtype=np.bool_)
+    for position in np.flatnonzero(~state.certified[cells]):
+        if state.certified[cells[position]]:
+            continue
+        proof = _judge_locally(state, programme, truth, int(position))
+        if proof is not None:
+            repairs.append(_repair_candidate(relations, state, *proof))
+        undecided[position] = proof is None and not state.certified[cells[position]]
+    return repairs, undecided
 
 
 @dataclass(frozen=True)
@@ -620,10 +652,9 @@ class _GroupLayout:
 
 def _audit_by_groups(
     state: _State,
-    programme: _Programme,
+    cells: NDArray[np.int64],
     layout: _GroupLayout,
-    truth: NDArray[np.float64],
-    rng: np.random.Generator,
+    pool: Workers[_Component],
 ) -> None:
     """Certify most of a large component with programmes over a few groups each.
 
@@ -639,37 +670,201 @@ def _audit_by_groups(
     largest other cells until they hold a few widths, and the lenders' groups.
     What is left goes to the cell-by-cell steps.
     """
-    cells = programme.cells
+    truth = state.count[cells].astype(np.float64)
     position, shared = layout.group, layout.shared
     per_group = np.bincount(position)
     dealt = np.unique(position[~shared])
     dealt = dealt[np.argsort(np.bincount(position, weights=truth)[dealt], kind="stable")]
     room = max(_BLOCK_CELLS - int(shared.sum()), 1)
     blocks = max(1, -(-int(per_group[dealt].sum()) // room))
-    for first in range(blocks):
-        inside = shared | np.isin(position, dealt[first::blocks])
-        if state.certified[cells[inside]].all():  # audited before a repair elsewhere
-            continue
-        _batch_rounds(
-            state,
-            layout.local(programme, truth, inside),
-            rng,
-            among=np.ones(int(inside.sum()), dtype=np.bool_),
-            rounds=_BLOCK_ROUNDS,
-        )
+    _in_waves(
+        state,
+        cells,
+        pool,
+        [
+            _Task(
+                _Step.BLOCK,
+                first,
+                np.flatnonzero(shared | np.isin(position, dealt[first::blocks])),
+            )
+            for first in range(blocks)
+        ],
+    )
     pending = np.unique(position[~state.certified[cells]])
-    for first in range(0, pending.size, _PARTNER_GROUPS):
-        mine = np.isin(position, pending[first : first + _PARTNER_GROUPS])
-        if state.certified[cells[mine]].all():
-            continue
-        inside = layout.with_lenders(programme, truth, mine, state.width * _PARTNER_ROOM)
+    _in_waves(
+        state,
+        cells,
+        pool,
+        [
+            _Task(
+                _Step.PARTNERS,
+                first,
+                np.flatnonzero(np.isin(position, pending[first : first + _PARTNER_GROUPS])),
+            )
+            for first in range(0, pending.size, _PARTNER_GROUPS)
+        ],
+    )
+
+
+def _judge_each_with_lenders(
+    relations: _Relations,
+    state: _State,
+    cells: NDArray[np.int64],
+    layout: _GroupLayout,
+    pool: Workers[_Component],
+) -> tuple[list[int], NDArray[np.bool_]]:
+    """Each pending cell of a large component judged by :func:`_judge_with_lenders`.
+
+    A few cells of neighbouring groups are judged in turn by one worker, since a table that
+    certifies one of them often certifies the next. Returns the repairs of the cells proved
+    unprotected and which cells none could decide.
+    """
+    pending = np.flatnonzero(~state.certified[cells])
+    pending = pending[np.argsort(layout.group[pending], kind="stable")]
+    tasks = [
+        _Task(_Step.JUDGE, first, pending[first : first + _JUDGED_TOGETHER])
+        for first in range(0, pending.size, _JUDGED_TOGETHER)
+    ]
+    repairs: list[int] = []
+    undecided = np.zeros(cells.size, dtype=np.bool_)
+    for found in _in_waves(state, cells, pool, tasks):
+        repairs += [_repair_candidate(relations, state, *proof) for proof in found.proofs]
+        undecided[found.undecided] = True
+    return repairs, undecided & ~state.certified[cells]
+
+
+class _Step(StrEnum):
+    """What a task of a large component's audit does with the cells it aims at."""
+
+    BLOCK = "block"
+    """Batched rounds over the cells, every other cell at its true value."""
+    PARTNERS = "partners"
+    """Batched rounds over the cells and the groups they borrow room from."""
+    JUDGE = "judge"
+    """Each cell judged in turn by :func:`_judge_with_lenders`."""
+
+
+@dataclass(frozen=True)
+class _Component:
+    """A large component as every worker holds it: its cells numbered by their position."""
+
+    programme: _Programme
+    layout: _GroupLayout
+    truth: NDArray[np.float64]
+    width: float
+
+    @staticmethod
+    def of(
+        programme: _Programme, layout: _GroupLayout, truth: NDArray[np.float64], width: float
+    ) -> _Component:
+        numbered = replace(programme, cells=np.arange(programme.cells.size, dtype=np.int64))
+        return _Component(numbered, layout, truth, width)
+
+    def state(self, certified: NDArray[np.bool_]) -> _State:
+        """A fresh working state over the component: only the tables a task finds widen it."""
+        size = self.truth.size
+        return _State(
+            width=self.width,
+            unknown=np.ones(size, dtype=np.bool_),
+            certified=certified,
+            low=self.truth.copy(),
+            high=self.truth.copy(),
+            codes=np.zeros(size, dtype=np.int8),
+            cost=np.zeros(size),
+            count=self.truth.astype(np.int64),
+        )
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One independent piece of a large component's audit, by position in the component."""
+
+    step: _Step
+    number: int
+    """Which task of its step: seeds its random directions."""
+    aimed: NDArray[np.int64]
+    certified: NDArray[np.uint8] = field(default_factory=lambda: np.zeros(0, dtype=np.uint8))
+    """What was certified when its wave began, packed a bit per cell of the component."""
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What a task found: how far its tables moved the cells they moved, and its proofs."""
+
+    moved: NDArray[np.int64]
+    low: NDArray[np.float64]
+    high: NDArray[np.float64]
+    programmes: int
+    proofs: tuple[tuple[_Programme, OptimizeResult], ...]
+    """Per cell proved unprotected: the relaxed programme and its maximisation result."""
+    undecided: NDArray[np.int64]
+
+
+def _run_task(component: _Component, task: _Task) -> _Found:
+    """Run ``task`` over ``component`` (in a worker process, or in this one)."""
+    programme, layout, truth = component.programme, component.layout, component.truth
+    state = component.state(
+        np.unpackbits(task.certified, count=truth.size).astype(np.bool_, copy=False)
+    )
+    proofs: list[tuple[_Programme, OptimizeResult]] = []
+    undecided: list[int] = []
+    if task.step is _Step.JUDGE:
+        for position in task.aimed.tolist():
+            if state.certified[position]:
+                continue
+            proof = _judge_with_lenders(state, programme, layout, truth, position)
+            if proof is not None:
+                proofs.append(proof)
+            elif not state.certified[position]:
+                undecided.append(position)
+    else:
+        aimed = np.zeros(truth.size, dtype=np.bool_)
+        aimed[task.aimed] = True
+        inside = (
+            layout.with_lenders(programme, truth, aimed, state.width * _PARTNER_ROOM)
+            if task.step is _Step.PARTNERS
+            else aimed
+        )
         _batch_rounds(
             state,
             layout.local(programme, truth, inside),
-            rng,
-            among=mine[inside],
-            rounds=_PARTNER_ROUNDS,
+            np.random.default_rng((_SEED, list(_Step).index(task.step), task.number)),
+            among=aimed[inside],
+            rounds=_BLOCK_ROUNDS if task.step is _Step.BLOCK else _PARTNER_ROUNDS,
         )
+    moved = np.flatnonzero((state.low != truth) | (state.high != truth))
+    return _Found(
+        moved,
+        state.low[moved],
+        state.high[moved],
+        state.programmes,
+        tuple(proofs),
+        np.asarray(undecided, dtype=np.int64),
+    )
+
+
+def _in_waves(
+    state: _State, cells: NDArray[np.int64], pool: Workers[_Component], tasks: list[_Task]
+) -> list[_Found]:
+    """Run ``tasks`` a wave at a time, each wave from what the waves before it certified.
+
+    A task whose cells are all certified when its wave begins is skipped. Waves are of a fixed
+    size and their findings are taken in order, so the outcome does not depend on the workers.
+    """
+    found: list[_Found] = []
+    for first in range(0, len(tasks), _WAVE):
+        certified = state.certified[cells]
+        packed = np.packbits(certified)
+        wave = [
+            replace(task, certified=packed)
+            for task in tasks[first : first + _WAVE]
+            if not certified[task.aimed].all()
+        ]
+        for finding in pool.map(_run_task, wave):
+            _widen(state, cells[finding.moved], finding.low, finding.high)
+            state.programmes += finding.programmes
+            found.append(finding)
+    return found
 
 
 def _judge_with_lenders(
@@ -1036,8 +1231,18 @@ def secondary_suppression(
     policy: DisclosurePolicy,
     *,
     progress: Progress = SILENT,
+    workers: int | None = None,
 ) -> Protection:
-    """Add secondary suppressions to the primary ``codes`` until every suppressed cell is safe."""
+    """Add secondary suppressions to the primary ``codes`` until every suppressed cell is safe.
+
+    A large component's programmes run on ``workers`` processes (default: one per core this
+    process may use); the cells withheld are the same whatever their number.
+    """
+    if workers is not None and workers < 1:
+        raise ConfigError(
+            f"the disclosure audit needs at least one worker, not {workers}",
+            hint="give a positive number of workers, or none for one per core",
+        )
     relations = _Relations.of(system)
     count = system.count.astype(np.float64)
     state = _State(
@@ -1070,7 +1275,13 @@ def secondary_suppression(
                 members = np.flatnonzero((labels == label) & state.unknown).astype(np.int64)
                 state.components += 1
                 for repair in _audit_component(
-                    system, relations, state, members, groups=groups, rng=rng
+                    system,
+                    relations,
+                    state,
+                    members,
+                    groups=groups,
+                    rng=rng,
+                    workers=workers or available_cores(),
                 ):
                     stale |= {int(label)} | _neighbour_labels(relations, state, labels, repair)
                 task.advance(1)
@@ -1094,7 +1305,11 @@ def protect(
     *,
     weighted: bool,
     progress: Progress = SILENT,
+    workers: int | None = None,
 ) -> Protection:
-    """Primary then secondary suppression of ``system`` under ``policy``."""
+    """Primary then secondary suppression of ``system`` under ``policy``.
+
+    ``workers``: processes for a large release's audit (default: one per core).
+    """
     codes = primary_suppression(system, policy, weighted=weighted)
-    return secondary_suppression(system, codes, policy, progress=progress)
+    return secondary_suppression(system, codes, policy, progress=progress, workers=workers)

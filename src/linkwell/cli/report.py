@@ -31,12 +31,20 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--quality", type=_FILE, help="The linker's linkage-quality counts (Parquet/CSV).")
 @click.option("--project-digest", default=None, help="Digest of the project file, recorded.")
-def report(
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes for the disclosure audit of a large release (default: one per core). The "
+    "cells withheld are the same whatever the number.",
+)
+def report(  # noqa: PLR0917 - click passes one parameter per option
     release: Path,
     out_dir: Path,
     policy_file: Path | None,
     quality: Path | None,
     project_digest: str | None,
+    workers: int | None,
 ) -> None:
     """Analyse a release and write the disclosure-checked report for the partnership.
 
@@ -60,6 +68,7 @@ def report(
         project_digest=project_digest,
         quality=quality,
         progress=terminal_progress(),
+        workers=workers,
     )
     withheld = sum(o.suppressed_cells for o in bundle.outputs)
     click.echo(f"report: {bundle.html}")

@@ -159,11 +159,15 @@ def write_report(
     project_digest: str | None,
     quality: Path | None = None,
     progress: Progress = SILENT,
+    workers: int | None = None,
 ) -> ReportBundle:
-    """Analyse ``release`` under ``policy`` and write the report bundle into ``out_dir``."""
+    """Analyse ``release`` under ``policy`` and write the report bundle into ``out_dir``.
+
+    ``workers``: processes for the disclosure audit of a large release (default: one per core).
+    """
     if quality is not None:  # refuse a bad quality table before the long analysis
         read_quality(quality, threshold=policy.threshold)
-    analysis = analyse(release, policy, progress=progress)
+    analysis = analyse(release, policy, progress=progress, workers=workers)
     return write_analysis(
         analysis, out_dir, project_digest=project_digest, quality=quality, progress=progress
     )

@@ -87,6 +87,7 @@ def report(ws: Workspace, *, out: Path | None = None, progress: Progress = SILEN
             project_digest=ws.project.digest(),
             quality=quality,
             progress=progress,
+            workers=ws.settings.workers,
         )
         suppressed = sum(record.suppressed_cells for record in bundle.outputs)
         ws.audit.append(

@@ -1,0 +1,181 @@
+"""Independent pieces of CPU-bound work on worker processes; what they find does not depend on them.
+
+The disclosure audit of a national release solves thousands of small linear programmes that do
+not depend on each other within a wave. HiGHS (through scipy) runs on one core, so those waves
+are spread over worker processes, each holding the large shared input (the component's
+programme) once, from start-up. A job is a module-level function of that input and one task;
+results come back in the order of the tasks, and with one worker the same jobs run in this
+process, so the outcome is the same whatever the number of workers.
+
+Each worker is a fresh interpreter (running :func:`serve_pipes`) spoken to through its standard
+input and output, not a :mod:`multiprocessing` child: forking a process that runs
+DuckDB's threads is not safe, and a spawned child would first re-run the caller's main script,
+which a script without a ``__main__`` guard does not survive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import queue
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import IO, Generic, NoReturn, Self, TypeVar
+
+from linkwell.errors import InternalError, LinkwellError
+
+__all__ = ["Workers", "available_cores", "serve_pipes"]
+
+Held = TypeVar("Held")
+Task = TypeVar("Task")
+Result = TypeVar("Result")
+
+_STOP_SECONDS = 10
+"""How long a worker may take to exit once told to stop, before it is killed."""
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system reports one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+class _Process:
+    """One worker interpreter, given the shared input once, then one job and task at a time."""
+
+    def __init__(self, held: object) -> None:
+        self._child = subprocess.Popen(  # noqa: S603 - this interpreter, running linkwell's module
+            [sys.executable, "-c", f"import {__name__} as w; w.serve_pipes()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self._send: IO[bytes] = self._child.stdin  # type: ignore[assignment]
+        self._receive: IO[bytes] = self._child.stdout  # type: ignore[assignment]
+        self.alive = True
+        self._write(sys.path)  # first, so that the input's own modules can be found
+        self._write(held)
+
+    def _write(self, message: object) -> None:
+        try:
+            pickle.dump(message, self._send, protocol=pickle.HIGHEST_PROTOCOL)
+            self._send.flush()
+        except (OSError, ValueError) as error:  # the worker is gone, or stopped: a closed pipe
+            self._died(error)
+
+    def _died(self, cause: BaseException | None) -> NoReturn:
+        self.alive = False
+        raise LinkwellError(
+            "a worker process stopped unexpectedly (out of memory?)",
+            hint="run again with fewer workers",
+        ) from cause
+
+    def run(self, job: Callable[[Held, Task], Result], task: Task) -> Result:
+        """``job(held, task)`` in the worker; its error, if it raised one, raised here."""
+        if not self.alive:
+            self._died(None)
+        self._write((job, task))
+        try:
+            failed, value = pickle.load(self._receive)  # noqa: S301 - our own child's answer
+        except (EOFError, OSError, ValueError, pickle.UnpicklingError) as error:
+            self._died(error)
+        if failed:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    def stop(self, *, kill: bool) -> None:
+        """End the worker: tell it to stop (it exits at the end of its input) or kill it."""
+        self.alive = False
+        if kill:
+            self._child.kill()
+        for pipe in (self._send, self._receive):
+            with contextlib.suppress(OSError):  # a pipe the dead worker already broke
+                pipe.close()
+        try:
+            self._child.wait(timeout=_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._child.kill()
+            self._child.wait()
+
+
+class Workers(Generic[Held]):
+    """Runs jobs over one shared input on ``count`` processes, or in this one if ``count`` is 1.
+
+    Use as a context manager: leaving it stops the workers, killing them after an error.
+    """
+
+    def __init__(self, held: Held, count: int) -> None:
+        if count < 1:
+            raise InternalError("a pool of workers needs at least one worker")
+        self._held = held
+        self._idle: queue.SimpleQueue[_Process] = queue.SimpleQueue()
+        self._processes: list[_Process] = []
+        if count > 1:
+            self._threads = ThreadPoolExecutor(max_workers=count)
+            for _ in range(count):
+                process = _Process(held)
+                self._processes.append(process)
+                self._idle.put(process)
+
+    def map(self, job: Callable[[Held, Task], Result], tasks: Sequence[Task]) -> list[Result]:
+        """``job(held, task)`` for every task, in the tasks' order."""
+        if not self._processes or len(tasks) < 2:  # noqa: PLR2004 - one task gains nothing
+            return [job(self._held, task) for task in tasks]
+
+        def run(task: Task) -> Result:
+            process = self._idle.get()
+            try:
+                return process.run(job, task)
+            finally:
+                self._idle.put(process)
+
+        return list(self._threads.map(run, tasks))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        for process in self._processes:
+            process.stop(kill=kind is not None)
+        if self._processes:
+            self._threads.shutdown(wait=True, cancel_futures=True)
+
+
+def _serve(receive: IO[bytes], send: IO[bytes]) -> None:
+    """A worker's life: the shared input, then a job and task at a time until the input ends."""
+    sys.path[:] = pickle.load(receive)  # noqa: S301 - from the process that started this one
+    held = pickle.load(receive)  # noqa: S301 - as above
+    while True:
+        try:
+            job, task = pickle.load(receive)  # noqa: S301 - as above
+        except EOFError:
+            return
+        try:
+            answer: tuple[bool, object] = (False, job(held, task))
+        except Exception as error:  # noqa: BLE001 - every failure goes back to the caller
+            answer = (True, error)
+        try:
+            data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - an error that cannot cross a pipe
+            data = pickle.dumps((True, InternalError("a worker's error could not be passed on")))
+        send.write(data)
+        send.flush()
+
+
+def serve_pipes() -> None:
+    """A worker process's main: tasks on standard input, answers on standard output.
+
+    Anything a job prints goes to standard error instead, where it cannot garble an answer.
+    """
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    _serve(sys.stdin.buffer, answers)

@@ -1,0 +1,69 @@
+"""Worker processes: results in the tasks' order, the same as in this process, failures named."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from linkwell.analysis.workers import Workers, available_cores
+from linkwell.errors import InternalError, LinkwellError, StorageError
+
+
+def _scaled(held: int, task: int) -> tuple[int, int]:
+    return held * task, os.getpid()
+
+
+def _refuse(held: int, task: int) -> int:
+    if task == 3:
+        raise StorageError("the third task fails", file="three.parquet", row=3, field="x")
+    return task
+
+
+def _die(held: int, task: int) -> int:
+    if task == 1:
+        os._exit(1)
+    return task
+
+
+def test_results_come_back_in_the_tasks_order_from_other_processes() -> None:
+    with Workers(10, 2) as pool:
+        found = pool.map(_scaled, list(range(20)))
+    assert [value for value, _ in found] == [10 * task for task in range(20)]
+    assert os.getpid() not in {pid for _, pid in found}
+
+
+def test_one_worker_runs_the_same_jobs_in_this_process() -> None:
+    with Workers(10, 1) as pool:
+        found = pool.map(_scaled, list(range(5)))
+    assert found == [(10 * task, os.getpid()) for task in range(5)]
+
+
+def test_a_single_task_is_run_here_even_with_workers() -> None:
+    with Workers(3, 2) as pool:
+        assert pool.map(_scaled, [7]) == [(21, os.getpid())]
+        assert pool.map(_scaled, []) == []
+
+
+def test_an_error_in_a_worker_reaches_the_caller_whole() -> None:
+    with pytest.raises(StorageError) as caught, Workers(0, 2) as pool:
+        pool.map(_refuse, list(range(6)))
+    assert (caught.value.file, caught.value.row, caught.value.field) == ("three.parquet", 3, "x")
+
+
+def test_a_worker_that_dies_is_reported_with_what_to_do() -> None:
+    with (
+        pytest.raises(LinkwellError, match="stopped unexpectedly") as caught,
+        Workers(0, 2) as pool,
+    ):
+        pool.map(_die, list(range(4)))
+    assert caught.value.hint == "run again with fewer workers"
+
+
+def test_a_pool_needs_a_worker() -> None:
+    with pytest.raises(InternalError):
+        Workers(0, 0)
+
+
+def test_the_cores_available_are_counted() -> None:
+    assert 1 <= available_cores() <= (os.cpu_count() or 1)
