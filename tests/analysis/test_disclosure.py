@@ -443,3 +443,30 @@ def test_the_audit_needs_a_worker() -> None:
     system, _ = _row_table([2, 30], [40, 20])
     with pytest.raises(ConfigError, match="at least one worker"):
         protect(system, POLICY, weighted=False, workers=0)
+
+
+def test_a_cell_a_task_finds_unbounded_comes_back_certified() -> None:
+    # With every count withheld nothing bounds a cell: its programme is unbounded and moves no
+    # interval, so the certificate must travel on its own, or the cell would be audited forever.
+    system, _ = _row_table([2, 30, 4], [40, 20, 35])
+    cells = np.arange(len(system), dtype=np.int64)
+    state = disclosure._State(
+        width=float(POLICY.threshold),
+        unknown=np.ones(len(system), dtype=np.bool_),
+        certified=np.zeros(len(system), dtype=np.bool_),
+        low=system.count.astype(float),
+        high=system.count.astype(float),
+        codes=np.ones(len(system), dtype=np.int8),
+        cost=system.cost.astype(float),
+        count=system.count,
+    )
+    programme = disclosure._programme(system, disclosure._Relations.of(system), state, cells)
+    truth = system.count.astype(float)
+    layout = disclosure._GroupLayout.of(disclosure._Groups.of(system), programme, truth)
+    held = disclosure._Component.of(programme, layout, truth, state.width)
+    judge = disclosure._Task(disclosure._Step.JUDGE, 0, np.array([0, 1], dtype=np.int64))
+    with Workers(held, 1) as pool:
+        disclosure._in_waves(state, cells, pool, [judge])
+    assert state.certified[:2].tolist() == [True, True]
+    assert state.low[:2].tolist() == truth[:2].tolist()
+    assert state.high[:2].tolist() == truth[:2].tolist()

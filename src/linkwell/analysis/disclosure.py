@@ -794,6 +794,8 @@ class _Found:
     moved: NDArray[np.int64]
     low: NDArray[np.float64]
     high: NDArray[np.float64]
+    certified: NDArray[np.int64]
+    """Every cell the task certified (one a programme found unbounded moved no interval)."""
     programmes: int
     proofs: tuple[tuple[_Programme, OptimizeResult], ...]
     """Per cell proved unprotected: the relaxed programme and its maximisation result."""
@@ -803,9 +805,8 @@ class _Found:
 def _run_task(component: _Component, task: _Task) -> _Found:
     """Run ``task`` over ``component`` (in a worker process, or in this one)."""
     programme, layout, truth = component.programme, component.layout, component.truth
-    state = component.state(
-        np.unpackbits(task.certified, count=truth.size).astype(np.bool_, copy=False)
-    )
+    before = np.unpackbits(task.certified, count=truth.size).astype(np.bool_)
+    state = component.state(before.copy())
     proofs: list[tuple[_Programme, OptimizeResult]] = []
     undecided: list[int] = []
     if task.step is _Step.JUDGE:
@@ -837,6 +838,7 @@ def _run_task(component: _Component, task: _Task) -> _Found:
         moved,
         state.low[moved],
         state.high[moved],
+        np.flatnonzero(state.certified & ~before),
         state.programmes,
         tuple(proofs),
         np.asarray(undecided, dtype=np.int64),
@@ -862,6 +864,7 @@ def _in_waves(
         ]
         for finding in pool.map(_run_task, wave):
             _widen(state, cells[finding.moved], finding.low, finding.high)
+            state.certified[cells[finding.certified]] = True
             state.programmes += finding.programmes
             found.append(finding)
     return found
