@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -24,6 +25,10 @@ def _die(held: int, task: int) -> int:
     if task == 1:
         os._exit(1)
     return task
+
+
+def _ignores_interrupts(held: int, task: int) -> tuple[bool, int]:
+    return signal.getsignal(signal.SIGINT) is signal.SIG_IGN, os.getpid()
 
 
 def test_results_come_back_in_the_tasks_order_from_other_processes() -> None:
@@ -58,6 +63,14 @@ def test_a_worker_that_dies_is_reported_with_what_to_do() -> None:
     ):
         pool.map(_die, list(range(4)))
     assert caught.value.hint == "run again with fewer workers"
+
+
+def test_workers_leave_an_interrupt_to_the_caller() -> None:
+    # Ctrl-C reaches every process of the terminal's group; the caller stops its workers.
+    with Workers(0, 2) as pool:
+        found = pool.map(_ignores_interrupts, [1, 2, 3])
+    assert all(ignored for ignored, _ in found)
+    assert os.getpid() not in {pid for _, pid in found}
 
 
 def test_a_pool_needs_a_worker() -> None:

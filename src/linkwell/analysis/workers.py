@@ -19,6 +19,7 @@ import contextlib
 import os
 import pickle
 import queue
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -174,8 +175,10 @@ def _serve(receive: IO[bytes], send: IO[bytes]) -> None:
 def serve_pipes() -> None:
     """A worker process's main: tasks on standard input, answers on standard output.
 
-    Anything a job prints goes to standard error instead, where it cannot garble an answer.
+    Anything a job prints goes to standard error instead, where it cannot garble an answer. An
+    interrupt from the terminal is left to the process that started this one, which stops it.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     _serve(sys.stdin.buffer, answers)
