@@ -103,7 +103,10 @@ def test_a_package_accepted_under_another_suffix_is_a_replay(
     first = _send(tmp_path, shared)
     receive_from(FolderMailbox(shared, "nrs"), dirs=dirs, accept=FakeAcceptor())
     again = first.with_suffix(".pkg")
-    again.write_bytes(first.read_bytes()[:-1] + b"x")  # other bytes, same package id
+    data = first.read_bytes()
+    # other bytes, same package id (the last byte flipped: a byte set to "x" already was one
+    # time in 256, and the copy was then refused as a duplicate, not a replay)
+    again.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
     FolderMailbox(shared, "ipsos", suffix=".pkg").deliver(again, to="nrs")
     accept = FakeAcceptor()
     report = receive_from(FolderMailbox(shared, "nrs", suffix=".pkg"), dirs=dirs, accept=accept)
