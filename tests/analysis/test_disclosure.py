@@ -470,3 +470,21 @@ def test_a_cell_a_task_finds_unbounded_comes_back_certified() -> None:
     assert state.certified[:2].tolist() == [True, True]
     assert state.low[:2].tolist() == truth[:2].tolist()
     assert state.high[:2].tolist() == truth[:2].tolist()
+
+
+@given(st.lists(st.permutations(range(12)).map(lambda cells: cells[:5]), min_size=1, max_size=30))
+@settings(max_examples=50, deadline=None)
+def test_each_relation_names_its_total_and_its_two_sides(relations: list[list[int]]) -> None:
+    # Each relation: a total and four distinct parts (one recorded twice is kept once), and an
+    # inclusion of the total in the first part.
+    b = CellSystemBuilder()
+    for cell in range(12):
+        b.cell((_YES, (("school", f"S{cell}"),)), 0)
+    for total, *parts in relations:
+        b.equal(total, parts)
+        b.at_most(total, parts[0])
+    system = b.build()
+    seen = list(dict.fromkeys((total, tuple(sorted(parts))) for total, *parts in relations))
+    assert disclosure._column_of_sign(system.eq, 1).tolist() == [total for total, _ in seen]
+    assert disclosure._column_of_sign(system.le, 1).tolist() == [r[0] for r in relations]
+    assert disclosure._column_of_sign(system.le, -1).tolist() == [r[1] for r in relations]
