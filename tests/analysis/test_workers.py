@@ -7,6 +7,7 @@ import signal
 
 import pytest
 
+from linkwell.analysis import workers
 from linkwell.analysis.workers import Workers, available_cores
 from linkwell.errors import InternalError, LinkwellError, StorageError
 
@@ -71,6 +72,23 @@ def test_workers_leave_an_interrupt_to_the_caller() -> None:
         found = pool.map(_ignores_interrupts, [1, 2, 3])
     assert all(ignored for ignored, _ in found)
     assert os.getpid() not in {pid for _, pid in found}
+
+
+def test_workers_started_before_a_failure_are_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[workers._Process] = []
+    hold = workers._Process.hold
+
+    def refused(process: workers._Process, held: object) -> None:
+        started.append(process)
+        if len(started) == 2:
+            raise StorageError("the input cannot be sent")
+        hold(process, held)
+
+    monkeypatch.setattr(workers._Process, "hold", refused)
+    with pytest.raises(StorageError):
+        Workers(0, 3)
+    assert len(started) == 2
+    assert all(process._child.poll() is not None for process in started)
 
 
 def test_a_pool_needs_a_worker() -> None:

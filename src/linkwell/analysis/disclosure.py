@@ -315,11 +315,11 @@ def _capacity_pass(relations: _Relations, state: _State, count: NDArray[np.int64
 
 
 def _column_of_sign(matrix: sparse.csr_matrix, sign: int) -> NDArray[np.int64]:
-    """Per relation, the cell of its one coefficient of ``sign`` (a sum's total, an inclusion's
-    small or big side); 0 for a relation without one, which has nothing to give room to.
+    """Per relation, the cell of its one coefficient of ``sign``, or 0 if it has none.
 
-    Read from the stored entries at once: scipy's row-wise ``argmax`` loops over the rows in
-    Python, seconds for a national release's million relations.
+    A sum's total has the coefficient 1, an inclusion's small side 1 and its big side -1. Read
+    from the stored entries at once: scipy's row-wise ``argmax`` loops over the rows in Python,
+    seconds for a national release's million relations.
     """
     entries = matrix.tocoo()
     signed = np.sign(entries.data) == sign

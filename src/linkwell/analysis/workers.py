@@ -49,7 +49,7 @@ def available_cores() -> int:
 class _Process:
     """One worker interpreter, given the shared input once, then one job and task at a time."""
 
-    def __init__(self, held: object) -> None:
+    def __init__(self) -> None:
         self._child = subprocess.Popen(  # noqa: S603 - this interpreter, running linkwell's module
             [sys.executable, "-c", f"import {__name__} as w; w.serve_pipes()"],
             stdin=subprocess.PIPE,
@@ -58,6 +58,9 @@ class _Process:
         self._send: IO[bytes] = self._child.stdin  # type: ignore[assignment]
         self._receive: IO[bytes] = self._child.stdout  # type: ignore[assignment]
         self.alive = True
+
+    def hold(self, held: object) -> None:
+        """Give the worker the input every job shares (and this interpreter's module path)."""
         self._write(sys.path)  # first, so that the input's own modules can be found
         self._write(held)
 
@@ -117,10 +120,15 @@ class Workers(Generic[Held]):
         self._processes: list[_Process] = []
         if count > 1:
             self._threads = ThreadPoolExecutor(max_workers=count)
-            for _ in range(count):
-                process = _Process(held)
-                self._processes.append(process)
-                self._idle.put(process)
+            try:
+                for _ in range(count):  # all started before any is given the input: their
+                    self._processes.append(_Process())  # start-ups overlap
+                for process in self._processes:
+                    process.hold(held)
+                    self._idle.put(process)
+            except BaseException:
+                self.__exit__(*sys.exc_info())
+                raise
 
     def map(self, job: Callable[[Held, Task], Result], tasks: Sequence[Task]) -> list[Result]:
         """``job(held, task)`` for every task, in the tasks' order."""
