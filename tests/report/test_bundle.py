@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from xlsxwriter import Workbook
 
 from linkwell.analysis import Analysis
 from linkwell.config import DisclosurePolicy
@@ -203,3 +204,20 @@ def test_a_table_longer_than_a_sheet_continues_on_the_next(
     assert found == expected
     school = book["prevalence-school"]
     assert len(list(school.iter_rows())) <= 40
+
+
+def test_text_in_the_workbook_stays_text(tmp_path: Path) -> None:
+    # A school code reaches the tables as a label; a provider's "=HYPERLINK(...)" must be shown
+    # to the reader, not run by the spreadsheet, and an address must not become a link.
+    path = tmp_path / "book.xlsx"
+    row = ['=HYPERLINK("https://example.org","S1")', "https://example.org", "+1", 5, 2.5, None]
+    book = Workbook(str(path), workbook._OPTIONS)
+    workbook._Sheets(book).table("t", "Title", "A note.", ["a", "b", "c", "n", "x", "z"], [row])
+    book.close()
+    sheet = load_workbook(path)["t"]
+    cells = sheet[4]
+    assert [cell.value for cell in cells] == row
+    assert [cell.data_type for cell in cells[:5]] == ["s", "s", "s", "n", "n"]
+    assert all(cell.hyperlink is None for cell in cells)
+    assert sheet["A1"].font.b
+    assert sheet["A3"].font.b
