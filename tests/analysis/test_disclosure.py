@@ -278,19 +278,7 @@ def test_property_neighbourhood_programmes_bracket_the_whole(
     )
     if not unknown.any():
         return
-    state = disclosure._State(
-        width=float(POLICY.threshold),
-        unknown=unknown,
-        certified=np.zeros(len(system), dtype=np.bool_),
-        low=system.count.astype(float),
-        high=system.count.astype(float),
-        codes=np.zeros(len(system), dtype=np.int8),
-        cost=system.cost.astype(float),
-        count=system.count,
-    )
-    relations = disclosure._Relations.of(system)
-    cells = np.flatnonzero(unknown).astype(np.int64)
-    whole = disclosure._programme(system, relations, state, cells)
+    _, whole, cells = _withholding(system, unknown)
     position = data.draw(st.integers(0, cells.size - 1))
     inside = np.zeros(cells.size, dtype=np.bool_)
     inside[position] = True
@@ -315,7 +303,13 @@ def _withheld_programme(
     system: CellSystem, depths: tuple[int, ...] = (1, 2)
 ) -> tuple[disclosure._State, disclosure._Programme, np.ndarray]:
     """The audit's state and programme with :func:`_withheld_parts` withheld, and their cells."""
-    unknown = _withheld_parts(system, depths)
+    return _withholding(system, _withheld_parts(system, depths))
+
+
+def _withholding(
+    system: CellSystem, unknown: np.ndarray
+) -> tuple[disclosure._State, disclosure._Programme, np.ndarray]:
+    """The audit's state and programme with the cells ``unknown`` withheld, and those cells."""
     cells = np.flatnonzero(unknown).astype(np.int64)
     state = disclosure._State(
         width=float(POLICY.threshold),
@@ -449,18 +443,7 @@ def test_a_cell_a_task_finds_unbounded_comes_back_certified() -> None:
     # With every count withheld nothing bounds a cell: its programme is unbounded and moves no
     # interval, so the certificate must travel on its own, or the cell would be audited forever.
     system, _ = _row_table([2, 30, 4], [40, 20, 35])
-    cells = np.arange(len(system), dtype=np.int64)
-    state = disclosure._State(
-        width=float(POLICY.threshold),
-        unknown=np.ones(len(system), dtype=np.bool_),
-        certified=np.zeros(len(system), dtype=np.bool_),
-        low=system.count.astype(float),
-        high=system.count.astype(float),
-        codes=np.ones(len(system), dtype=np.int8),
-        cost=system.cost.astype(float),
-        count=system.count,
-    )
-    programme = disclosure._programme(system, disclosure._Relations.of(system), state, cells)
+    state, programme, cells = _withholding(system, np.ones(len(system), dtype=np.bool_))
     truth = system.count.astype(float)
     layout = disclosure._GroupLayout.of(disclosure._Groups.of(system), programme, truth)
     held = disclosure._Component.of(programme, layout, truth, state.width)
