@@ -33,10 +33,11 @@ withheld are the same whatever the number of workers.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
-from typing import Final
+from typing import Final, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
@@ -446,6 +447,10 @@ class _Programme:
         return _rows_touching(*self.by_cell, positions)
 
 
+_Proof: TypeAlias = tuple[_Programme, OptimizeResult]
+"""A relaxed programme that cannot move a cell by the width, and its maximisation result."""
+
+
 def _programme(
     system: CellSystem, relations: _Relations, state: _State, cells: NDArray[np.int64]
 ) -> _Programme:
@@ -595,17 +600,40 @@ def _judge_each_locally(
 
     Returns the repairs of the cells proved unprotected and which cells none could decide.
     """
-    cells = programme.cells
-    repairs: list[int] = []
-    undecided = np.zeros(cells.size, dtype=np.bool_)
-    for position in np.flatnonzero(~state.certified[cells]):
-        if state.certified[cells[position]]:
+    proofs, left = _judge_in_turn(
+        state,
+        programme,
+        np.flatnonzero(~state.certified[programme.cells]),
+        lambda position: _judge_locally(state, programme, truth, position),
+    )
+    undecided = np.zeros(programme.cells.size, dtype=np.bool_)
+    undecided[left] = True
+    return [_repair_candidate(relations, state, *proof) for proof in proofs], undecided
+
+
+def _judge_in_turn(
+    state: _State,
+    programme: _Programme,
+    positions: NDArray[np.int64],
+    judge: Callable[[int], _Proof | None],
+) -> tuple[list[_Proof], list[int]]:
+    """Judge each of the programme's cells at ``positions`` still uncertified, in turn.
+
+    A judgement that certifies the cells after it spares them theirs. Returns the proofs of
+    the cells found unprotected and the positions of those no judgement could decide.
+    """
+    proofs: list[_Proof] = []
+    undecided: list[int] = []
+    for position in positions.tolist():
+        cell = int(programme.cells[position])
+        if state.certified[cell]:
             continue
-        proof = _judge_locally(state, programme, truth, int(position))
+        proof = judge(position)
         if proof is not None:
-            repairs.append(_repair_candidate(relations, state, *proof))
-        undecided[position] = proof is None and not state.certified[cells[position]]
-    return repairs, undecided
+            proofs.append(proof)
+        elif not state.certified[cell]:
+            undecided.append(position)
+    return proofs, undecided
 
 
 @dataclass(frozen=True)
@@ -811,7 +839,7 @@ class _Found:
     certified: NDArray[np.int64]
     """Every cell the task certified (one a programme found unbounded moved no interval)."""
     programmes: int
-    proofs: tuple[tuple[_Programme, OptimizeResult], ...]
+    proofs: tuple[_Proof, ...]
     """Per cell proved unprotected: the relaxed programme and its maximisation result."""
     undecided: NDArray[np.int64]
 
@@ -821,17 +849,15 @@ def _run_task(component: _Component, task: _Task) -> _Found:
     programme, layout, truth = component.programme, component.layout, component.truth
     before = np.unpackbits(task.certified, count=truth.size).astype(np.bool_)
     state = component.state(before.copy())
-    proofs: list[tuple[_Programme, OptimizeResult]] = []
+    proofs: list[_Proof] = []
     undecided: list[int] = []
     if task.step is _Step.JUDGE:
-        for position in task.aimed.tolist():
-            if state.certified[position]:
-                continue
-            proof = _judge_with_lenders(state, programme, layout, truth, position)
-            if proof is not None:
-                proofs.append(proof)
-            elif not state.certified[position]:
-                undecided.append(position)
+        proofs, undecided = _judge_in_turn(
+            state,
+            programme,
+            task.aimed,
+            lambda position: _judge_with_lenders(state, programme, layout, truth, position),
+        )
     else:
         aimed = np.zeros(truth.size, dtype=np.bool_)
         aimed[task.aimed] = True
@@ -890,7 +916,7 @@ def _judge_with_lenders(
     layout: _GroupLayout,
     truth: NDArray[np.float64],
     position: int,
-) -> tuple[_Programme, OptimizeResult] | None:
+) -> _Proof | None:
     """Certify one cell of a large component, or prove it unprotected, by small programmes.
 
     As :func:`_judge_locally` does, but over the neighbourhoods that suit a component whose sums
@@ -1112,7 +1138,7 @@ def _judge_locally(
     programme: _Programme,
     truth: NDArray[np.float64],
     position: int,
-) -> tuple[_Programme, OptimizeResult] | None:
+) -> _Proof | None:
     """Certify one cell, or prove it unprotected, from programmes over growing neighbourhoods.
 
     Two programmes bracket the whole one around a neighbourhood. The restricted one fixes every
