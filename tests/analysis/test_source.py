@@ -39,6 +39,23 @@ def test_a_missing_column_is_named(tmp_path: Path) -> None:
     assert info.value.hint
 
 
+@pytest.mark.parametrize("column", ["school", "authority"])
+def test_a_code_a_spreadsheet_would_run_is_refused_with_its_row(
+    tmp_path: Path, column: str
+) -> None:
+    """A release whose provider skipped validation cannot put a formula in the tables."""
+    table = make_release_table(20)
+    codes = table.column(column).to_pylist()
+    codes[6] = "=HYPERLINK(1)"
+    table = table.set_column(table.schema.get_field_index(column), column, pa.array(codes))
+    pq.write_table(table, tmp_path / "r.parquet")
+    with pytest.raises(ValidationError) as info:
+        _prepare(tmp_path / "r.parquet")
+    assert (info.value.field, info.value.row) == (column, 7)
+    assert info.value.hint
+    assert "HYPERLINK" not in str(info.value) + repr(info.value.__dict__)
+
+
 def test_empty_and_unreadable_releases(tmp_path: Path) -> None:
     pq.write_table(make_release_table(5).slice(0, 0), tmp_path / "empty.parquet")
     with pytest.raises(ValidationError, match="no rows"):

@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from linkwell.errors import SchemaError
 from linkwell.schema import load_dataset, parse_dataset
-from linkwell.schema.rules import Rule, build_checks, derived_order, problems_sql, sql_type
+from linkwell.schema.rules import (
+    CODE_PATTERN,
+    Rule,
+    build_checks,
+    derived_order,
+    problems_sql,
+    sql_type,
+)
 
 from ._authority import AUTHORITY
 
@@ -97,3 +107,25 @@ def test_problems_sql_lists_failed_ids_only() -> None:
     assert listed.count("CASE WHEN") == 2
     assert listed.endswith("x -> x IS NOT NULL) ELSE []::INTEGER[] END")
     assert problems_sql(()) == "[]::INTEGER[]"
+
+
+def _spreadsheet_safe(code: str) -> bool:
+    """The rule in words: no ASCII control character, and no formula's first character."""
+    return code[:1] not in ("=", "+", "-", "@") and not any(
+        ord(c) < 32 or ord(c) == 127 for c in code
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=12))
+def test_the_code_pattern_is_the_rule_in_words(code: str) -> None:
+    found = duckdb.execute("SELECT regexp_full_match(?, ?)", [code, CODE_PATTERN]).fetchone()
+    assert found == (_spreadsheet_safe(code),)
+
+
+def test_code_fields_are_checked_for_formulas() -> None:
+    kinds = {(c.field, c.rule) for c in build_checks(AUTHORITY)}
+    assert ("school", Rule.CODE_FORMAT) in kinds
+    assert not [
+        c for c in build_checks(AUTHORITY) if c.rule is Rule.CODE_FORMAT and c.field != "school"
+    ]

@@ -236,6 +236,21 @@ def test_numbers_in_many_spellings(tmp_path: Path) -> None:
     assert {r["simd_decile"] for r in pq.read_table(result.accepted).to_pylist()} == {3}
 
 
+def test_a_code_a_spreadsheet_would_run_is_quarantined_without_quoting_it(
+    tmp_path: Path,
+) -> None:
+    """School codes become the report's row labels: ``=...`` would be a live formula there."""
+    codes = ["5237521", '=HYPERLINK("http://x")', "+4471", "-12", "@SUM(A1)", "S1\tB", "A-1"]
+    rows = [clean_row(make_id(n), school=c) for n, c in enumerate(codes, start=1)]
+    result = run(write_csv(tmp_path / "c.csv", rows))
+    assert quarantine(result) == Counter((n, "school", "code-format") for n in (2, 3, 4, 5, 6))
+    accepted = {r["school"] for r in pq.read_table(result.accepted).to_pylist()}
+    assert accepted == {"5237521", "A-1"}
+    data = result.quarantine.read_bytes() + result.quarantine_csv.read_bytes()
+    assert b"HYPERLINK" not in data
+    assert b"4471" not in data
+
+
 def test_every_row_quarantined_still_writes_outputs(tmp_path: Path) -> None:
     rows = [clean_row("12345"), clean_row("67890")]
     result = run(write_csv(tmp_path / "bad.csv", rows))

@@ -22,6 +22,7 @@ from linkwell.errors import LinkwellError, ReadError, SeparationError, Validatio
 from linkwell.schema import load_dataset
 from linkwell.schema.areas import UrbanRuralFold, simd_quintile_sql
 from linkwell.schema.release import AUTHORITY_LINKED, FORBIDDEN_COLUMNS, SURVEY
+from linkwell.schema.rules import CODE_PATTERN
 from linkwell.schema.scoring import score_query
 
 __all__ = ["ANALYSIS_TABLE", "REQUIRED_COLUMNS", "PreparedRelease", "Weighting", "prepare_release"]
@@ -103,6 +104,32 @@ def _check_columns(path: Path, columns: list[str]) -> None:
             )
 
 
+def _check_labels(engine: Engine, path: Path) -> None:
+    """Refuse an authority or school code that a spreadsheet would run as a formula.
+
+    The codes become the published tables' row labels. Providers' validation refuses such codes
+    (:data:`~linkwell.schema.rules.CODE_PATTERN`); they are checked again here because the
+    tables are published and a release is built from what every provider sent.
+    """
+    for column in ("authority", "school"):
+        first = engine.scalar(
+            "SELECT min(file_row_number) + 1 FROM read_parquet($path, file_row_number = true) "
+            f"WHERE NOT regexp_full_match(CAST({quote_ident(column)} AS VARCHAR), $pattern)",
+            {"path": str(path), "pattern": CODE_PATTERN},
+            purpose="check the release's codes",
+        )
+        if first is not None:
+            raise ValidationError(
+                "a code in the release starts with =, +, - or @ or holds a control character, "
+                "which a spreadsheet would run as a formula in the published tables",
+                file=path,
+                row=int(first),
+                field=column,
+                hint="do not publish from this release; ask the provider of the code to correct "
+                "it and the linker to issue the release again",
+            )
+
+
 def _resolutions(
     columns: list[str],
 ) -> tuple[Literal["decile", "quintile"] | None, UrbanRuralFold | None]:
@@ -169,6 +196,7 @@ def prepare_release(engine: Engine, path: Path, policy: DisclosurePolicy) -> Pre
         raise ValidationError(
             "the release has no rows", file=path, hint="check that the linkage produced a release"
         )
+    _check_labels(engine, path)
     instruments = []
     seen: set[str] = set()
     for dataset_id in ("survey-secondary", "survey-primary"):

@@ -19,6 +19,7 @@ from linkwell.schema.definitions import DatasetDef, FieldDef, FieldType, RuleDef
 from linkwell.schema.ids import ID_PATTERN, damm_sql
 
 __all__ = [
+    "CODE_PATTERN",
     "DUPLICATE_IDS",
     "Check",
     "Rule",
@@ -33,6 +34,12 @@ __all__ = [
 DUPLICATE_IDS: Final = "_duplicate_ids"
 """Name of the one-column relation of survey IDs found on more than one row."""
 
+CODE_PATTERN: Final = r"[^=+@[:cntrl:]-][^[:cntrl:]]*"
+"""What a ``code`` field's text may be (RE2, whole value): no control character, and not starting
+with ``=``, ``+``, ``-`` or ``@``, which a spreadsheet opening a published table reads as the
+start of a formula. School and authority codes become the report's row labels, so a code such as
+``=HYPERLINK(...)`` would otherwise run in every reader's spreadsheet."""
+
 _INTEGER: Final = r"[+-]?[0-9]+(\.0*)?"
 _NUMBER: Final = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
 
@@ -45,6 +52,7 @@ class Rule(StrEnum):
     NOT_NUMBER = "not-number"
     NOT_YES_NO = "not-yes-no"
     UNKNOWN_CODE = "unknown-code"
+    CODE_FORMAT = "code-format"
     OUT_OF_RANGE = "out-of-range"
     ID_FORMAT = "id-format"
     ID_CHECK_DIGIT = "id-check-digit"
@@ -201,6 +209,11 @@ def _field_checks(field: FieldDef) -> list[_Found]:
             f"{name!r} is not one of its codes ({', '.join(codes)}); map the provider's code "
             "to one of them",
             f"{present} AND {text} NOT IN ({listed})")  # fmt: skip
+    if field.type is FieldType.CODE:
+        add(Rule.CODE_FORMAT,
+            f"{name!r} starts with =, +, - or @ or holds a control character, which a "
+            "spreadsheet would run as a formula; give the code as letters and digits",
+            f"{present} AND NOT regexp_full_match({text}, '{CODE_PATTERN}')")  # fmt: skip
     if field.type is FieldType.ID:
         pattern = ID_PATTERN.pattern.removeprefix("^").removesuffix("$")
         add(Rule.ID_FORMAT, f"{name!r} is not a survey ID: it must be 10 digits, the first not 0",
