@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
@@ -89,6 +90,26 @@ def test_a_source_with_no_rows_still_appears_with_zeros(
     assert result.counts["la"]["keyed"] == 0
 
 
+@pytest.mark.parametrize("fault", ["repeated", "missing"])
+def test_a_package_with_bad_row_references_is_refused_before_any_id_is_issued(
+    tmp_path: Path, open_vault: tuple[Engine, Vault], fault: str
+) -> None:
+    engine, vault = open_vault
+    ids = issue_ids(6).tolist()
+    files = _files(tmp_path, ids[:4], ids)
+    authority = pq.read_table(files[1].path)
+    refs = authority.column("row_ref").to_pylist()
+    refs[3] = refs[1] if fault == "repeated" else None
+    pq.write_table(authority.set_column(0, "row_ref", pa.array(refs, pa.string())), files[1].path)
+    with pytest.raises(ValidationError, match="row references") as info:
+        _run(engine, vault, tmp_path, files)
+    assert info.value.field == "row_ref"
+    assert "'la'" in (info.value.hint or "")
+    assert not any(i in str(info.value) for i in ids)
+    assert engine.scalar("SELECT count(*) FROM vault.persons", purpose="test") == 0
+    assert not (tmp_path / "key.parquet").exists()
+
+
 def test_no_survey_identifiers_is_refused(tmp_path: Path, open_vault: tuple[Engine, Vault]) -> None:
     engine, vault = open_vault
     only = write_identifiers(tmp_path / "a.parquet", ["1"])
@@ -96,15 +117,24 @@ def test_no_survey_identifiers_is_refused(tmp_path: Path, open_vault: tuple[Engi
         _run(engine, vault, tmp_path, [IdentifierFile("la", SourceKind.AUTHORITY, only)])
 
 
+_WITHHELD = ("withheld-not-participant", "withheld-survey-excluded")
+
+
 @settings(max_examples=25)
 @given(
     n=st.integers(1, 60),
-    mess=st.tuples(st.integers(0, 5), st.integers(0, 5), st.integers(0, 10), st.integers(0, 10)),
+    mess=st.tuples(
+        st.integers(0, 5),
+        st.integers(0, 5),
+        st.integers(0, 10),
+        st.integers(0, 10),
+        st.integers(0, 5),
+    ),
 )
 def test_every_row_is_accounted_for(
-    tmp_path_factory: pytest.TempPathFactory, n: int, mess: tuple[int, int, int, int]
+    tmp_path_factory: pytest.TempPathFactory, n: int, mess: tuple[int, int, int, int, int]
 ) -> None:
-    typos, dups, absent, outsiders = mess
+    typos, dups, absent, outsiders, authority_dups = mess
     typos, dups = min(typos, n), min(dups, n)
     tmp = tmp_path_factory.mktemp("prop")
     identity = new_identity("nrs", Role.INDEXER)
@@ -113,6 +143,7 @@ def test_every_row_is_accounted_for(
     surveyed, others = ids[:n], ids[n:]
     survey = surveyed + [_typo(i) for i in surveyed[:typos]] + surveyed[:dups]
     authority = surveyed[absent:] + others
+    authority += authority[:authority_dups]  # a child on two rows of the authority's file
     with Engine() as engine:
         vault = Vault(engine, tmp, read_secrets(tmp / "secrets.age", identity), create=True)
         result = _run(engine, vault, tmp, _files(tmp, list(survey), list(authority)))
@@ -122,7 +153,10 @@ def test_every_row_is_accounted_for(
     assert s["rows"] == len(survey) == s["keyed"] + s["invalid-id"] + s["duplicate"]
     assert s["keyed"] == len(keyed_survey) == s["matched"] + s["survey-only"]
     assert s["invalid-id"] == typos
-    assert a["rows"] == a["keyed"] + a["withheld-not-participant"] + a["withheld-survey-excluded"]
-    assert a["withheld-not-participant"] == len(others)
-    assert a["keyed"] == len([i for i in surveyed[absent:] if i not in duplicated])
+    on_authority = {i: authority.count(i) for i in set(authority)}
+    keyed_authority = [i for i in keyed_survey if on_authority.get(i) == 1]
+    assert s["matched"] == a["matched"] == a["keyed"] == len(keyed_authority)
+    assert a["duplicate"] == sum(c for c in on_authority.values() if c > 1)
+    assert a["rows"] == sum(a[status] for status in ("keyed", "duplicate", *_WITHHELD))
+    assert a["withheld-not-participant"] == len([i for i in others if on_authority[i] == 1])
     assert result.key_rows == s["keyed"] + a["keyed"]

@@ -78,7 +78,9 @@ def build_linkage_key(
             "identifiers package first",
         )
     _classify(engine, vault, files)
-    keyed = "(SELECT DISTINCT id_hmac FROM classified WHERE status = 'keyed' AND kind = 'survey')"
+    counts = _report(engine, report_dest, files)
+    # A keyed survey row is its child's only survey row: its HMACs are distinct already.
+    keyed = "(SELECT id_hmac FROM classified WHERE status = 'keyed' AND kind = 'survey')"
     assigned = vault.assign(keyed, project=project, wave=wave, longitudinal=longitudinal)
     ids = ["link_id", "longitudinal_id"] if longitudinal else ["link_id"]
     key_rows = engine.copy_to_parquet(
@@ -88,7 +90,6 @@ def build_linkage_key(
         key_dest,
         purpose="write the linkage key",
     )
-    counts = _report(engine, report_dest, files)
     keyed_total = sum(c.get(RowStatus.KEYED.value, 0) for c in counts.values())
     if key_rows != keyed_total:
         raise ValidationError("the key lost rows while looking up link IDs; nothing was issued")
@@ -96,7 +97,7 @@ def build_linkage_key(
 
 
 def _classify(engine: Engine, vault: Vault, files: Sequence[IdentifierFile]) -> None:
-    """Materialise ``classified``: every identifiers row with its child's HMAC and its status.
+    """Materialise ``classified``: every identifiers row, its child's HMAC, status and match.
 
     One pass groups the rows by ID: each distinct ID is checked once, however many rows carry
     it, and the same grouping counts each ID's survey and authority rows, which is all that
@@ -104,6 +105,11 @@ def _classify(engine: Engine, vault: Vault, files: Sequence[IdentifierFile]) -> 
     survey row) are given an HMAC: a child who did not take part, or whose survey rows are
     excluded, is never hashed under the vault's key, and the HMAC's two SHA-256 passes, the
     costliest work per value, run for those children only. Only HMACs leave the query.
+
+    A keyed row is *matched* when its child has keyed rows from both kinds of source. A keyed
+    authority row always is (its child has exactly one keyed survey row); a keyed survey row is
+    when its child has exactly one authority row, which is then keyed too (more would all be
+    duplicates). So the counts decide it, with no second look at the keyed rows.
     """
     selects, params = [], dict(vault.hmac_params)
     for index, item in enumerate(files):
@@ -136,22 +142,12 @@ def _classify(engine: Engine, vault: Vault, files: Sequence[IdentifierFile]) -> 
     engine.execute(
         "CREATE OR REPLACE TEMP TABLE classified AS "
         f"WITH id_rows AS ({' UNION ALL '.join(selects)}), children AS ({children}) "
-        f"SELECT r.source, r.kind, r.row_ref, c.id_hmac, {status} AS status "
+        f"SELECT r.source, r.kind, r.row_ref, c.id_hmac, {status} AS status, "
+        "(r.kind = 'authority' OR c.n_authority = 1) AS matched "
         "FROM id_rows r LEFT JOIN children c USING (unique_id)",
         params,
         purpose="load, key and classify the identifiers",
     )
-    doubled = engine.fetchall(
-        "SELECT source FROM classified GROUP BY source "
-        "HAVING count(*) <> count(DISTINCT row_ref) OR count(row_ref) <> count(*)",
-        purpose="check row references",
-    )
-    if doubled:
-        raise ValidationError(
-            "an identifiers package repeats or omits row references; it was not made by linkwell",
-            field="row_ref",
-            hint=f"ask the provider of source {doubled[0][0]!r} to split and send it again",
-        )
 
 
 def _report(
@@ -160,34 +156,41 @@ def _report(
     """Counts per source: rows, each status, and matched / survey-only for keyed rows.
 
     Every source appears, with zeros where it sent no rows, so that no count goes unexplained.
+    The same pass checks each source's row references (one per row, none repeated), before
+    the vault issues anything.
     """
     statuses = ", ".join(
         f"count(*) FILTER (WHERE status = '{s.value}') AS {quote_ident(s.value)}" for s in RowStatus
     )
-    engine.execute(
-        "CREATE OR REPLACE TEMP TABLE authority_keyed AS "
-        "SELECT DISTINCT id_hmac FROM classified WHERE kind = 'authority' AND status = 'keyed'",
-        purpose="find linked authority rows",
-    )
     sources = pa.table({"source": [f.source for f in files], "kind": [f.kind.value for f in files]})
     engine.register("sources", sources)
-    wide = (
+    engine.execute(
+        "CREATE OR REPLACE TEMP TABLE match_counts AS "
         f"SELECT source, kind, count(row_ref) AS rows, {statuses}, "
-        "count(*) FILTER (WHERE status = 'keyed' "
-        "AND (kind = 'authority' OR a.id_hmac IS NOT NULL)) AS matched, "
-        "count(*) FILTER (WHERE status = 'keyed' AND kind = 'survey' AND a.id_hmac IS NULL) "
-        'AS "survey-only" '
-        "FROM sources LEFT JOIN classified USING (source, kind) "
-        "LEFT JOIN authority_keyed a USING (id_hmac) GROUP BY source, kind"
+        "count(*) FILTER (WHERE status = 'keyed' AND matched) AS matched, "
+        "count(*) FILTER (WHERE status = 'keyed' AND NOT matched) AS \"survey-only\", "
+        "count(status) - count(DISTINCT row_ref) AS refs_missing_or_repeated "
+        "FROM sources LEFT JOIN classified USING (source, kind) GROUP BY source, kind",
+        purpose="count the match report and check row references",
     )
+    doubled = engine.fetchall(
+        "SELECT source FROM match_counts WHERE refs_missing_or_repeated > 0 ORDER BY source",
+        purpose="find repeated row references",
+    )
+    if doubled:
+        raise ValidationError(
+            "an identifiers package repeats or omits row references; it was not made by linkwell",
+            field="row_ref",
+            hint=f"ask the provider of source {doubled[0][0]!r} to split and send it again",
+        )
     measures = ["rows", *(s.value for s in RowStatus), "matched", "survey-only"]
     unpivot = " UNION ALL ".join(
-        f"SELECT source, kind, '{m}' AS measure, {quote_ident(m)} AS count FROM wide"
+        f"SELECT source, kind, '{m}' AS measure, {quote_ident(m)} AS count FROM match_counts"
         for m in measures
     )
     engine.execute(
-        f"CREATE OR REPLACE TEMP TABLE match_report AS WITH wide AS ({wide}) {unpivot}",
-        purpose="count the match report",
+        f"CREATE OR REPLACE TEMP TABLE match_report AS {unpivot}",
+        purpose="lay out the match report",
     )
     engine.copy_to_parquet(
         "SELECT * FROM match_report ORDER BY source, measure", dest, purpose="write match report"
