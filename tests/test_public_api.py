@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 import linkwell
-from linkwell import errors
+from linkwell import analysis, errors
 
 
 def test_all_names_exist() -> None:
@@ -26,3 +28,11 @@ def test_error_renders_location_and_hint() -> None:
         "value out of range", file="a.csv", row=12, field="simd_decile", hint="use 1-10"
     )
     assert str(exc) == "value out of range [a.csv, row 12, field 'simd_decile']. use 1-10"
+
+
+def test_the_analysis_names_exist_and_are_listed() -> None:
+    for name in analysis.__all__:
+        assert getattr(analysis, name) is getattr(analysis, name), name
+    assert dir(analysis) == sorted(analysis.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = analysis.nothing  # type: ignore[attr-defined]

@@ -8,8 +8,9 @@ first use, so a process pays in memory and start-up only for the layers it actua
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from linkwell._exports import on_first_use
 
 if TYPE_CHECKING:
     from linkwell.analysis import (
@@ -239,15 +240,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """Import a public name's module on first use."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        msg = f"module 'linkwell' has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = on_first_use(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

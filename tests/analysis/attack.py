@@ -21,9 +21,9 @@ from scipy import sparse
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
-from linkwell.analysis.analyse import Analysis
 from linkwell.analysis.cells import Pop, PopKey
 from linkwell.analysis.groups import OTHER_SEX, GroupKey
+from linkwell.analysis.pipeline import Analysis
 from linkwell.analysis.tables import ColumnKind
 from linkwell.schema.areas import URBAN_RURAL_FROM_8
 

@@ -265,7 +265,7 @@ def open_policy() -> DisclosurePolicy:
 @pytest.fixture(scope="session")
 def default_analysis(release_path: Path):
     """The synthetic release analysed once under the default policy, shared read-only."""
-    from linkwell.analysis.analyse import analyse
+    from linkwell.analysis.pipeline import analyse
 
     return analyse(release_path, DisclosurePolicy())
 
@@ -309,7 +309,7 @@ def reduced_release_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def reduced_analysis(reduced_release_path: Path):
     """The reduced release analysed once under the default policy."""
-    from linkwell.analysis.analyse import analyse
+    from linkwell.analysis.pipeline import analyse
 
     return analyse(reduced_release_path, DisclosurePolicy())
 

@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from linkwell.analysis.analyse import Analysis
 from linkwell.analysis.cells import Pop, PopKey
 from linkwell.analysis.groups import OTHER_SEX, GroupKey
+from linkwell.analysis.pipeline import Analysis
 from linkwell.config import DisclosurePolicy
 
 acro = pytest.importorskip("acro")

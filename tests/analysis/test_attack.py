@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from linkwell.analysis.analyse import Analysis, analyse
 from linkwell.analysis.cells import CellSystemBuilder, Pop, PopKey
 from linkwell.analysis.disclosure import protect
+from linkwell.analysis.pipeline import Analysis, analyse
 from linkwell.config import DisclosurePolicy
 
 from .attack import Problem, pinned, publication_problem, ranges

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from linkwell.analysis.analyse import Analysis, analyse
+from linkwell.analysis.pipeline import Analysis, analyse
 from linkwell.analysis.tables import ColumnKind, OutputTable, Symbol
 from linkwell.config import DisclosurePolicy
 

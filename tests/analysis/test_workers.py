@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -98,3 +100,20 @@ def test_a_pool_needs_a_worker() -> None:
 
 def test_the_cores_available_are_counted() -> None:
     assert 1 <= available_cores() <= (os.cpu_count() or 1)
+
+
+def test_a_worker_loads_the_audit_without_the_analysis_it_does_not_run() -> None:
+    """Each worker imports the audit's module only: not the statistics, database or readers."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, linkwell.analysis.disclosure; print(' '.join(sorted(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "scipy.optimize" in loaded
+    heavy = ("statsmodels", "duckdb", "pydantic", "linkwell.schema", "linkwell.analysis.cells")
+    assert not [m for m in loaded if m.startswith(heavy)]

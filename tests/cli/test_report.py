@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from linkwell.analysis import pipeline
 from linkwell.analysis.disclosure import Protection, protect
 from linkwell.cli import main
 from tests.analysis.conftest import make_reduced_release
@@ -37,8 +37,7 @@ def test_the_audit_runs_on_the_workers_asked_for(
         asked.append(workers)
         return protect(*args, workers=workers, **options)
 
-    # the module, which the package's ``analyse`` function shadows as an attribute
-    monkeypatch.setattr(importlib.import_module("linkwell.analysis.analyse"), "protect", recorded)
+    monkeypatch.setattr(pipeline, "protect", recorded)
     command = ["report", str(release), "--out", str(tmp_path / "out"), "--workers"]
     result = CliRunner().invoke(main, [*command, "3"])
     assert result.exit_code == 0, result.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
-from linkwell.analysis.analyse import Analysis
+from linkwell.analysis.pipeline import Analysis
 from linkwell.report.charts import heat_map, reach_chart, school_charts, simd_charts
 from linkwell.report.published import TableIndex
 

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
-from typing import Final, TypeAlias
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,12 +45,14 @@ from scipy import sparse
 from scipy.optimize import OptimizeResult, linprog
 from scipy.sparse.csgraph import connected_components
 
-from linkwell.analysis.cells import CellSystem
-from linkwell.analysis.groups import GroupKey
 from linkwell.analysis.workers import Workers, available_cores
-from linkwell.config import DisclosurePolicy
 from linkwell.errors import ConfigError, InternalError
 from linkwell.progress import SILENT, Progress
+
+if TYPE_CHECKING:  # a worker process runs this module without the cell system's dependencies
+    from linkwell.analysis.cells import CellSystem
+    from linkwell.analysis.groups import GroupKey
+    from linkwell.config import DisclosurePolicy
 
 __all__ = [
     "PUBLISHED",

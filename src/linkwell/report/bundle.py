@@ -19,7 +19,7 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict
 
-from linkwell.analysis.analyse import Analysis, analyse
+from linkwell.analysis.pipeline import Analysis, analyse
 from linkwell.config import DisclosurePolicy
 from linkwell.fileio import write_text_atomic
 from linkwell.progress import SILENT, Progress

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 from xml.sax.saxutils import escape, quoteattr
 
-from linkwell.analysis.analyse import Analysis
+from linkwell.analysis.pipeline import Analysis
 from linkwell.report.published import Estimate, TableIndex
 
 __all__ = [

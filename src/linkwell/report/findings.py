@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from linkwell.analysis.analyse import Analysis
 from linkwell.analysis.model import ModelStatus
 from linkwell.analysis.needs import NeedMeasure
+from linkwell.analysis.pipeline import Analysis
 from linkwell.report.published import Estimate, TableIndex
 
 __all__ = ["Finding", "headline_findings"]

@@ -14,8 +14,8 @@ from typing import Final
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from linkwell.analysis.analyse import Analysis
 from linkwell.analysis.disclosure import Rule
+from linkwell.analysis.pipeline import Analysis
 from linkwell.analysis.services import ServiceScope
 from linkwell.analysis.tables import ColumnKind, LogEntry, OutputTable
 from linkwell.report.charts import Chart

@@ -7,8 +7,8 @@ disclosure control has not seen.
 
 from __future__ import annotations
 
-from linkwell.analysis.analyse import Analysis
 from linkwell.analysis.model import MIN_CLUSTERS
+from linkwell.analysis.pipeline import Analysis
 from linkwell.report.published import TableIndex
 from linkwell.report.quality import LinkageQuality
 

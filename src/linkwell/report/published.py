@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from linkwell.analysis.analyse import Analysis
+from linkwell.analysis.pipeline import Analysis
 from linkwell.analysis.tables import ColumnKind, OutputTable, Symbol, TableCell
 
 __all__ = ["Estimate", "PublishedRow", "TableIndex"]

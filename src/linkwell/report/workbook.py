@@ -22,8 +22,8 @@ from typing import Final
 from xlsxwriter import Workbook
 from xlsxwriter.format import Format
 
-from linkwell.analysis.analyse import Analysis
 from linkwell.analysis.model import ModelResult
+from linkwell.analysis.pipeline import Analysis
 from linkwell.analysis.tables import ColumnKind, OutputTable, Symbol
 from linkwell.fileio import atomic_path, write_text_atomic
 
