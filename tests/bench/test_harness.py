@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -40,6 +42,24 @@ def test_a_step_reports_its_rows_and_its_own_peak_memory() -> None:
     assert small.peak_rss_mb < 250  # not the harness's memory, nor the previous step's
     assert big.wall_s > 0
     assert big.cpu_s > 0
+
+
+def _with_a_worker(megabytes: int) -> int:
+    """Hold ``megabytes`` while a started process holds as much, as the audit's workers do."""
+    own = bytearray(megabytes * 2**20)
+    own[::4096] = b"x" * len(own[::4096])
+    hold = (
+        f"b = bytearray({megabytes} * 2**20); b[::4096] = b'x' * len(b[::4096]); "
+        "import time; time.sleep(2)"
+    )
+    subprocess.run([sys.executable, "-c", hold], check=True)
+    return len(own) // 2**20
+
+
+def test_a_step_is_charged_for_the_memory_of_the_processes_it_starts() -> None:
+    """The two hold memory at the same time: the step's peak is their sum, not the larger."""
+    helped = measure("t", "helped", _with_a_worker, 300)
+    assert helped.peak_rss_mb > 550
 
 
 def test_a_timed_step_is_charged_for_its_sections_only() -> None:
