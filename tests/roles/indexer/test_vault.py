@@ -71,7 +71,15 @@ def test_rerun_keeps_link_ids_and_new_wave_or_project_gets_new_ones(
     assert vault.verify().ok
 
 
-def _counts(engine: Engine, vault: Vault, ids: list[str], project: str, wave: int) -> AssignCounts:
+def _counts(
+    engine: Engine,
+    vault: Vault,
+    ids: list[str],
+    project: str,
+    wave: int,
+    *,
+    longitudinal: bool = True,
+) -> AssignCounts:
     engine.register("incoming", pa.table({"unique_id": ids}))
     engine.execute(
         f"CREATE OR REPLACE TEMP TABLE hashed AS SELECT {hmac_sha256_sql('unique_id')} AS id_hmac "
@@ -79,7 +87,7 @@ def _counts(engine: Engine, vault: Vault, ids: list[str], project: str, wave: in
         vault.hmac_params,
         purpose="t",
     )
-    return vault.assign("hashed", project=project, wave=wave, longitudinal=True)
+    return vault.assign("hashed", project=project, wave=wave, longitudinal=longitudinal)
 
 
 def test_counts_describe_the_wave_so_a_rerun_after_a_crash_reports_the_same(
@@ -95,6 +103,24 @@ def test_counts_describe_the_wave_so_a_rerun_after_a_crash_reports_the_same(
     assert wave2 == AssignCounts(100, 100, 200, 100)
     assert _counts(engine, vault, ids[100:], "p1", 2) == wave2
     assert _counts(engine, vault, ids, "p2", 1) == AssignCounts(0, 300, 300, 300)
+
+
+def test_a_project_without_longitudinal_ids_looks_none_up(
+    open_vault: tuple[Engine, Vault],
+) -> None:
+    """Not even those an earlier wave of the same project issued, when it asked for them."""
+    engine, vault = open_vault
+    ids = issue_ids(300).tolist()
+    assert _counts(engine, vault, ids[:200], "p1", 1) == AssignCounts(200, 0, 200, 200)
+    wave2 = _counts(engine, vault, ids[100:], "p1", 2, longitudinal=False)
+    assert wave2 == AssignCounts(100, 100, 200, 0)
+    assigned = engine.fetchall(
+        f"SELECT count(link_id), count(longitudinal_id) FROM {ASSIGNED}", purpose="t"
+    )
+    assert assigned == [(200, 0)]
+    assert engine.scalar("SELECT count(*) FROM vault.longitudinal_ids", purpose="t") == 200
+    assert _counts(engine, vault, ids, "p2", 1, longitudinal=False) == AssignCounts(0, 300, 300, 0)
+    assert vault.verify().ok
 
 
 def test_wrong_identity_cannot_open_secrets(vault_dir: Path) -> None:
