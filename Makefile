@@ -32,7 +32,9 @@ lint: $(STAMP)
 test: $(STAMP) sysdeps lint
 	$(BIN)/pytest -q
 
+## The slow tests, the benchmark's own among them (it needs the bench extras: Splink).
 test-slow: $(STAMP) sysdeps
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/pytest -q -m slow
 
 ## Fuzz every reader of outside bytes: Hypothesis targets, then atheris (coverage-guided) ones.
