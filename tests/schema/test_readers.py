@@ -25,7 +25,8 @@ def land(path: Path, *, sheet: str | None = None) -> tuple[ReadResult, list[dict
     table = pq.read_table(result.dest)
     assert table.column_names == ["_row", *result.columns]
     assert all(pa.types.is_string(t) for t in table.schema.types[1:])
-    return result, table.to_pylist()
+    # the landed rows stream in any order (parallel row groups); ``_row`` keeps the provider's
+    return result, sorted(table.to_pylist(), key=lambda row: int(row["_row"]))
 
 
 def refuse(path: Path, error: type[LinkwellError] = ReadError, **kw: str) -> LinkwellError:
