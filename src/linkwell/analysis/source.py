@@ -111,13 +111,18 @@ def _check_labels(engine: Engine, path: Path) -> None:
     (:data:`~linkwell.schema.rules.CODE_PATTERN`); they are checked again here because the
     tables are published and a release is built from what every provider sent.
     """
-    for column in ("authority", "school"):
-        first = engine.scalar(
-            "SELECT min(file_row_number) + 1 FROM read_parquet($path, file_row_number = true) "
-            f"WHERE NOT regexp_full_match(CAST({quote_ident(column)} AS VARCHAR), $pattern)",
-            {"path": str(path), "pattern": CODE_PATTERN},
-            purpose="check the release's codes",
-        )
+    columns = ("authority", "school")
+    firsts = ", ".join(
+        "min(file_row_number) FILTER (WHERE NOT "
+        f"regexp_full_match(CAST({quote_ident(column)} AS VARCHAR), $pattern)) + 1"
+        for column in columns
+    )
+    found = engine.fetchall(
+        f"SELECT {firsts} FROM read_parquet($path, file_row_number = true)",
+        {"path": str(path), "pattern": CODE_PATTERN},
+        purpose="check the release's codes",
+    )[0]
+    for column, first in zip(columns, found, strict=True):
         if first is not None:
             raise ValidationError(
                 "a code in the release starts with =, +, - or @ or holds a control character, "

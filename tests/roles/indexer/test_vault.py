@@ -19,14 +19,7 @@ from linkwell.seal import SecretIdentity, new_identity
 def _assign(
     engine: Engine, vault: Vault, ids: list[str], project: str, wave: int
 ) -> dict[bytes, str]:
-    engine.register("incoming", pa.table({"unique_id": ids}))
-    engine.execute(
-        f"CREATE OR REPLACE TEMP TABLE hashed AS SELECT {hmac_sha256_sql('unique_id')} AS id_hmac "
-        "FROM incoming",
-        vault.hmac_params,
-        purpose="t",
-    )
-    vault.assign("hashed", project=project, wave=wave, longitudinal=True)
+    _counts(engine, vault, ids, project, wave)
     return {
         bytes(h): link
         for h, link in engine.fetchall(f"SELECT id_hmac, link_id FROM {ASSIGNED}", purpose="t")
