@@ -333,6 +333,8 @@ def audited_by_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def unnested(system: object) -> disclosure._Groups:
         groups = groups_of(system)  # type: ignore[arg-type]
-        return disclosure._Groups(groups.of_cell, groups.level, np.full_like(groups.parent, -1))
+        return disclosure._Groups(
+            groups.of_cell, groups.level, np.full_like(groups.parent, -1), groups.population
+        )
 
     monkeypatch.setattr(disclosure._Groups, "of", staticmethod(unnested))

@@ -13,9 +13,11 @@ The method is audit-and-repair. A cheap pass first removes every relation left w
 unknown cell (which would give that cell away by subtraction). Then, one connected group of
 unknown cells at a time, linear programmes (HiGHS via scipy) look for feasible tables that move
 suppressed cells by ``t``; each solution certifies every cell it moves that far. Batched
-programmes, each maximising many cells' moves capped at ``t``, certify most cells: over the
-whole group, or in a large one (a national release ties hundreds of thousands of cells together
-through its margins) over blocks of a few schools with every other cell held at its true value,
+programmes, each maximising many cells' moves capped at ``t``, certify most cells of a group. A
+large one (a national release ties hundreds of thousands of cells together through its margins)
+is mostly certified by templates: the nearest table moving one school's cell, over the school
+and a few lenders, made again in every other school where it fits, each copy checked against
+every relation; then by blocks of a few schools with every other cell held at its true value,
 whose tables are tables of the whole. The rest get a programme each, over a small neighbourhood
 of the cell first (where a relaxed programme may also prove the cell unprotected) and the whole
 group last. A cell that cannot be moved gets one more cell suppressed, chosen from the
@@ -33,7 +35,7 @@ withheld are the same whatever the number of workers.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
@@ -50,7 +52,7 @@ from linkwell.errors import ConfigError, InternalError
 from linkwell.progress import SILENT, Progress
 
 if TYPE_CHECKING:  # a worker process runs this module without the cell system's dependencies
-    from linkwell.analysis.cells import CellSystem
+    from linkwell.analysis.cells import CellSystem, PopKey
     from linkwell.analysis.groups import GroupKey
     from linkwell.config import DisclosurePolicy
 
@@ -98,6 +100,10 @@ _WAVE: Final = 8
 """Tasks run between two updates of what is certified (the same whatever the workers)."""
 _JUDGED_TOGETHER: Final = 32
 """Pending cells of neighbouring groups one task judges in turn."""
+_TEMPLATE_MISSES: Final = 3
+"""Templates of one population that carry to few cells before it is given no more."""
+_TEMPLATE_GAIN: Final = 20
+"""A template whose copies certify fewer cells than this is a miss for its population."""
 
 
 class Rule(StrEnum):
@@ -407,13 +413,21 @@ class _Groups:
     """Per group: its level (the dimensions its key names)."""
     parent: NDArray[np.int64]
     """Per group: the group keyed by its key's leading dimensions (a school's authority), or -1."""
+    population: NDArray[np.int64]
+    """Per cell: the population it counts, numbered (the same number in every group)."""
 
     @staticmethod
     def of(system: CellSystem) -> _Groups:
         groups: dict[GroupKey, int] = {}
         levels: dict[tuple[str, ...], int] = {}
+        populations: dict[PopKey, int] = {}
         of_cell = np.fromiter(
             (groups.setdefault(group, len(groups)) for _, group in system.keys),
+            dtype=np.int64,
+            count=len(system),
+        )
+        population = np.fromiter(
+            (populations.setdefault(pop, len(populations)) for pop, _ in system.keys),
             dtype=np.int64,
             count=len(system),
         )
@@ -424,7 +438,7 @@ class _Groups:
             level[label] = levels.setdefault(dims, len(levels))
             if len(group) > 1:
                 parent[label] = groups.get(group[:-1], -1)
-        return _Groups(of_cell, level, parent)
+        return _Groups(of_cell, level, parent, population)
 
 
 @dataclass(frozen=True)
@@ -559,9 +573,10 @@ def _audit_component(
     """Certify the component's cells; suppress a cell for each that fails and return those.
 
     Batched rounds first (each optimum is one feasible table that moves many cells at once):
-    over the whole component, or for a large one over blocks of its groups
-    (:func:`_audit_by_groups`), where a programme over the whole takes seconds, unless its
-    dealt levels nest (:attr:`_GroupLayout.nested`). Then each
+    over the whole component, or for a large one, where a programme over the whole takes
+    seconds, templates carried from group to group (:func:`_audit_by_templates`) and then
+    blocks of its groups (:func:`_audit_by_groups`), unless its dealt levels nest
+    (:attr:`_GroupLayout.nested`). Then each
     remaining cell in its neighbourhoods, which certify it or prove it unprotected; then batched
     rounds over the whole for the cells they could not decide, and last each cell still
     undecided in the whole programme, the dearest step, taken as rarely as possible. The
@@ -581,6 +596,7 @@ def _audit_component(
     else:
         held = _Component.of(programme, layout, truth, state.width)
         with Workers(held, workers if cells.size > _POOLED_ABOVE else 1) as pool:
+            _audit_by_templates(state, cells, held, groups.population[cells])
             _audit_by_groups(state, cells, layout, pool)
             repairs, undecided = _judge_each_with_lenders(relations, state, cells, layout, pool)
     if undecided.any():
@@ -657,6 +673,8 @@ class _GroupLayout:
     """
     at_truth: tuple[NDArray[np.float64], NDArray[np.float64]]
     """Each relation's left side at the true values (see :func:`_local`)."""
+    ranked: NDArray[np.int64]
+    """Each sum's cells largest true count first (see :func:`_ranked`)."""
 
     @staticmethod
     def of(groups: _Groups, programme: _Programme, truth: NDArray[np.float64]) -> _GroupLayout:
@@ -667,7 +685,11 @@ class _GroupLayout:
         nested = (parent >= 0) & (present[found] == parent) & ~shared[found] & ~shared
         at_truth = (programme.a_eq @ truth, programme.a_ub @ truth)
         return _GroupLayout(
-            np.asarray(group, dtype=np.int64), shared[group], bool(nested.any()), at_truth
+            np.asarray(group, dtype=np.int64),
+            shared[group],
+            bool(nested.any()),
+            at_truth,
+            _ranked(programme, truth),
         )
 
     def local(
@@ -690,7 +712,7 @@ class _GroupLayout:
         """
         borrowing = mine | self.shared if np.any(mine & self.shared) else mine
         lending = np.zeros(int(self.group.max()) + 1, dtype=np.bool_)
-        lending[self.group[_lenders(programme, truth, borrowing, width)]] = True
+        lending[self.group[_lenders(programme, truth, borrowing, width, self.ranked)]] = True
         return np.asarray(mine | self.shared | lending[self.group], dtype=np.bool_)
 
 
@@ -748,6 +770,214 @@ def _audit_by_groups(
             for first in range(0, pending.size, _PARTNER_GROUPS)
         ],
     )
+
+
+def _audit_by_templates(
+    state: _State, cells: NDArray[np.int64], component: _Component, population: NDArray[np.int64]
+) -> None:
+    """Certify most of a large component by carrying single certificates to every group alike.
+
+    Schools are alike: the feasible table that moves one school's count of a population by the
+    width, through a few of its own cells and a few lenders elsewhere, often fits another school
+    as it stands, the same moves made in that school's cells of the same populations. So each
+    template here is the feasible table nearest the truth (:func:`_least_move`) that moves one
+    pending cell, over its group and lenders (:func:`_with_lenders`), and :class:`_Carrier`
+    makes the same moves in every other group where that population is pending, keeping only
+    the copies that satisfy every relation and bound of the component, as checked on the
+    copies themselves: what they move is certified as any feasible table's moves are. The
+    population with the most cells pending gives the next template, from a cell drawn at
+    random (so that a cell whose table fits nowhere is not drawn again and again), until each
+    has missed :data:`_TEMPLATE_MISSES` times. What is left goes to the blocks.
+    """
+    carrier = _Carrier.of(component, population)
+    misses = np.zeros(int(population.max()) + 1, dtype=np.int64)
+    rng = np.random.default_rng((_SEED, len(_Step)))
+    while True:
+        pending = np.flatnonzero(~state.certified[cells])
+        per_population = np.bincount(population[pending], minlength=misses.size)
+        per_population[misses >= _TEMPLATE_MISSES] = 0
+        if not per_population.any():
+            return
+        chosen = int(np.argmax(per_population))
+        target = int(rng.choice(pending[population[pending] == chosen]))
+        template = _least_move_with_lenders(state, component, target)
+        carried = 0 if template is None else carrier.carry(state, cells, target, template)
+        if carried < _TEMPLATE_GAIN:
+            misses[chosen] += 1
+
+
+_Moves: TypeAlias = tuple[NDArray[np.int64], NDArray[np.float64]]
+"""A feasible table as the cells it moves (positions in the component) and how far each."""
+
+
+def _least_move_with_lenders(state: _State, component: _Component, position: int) -> _Moves | None:
+    """The nearest table moving the cell at ``position`` by the width, over its group and lenders.
+
+    ``None`` when neither restricted programme of :func:`_with_lenders` can move it that far.
+    """
+    truth = component.truth
+    directions = (1.0, -1.0) if truth[position] >= state.width else (1.0,)
+    for local in _with_lenders(component.programme, component.layout, truth, position, state.width):
+        target = int(np.searchsorted(local.cells, position))
+        for direction in directions:
+            moves = _least_move(state, local, truth[local.cells], target, direction)
+            if moves is not None:
+                return moves
+    return None
+
+
+def _least_move(
+    state: _State,
+    programme: _Programme,
+    truth: NDArray[np.float64],
+    target: int,
+    direction: float,
+) -> _Moves | None:
+    """The feasible table nearest the truth that moves cell ``target`` by the width ``direction``.
+
+    Nearest in the sum of every cell's change, so that it moves few cells, and those little:
+    the table most likely to fit another group. The change is split into a rise and a fall
+    (``x = truth + rise - fall``, ``fall <= truth``), the target's fixed at the width. A table of
+    whole numbers is returned as such; ``None`` when no table moves the target that far.
+    """
+    size = programme.cells.size
+    split = _Programme(
+        cells=programme.cells,
+        eq_rows=programme.eq_rows,
+        le_rows=programme.le_rows,
+        a_eq=sparse.hstack([programme.a_eq, -programme.a_eq]).tocsr(),
+        b_eq=programme.b_eq - programme.a_eq @ truth,
+        a_ub=sparse.hstack([programme.a_ub, -programme.a_ub]).tocsr(),
+        b_ub=programme.b_ub - programme.a_ub @ truth,
+    )
+    bounds = np.zeros((2 * size, 2))
+    bounds[:size, 1] = np.inf
+    bounds[size:, 1] = truth
+    moving = target if direction > 0 else size + target
+    bounds[moving] = state.width
+    bounds[size + target if direction > 0 else target, 1] = 0.0
+    result = _solve(split, np.ones(2 * size), state, bounds=bounds)
+    if result.status != _OPTIMAL:
+        return None
+    change = np.asarray(result.x[:size] - result.x[size:])
+    whole = np.round(change)
+    if np.allclose(change, whole, rtol=0.0, atol=_TOLERANCE):
+        change = whole
+    moved = np.flatnonzero(np.abs(change) > _TOLERANCE)
+    return programme.cells[moved], change[moved]
+
+
+@dataclass(frozen=True)
+class _Carrier:
+    """Makes a table's moves in one group instead in other groups, keeping the copies that hold.
+
+    A copy keeps the moves outside the template's group (its lenders) and makes the group's
+    own in the other group's cells of the same populations. Whether a copy is a feasible table
+    of the component is not assumed from the groups' likeness but checked: every sum it
+    touches still adds up, every inclusion still holds and no count falls below zero.
+    """
+
+    programme: _Programme
+    truth: NDArray[np.float64]
+    group: NDArray[np.int64]
+    population: NDArray[np.int64]
+    keys: NDArray[np.int64]
+    """Every position's group and population as one number, sorted."""
+    at_key: NDArray[np.int64]
+    """The position of each of :attr:`keys`."""
+    le_at_truth: NDArray[np.float64]
+
+    @staticmethod
+    def of(component: _Component, population: NDArray[np.int64]) -> _Carrier:
+        group = component.layout.group
+        keys = group * (int(population.max()) + 1) + population
+        order = np.argsort(keys, kind="stable")
+        return _Carrier(
+            component.programme,
+            component.truth,
+            group,
+            population,
+            keys[order],
+            order.astype(np.int64),
+            component.layout.at_truth[1],
+        )
+
+    def carry(self, state: _State, cells: NDArray[np.int64], target: int, template: _Moves) -> int:
+        """Certify by ``template`` (moving the cell at ``target``) and its copies that hold.
+
+        Returns how many cells the copies certified beyond what the template itself did.
+        """
+        pending = ~state.certified[cells]
+        moved, move = template
+        tables = self._checked(
+            sparse.csc_matrix((move, (moved, np.zeros(moved.size))), shape=(self.truth.size, 1))
+        )
+        _widen_by(state, cells, self.truth, tables)
+        before = int(state.certified[cells].sum())
+        _widen_by(state, cells, self.truth, self._checked(self._copies(target, template, pending)))
+        return int(state.certified[cells].sum()) - before
+
+    def _position(
+        self, group: NDArray[np.int64], population: NDArray[np.int64]
+    ) -> NDArray[np.int64]:
+        """The position of each group's cell of each population; -1 where it has none."""
+        keys = group * (int(self.population.max()) + 1) + population
+        found = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
+        return np.where(self.keys[found] == keys, self.at_key[found], -1)
+
+    def _copies(
+        self, target: int, template: _Moves, pending: NDArray[np.bool_]
+    ) -> sparse.csc_matrix:
+        """One column of moves per other group with the target's population pending."""
+        moved, move = template
+        home = self.group[target]
+        own = self.group[moved] == home
+        lent, lent_move = moved[~own], move[~own]
+        others = np.flatnonzero(pending & (self.population == self.population[target]))
+        others = others[
+            (self.group[others] != home) & ~np.isin(self.group[others], self.group[lent])
+        ]
+        at = self._position(self.group[others][:, np.newaxis], self.population[moved[own]])
+        at = at[np.all(at >= 0, axis=1)]
+        copies = at.shape[0]
+        rows = np.concatenate([at, np.broadcast_to(lent, (copies, lent.size))], axis=1)
+        values = np.broadcast_to(np.concatenate([move[own], lent_move]), rows.shape)
+        columns = np.repeat(np.arange(copies), rows.shape[1])
+        return sparse.csc_matrix(
+            (values.ravel(), (rows.ravel(), columns)), shape=(self.truth.size, copies)
+        )
+
+    def _checked(self, tables: sparse.csc_matrix) -> sparse.coo_matrix:
+        """The columns of ``tables`` (moves from the truth) that are feasible tables."""
+        holds = np.ones(tables.shape[1], dtype=np.bool_)
+        # by table, then by relation: only the relations of the cells a table moves are read
+        eq_by_cell, le_by_cell = self.programme.by_cell
+        sums = (tables.T @ eq_by_cell.T).tocoo()
+        holds[sums.row[np.abs(sums.data) > _TOLERANCE]] = False
+        inclusions = (tables.T @ le_by_cell.T).tocoo()
+        broken = (
+            self.le_at_truth[inclusions.col] + inclusions.data
+            > self.programme.b_ub[inclusions.col] + _TOLERANCE
+        )
+        holds[inclusions.row[broken]] = False
+        entries = tables.tocoo()
+        holds[entries.col[self.truth[entries.row] + entries.data < -_TOLERANCE]] = False
+        kept = np.flatnonzero(holds)
+        return tables[:, kept].tocoo()
+
+
+def _widen_by(
+    state: _State, cells: NDArray[np.int64], truth: NDArray[np.float64], tables: sparse.coo_matrix
+) -> None:
+    """Widen the seen intervals by feasible ``tables`` (moves from the truth, a column each)."""
+    if tables.nnz == 0:
+        return
+    touched, at = np.unique(tables.row, return_inverse=True)
+    value = truth[tables.row] + tables.data
+    low, high = truth[touched].copy(), truth[touched].copy()
+    np.minimum.at(low, at, value)
+    np.maximum.at(high, at, value)
+    _widen(state, cells[touched], low, high)
 
 
 def _judge_each_with_lenders(
@@ -931,13 +1161,10 @@ def _judge_with_lenders(
     zeros.
     """
     cell = int(programme.cells[position])
-    group = layout.group == layout.group[position]
-    near = np.zeros(programme.cells.size, dtype=np.bool_)
-    near[_touching(programme, np.array([position], dtype=np.int64))] = True
-    for borrowing, room in ((near & group, 1), (group, _PARTNER_ROOM)):
-        inside = layout.with_lenders(programme, truth, borrowing, state.width * room)
-        if _stuck(state, layout.local(programme, truth, inside), cell, feasible=True) is None:
+    for restricted in _with_lenders(programme, layout, truth, position, state.width):
+        if _stuck(state, restricted, cell, feasible=True) is None:
             return None
+    group = layout.group == layout.group[position]
     alone = np.zeros(programme.cells.size, dtype=np.bool_)
     alone[position] = True
     for around in (alone, group):
@@ -946,6 +1173,27 @@ def _judge_with_lenders(
         if upward is not None:
             return relaxed, upward
     return None
+
+
+def _with_lenders(
+    programme: _Programme,
+    layout: _GroupLayout,
+    truth: NDArray[np.float64],
+    position: int,
+    width: float,
+) -> Iterator[_Programme]:
+    """Restricted programmes around one cell of a large component, the smaller first.
+
+    The cell's group and the groups lending a width to the sums of the cell and its neighbours
+    in the group; then the group and the groups whose lenders hold a few widths in every sum of
+    the group. Every other cell is held at its true value, so their tables are the whole's.
+    """
+    group = layout.group == layout.group[position]
+    near = np.zeros(programme.cells.size, dtype=np.bool_)
+    near[_touching(programme, np.array([position], dtype=np.int64))] = True
+    for borrowing, room in ((near & group, 1), (group, _PARTNER_ROOM)):
+        inside = layout.with_lenders(programme, truth, borrowing, width * room)
+        yield layout.local(programme, truth, inside)
 
 
 def _shared_levels(level: NDArray[np.int64], cells: NDArray[np.int64]) -> NDArray[np.bool_]:
@@ -961,20 +1209,42 @@ def _shared_levels(level: NDArray[np.int64], cells: NDArray[np.int64]) -> NDArra
     return np.asarray(small[position], dtype=np.bool_)
 
 
+def _ranked(programme: _Programme, truth: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Each sum's cells, largest true count first, row by row as ``programme.a_eq`` holds them.
+
+    Ranked once per component: a national release's sums run over thousands of schools, and
+    every programme with lenders looks at the largest few of each sum it touches.
+    """
+    entries = programme.a_eq.tocoo()
+    order = np.lexsort((-truth[entries.col], entries.row))
+    return np.asarray(entries.col[order], dtype=np.int64)
+
+
 def _lenders(
-    programme: _Programme, truth: NDArray[np.float64], mine: NDArray[np.bool_], width: float
+    programme: _Programme,
+    truth: NDArray[np.float64],
+    mine: NDArray[np.bool_],
+    width: float,
+    ranked: NDArray[np.int64],
 ) -> NDArray[np.int64]:
     """Positions of the cells that groups (the cells ``mine``) borrow room from.
 
-    In every sum one of their cells is in, the other cells largest first, until those taken
-    hold ``width`` (at most :data:`_PARTNERS_PER_SUM` of them).
+    In every sum one of their cells is in, the other cells largest first (``ranked``, from
+    :func:`_ranked`), until those taken hold ``width`` (at most :data:`_PARTNERS_PER_SUM` of
+    them). Only the head of each sum is read: its own cells and that many more.
     """
-    rows, _ = programme.rows_of(np.flatnonzero(mine))
-    sums = programme.a_eq[rows].tocoo()
-    others = ~mine[sums.col]
-    row, col = sums.row[others], sums.col[others]
-    order = np.lexsort((-truth[col], row))
-    row, col = row[order], col[order]
+    rows, mine_in_row = np.unique(
+        programme.by_cell[0][:, np.flatnonzero(mine)].indices, return_counts=True
+    )
+    if rows.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    indptr = programme.a_eq.indptr
+    lengths = np.minimum(indptr[rows + 1] - indptr[rows], mine_in_row + _PARTNERS_PER_SUM)
+    offsets = np.repeat(indptr[rows] - np.cumsum(lengths) + lengths, lengths)
+    col = ranked[offsets + np.arange(int(lengths.sum()))]
+    row = np.repeat(rows, lengths)
+    others = ~mine[col]
+    row, col = row[others], col[others]
     if row.size == 0:
         return np.asarray(col, dtype=np.int64)
     starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
