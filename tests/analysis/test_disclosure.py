@@ -363,6 +363,17 @@ def _component(
     return state, cells, held, groups.population[cells]
 
 
+def _by_templates(
+    state: disclosure._State,
+    cells: np.ndarray,
+    held: disclosure._Component,
+    population: np.ndarray,
+) -> None:
+    with Workers(held, 1) as pool:
+        carrier = disclosure._Carrier.of(held, population)
+        disclosure._audit_by_templates(state, cells, population, carrier, pool)
+
+
 def _truly_pinned(system: CellSystem, unknown: np.ndarray, cells: np.ndarray) -> np.ndarray:
     found = _attack(system, unknown.astype(np.int8))
     low = np.array([found[c][0] for c in cells])
@@ -453,7 +464,7 @@ def test_templates_certify_every_cell_the_intruder_cannot_pin() -> None:
     system, _ = _row_table([2, 30, 4, 25, 3, 40, 2, 35, 1], [40, 20, 35, 30, 50, 25, 3, 30, 45])
     unknown = _withheld_parts(system, (1,))
     state, cells, held, population = _component(system, unknown)
-    disclosure._audit_by_templates(state, cells, held, population)
+    _by_templates(state, cells, held, population)
     assert state.certified[cells].tolist() == (~_truly_pinned(system, unknown, cells)).tolist()
 
 
@@ -479,7 +490,7 @@ def test_property_templates_certify_no_cell_the_intruder_can_pin(
     if not unknown.any():
         return
     state, cells, held, population = _component(system, unknown)
-    disclosure._audit_by_templates(state, cells, held, population)
+    _by_templates(state, cells, held, population)
     assert not np.any(state.certified[cells] & _truly_pinned(system, unknown, cells))
 
 
@@ -527,14 +538,20 @@ def test_a_group_borrows_from_the_largest_cells_of_each_sum_until_they_hold_the_
     assert lent == {(Pop.NEED_YES, "S2"), (Pop.NEED_YES, "S4"), (Pop.NEED_NO, "S3")}
 
 
-def test_the_cells_withheld_do_not_depend_on_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Blocks, partners and judgements run as tasks in waves of a fixed size, each from what
-    # the waves before it certified: in worker processes they find exactly what they find here.
-    # (Templates, which run in this process first, would leave them too little to do.)
+@pytest.mark.parametrize(
+    ("templates", "expected"),
+    [(False, ["block", "partners", "judge"]), (True, ["template"])],
+    ids=["blocks-partners-judgements", "templates"],
+)
+def test_the_cells_withheld_do_not_depend_on_the_workers(
+    monkeypatch: pytest.MonkeyPatch, templates: bool, expected: list[str]
+) -> None:
+    # Templates, blocks, partners and judgements run as tasks in waves of a fixed size, each
+    # from what the waves before it certified: in worker processes they find exactly what they
+    # find here. (Templates, which come first, leave the other steps too little to do.)
     rng = np.random.default_rng(2)
     system, _ = _row_table(rng.integers(0, 3, 80).tolist(), rng.integers(0, 30, 80).tolist())
     for name, value in [
-        ("_TEMPLATE_MISSES", 0),
         ("_GROUPED_ABOVE", 0),
         ("_POOLED_ABOVE", 0),
         ("_BLOCK_CELLS", 6),
@@ -543,6 +560,8 @@ def test_the_cells_withheld_do_not_depend_on_the_workers(monkeypatch: pytest.Mon
         ("_JUDGED_TOGETHER", 2),
     ]:
         monkeypatch.setattr(disclosure, name, value)
+    if not templates:
+        monkeypatch.setattr(disclosure, "_TEMPLATE_MISSES", 0)
     pools: list[int] = []
     steps: list[str] = []
 
@@ -551,19 +570,20 @@ def test_the_cells_withheld_do_not_depend_on_the_workers(monkeypatch: pytest.Mon
             pools.append(count)
             super().__init__(held, count)
 
-    in_waves = disclosure._in_waves
+    run_task = disclosure._run_task
 
-    def counted(*args: Any) -> list[Any]:
-        steps.extend(task.step for task in args[-1])
-        return in_waves(*args)
+    def counted(component: Any, task: Any) -> Any:  # in this process: one worker
+        steps.append(task.step)
+        return run_task(component, task)
 
     monkeypatch.setattr(disclosure, "Workers", Counted)
-    monkeypatch.setattr(disclosure, "_in_waves", counted)
-    alone = protect(system, POLICY, weighted=False, workers=1)
+    with monkeypatch.context() as patch:
+        patch.setattr(disclosure, "_run_task", counted)
+        alone = protect(system, POLICY, weighted=False, workers=1)
     assert pools == [1]
-    assert {step: steps.count(step) > 2 for step in set(steps)} == dict.fromkeys(
-        ["block", "partners", "judge"], True
-    )
+    frequent = {str(step) for step in steps if steps.count(step) > 2}
+    assert set(expected) <= frequent
+    assert ("template" in steps) is templates
     pooled = protect(system, POLICY, weighted=False, workers=2)
     assert pools == [1, 2]
     assert alone.audit == pooled.audit

@@ -596,7 +596,9 @@ def _audit_component(
     else:
         held = _Component.of(programme, layout, truth, state.width)
         with Workers(held, workers if cells.size > _POOLED_ABOVE else 1) as pool:
-            _audit_by_templates(state, cells, held, groups.population[cells])
+            population = groups.population[cells]
+            carrier = _Carrier.of(held, population)
+            _audit_by_templates(state, cells, population, carrier, pool)
             _audit_by_groups(state, cells, layout, pool)
             repairs, undecided = _judge_each_with_lenders(relations, state, cells, layout, pool)
     if undecided.any():
@@ -773,7 +775,11 @@ def _audit_by_groups(
 
 
 def _audit_by_templates(
-    state: _State, cells: NDArray[np.int64], component: _Component, population: NDArray[np.int64]
+    state: _State,
+    cells: NDArray[np.int64],
+    population: NDArray[np.int64],
+    carrier: _Carrier,
+    pool: Workers[_Component],
 ) -> None:
     """Certify most of a large component by carrying single certificates to every group alike.
 
@@ -785,25 +791,34 @@ def _audit_by_templates(
     makes the same moves in every other group where that population is pending, keeping only
     the copies that satisfy every relation and bound of the component, as checked on the
     copies themselves: what they move is certified as any feasible table's moves are. The
-    population with the most cells pending gives the next template, from a cell drawn at
-    random (so that a cell whose table fits nowhere is not drawn again and again), until each
-    has missed :data:`_TEMPLATE_MISSES` times. What is left goes to the blocks.
+    populations with the most cells pending give the next wave of templates (found on the
+    workers, carried here in order), each from a cell drawn at random (so that a cell whose
+    table fits nowhere is not drawn again and again), until each population has missed
+    :data:`_TEMPLATE_MISSES` times. What is left goes to the blocks.
     """
-    carrier = _Carrier.of(component, population)
     misses = np.zeros(int(population.max()) + 1, dtype=np.int64)
-    rng = np.random.default_rng((_SEED, len(_Step)))
+    rng = np.random.default_rng((_SEED, list(_Step).index(_Step.TEMPLATE)))
     while True:
-        pending = np.flatnonzero(~state.certified[cells])
+        certified = state.certified[cells]
+        pending = np.flatnonzero(~certified)
         per_population = np.bincount(population[pending], minlength=misses.size)
         per_population[misses >= _TEMPLATE_MISSES] = 0
-        if not per_population.any():
+        chosen = np.argsort(-per_population, kind="stable")[:_WAVE]
+        chosen = chosen[per_population[chosen] > 0]
+        if chosen.size == 0:
             return
-        chosen = int(np.argmax(per_population))
-        target = int(rng.choice(pending[population[pending] == chosen]))
-        template = _least_move_with_lenders(state, component, target)
-        carried = 0 if template is None else carrier.carry(state, cells, target, template)
-        if carried < _TEMPLATE_GAIN:
-            misses[chosen] += 1
+        targets = [int(rng.choice(pending[population[pending] == c])) for c in chosen]
+        packed = np.packbits(certified)
+        tasks = [
+            _Task(_Step.TEMPLATE, number, np.array([target], dtype=np.int64), packed)
+            for number, target in enumerate(targets)
+        ]
+        for which, target, found in zip(chosen, targets, pool.map(_run_task, tasks), strict=True):
+            state.programmes += found.programmes
+            template = found.templates[0]
+            carried = 0 if template is None else carrier.carry(state, cells, target, template)
+            if carried < _TEMPLATE_GAIN:
+                misses[which] += 1
 
 
 _Moves: TypeAlias = tuple[NDArray[np.int64], NDArray[np.float64]]
@@ -1016,6 +1031,8 @@ class _Step(StrEnum):
     """Batched rounds over the cells and the groups they borrow room from."""
     JUDGE = "judge"
     """Each cell judged in turn by :func:`_judge_with_lenders`."""
+    TEMPLATE = "template"
+    """The nearest table moving each cell, by :func:`_least_move_with_lenders`."""
 
 
 @dataclass(frozen=True)
@@ -1074,6 +1091,8 @@ class _Found:
     proofs: tuple[_Proof, ...]
     """Per cell proved unprotected: the relaxed programme and its maximisation result."""
     undecided: NDArray[np.int64]
+    templates: tuple[_Moves | None, ...] = ()
+    """Per cell aimed at by a template task: the nearest table moving it, if any."""
 
 
 def _run_task(component: _Component, task: _Task) -> _Found:
@@ -1083,7 +1102,12 @@ def _run_task(component: _Component, task: _Task) -> _Found:
     state = component.state(before.copy())
     proofs: list[_Proof] = []
     undecided: list[int] = []
-    if task.step is _Step.JUDGE:
+    templates: tuple[_Moves | None, ...] = ()
+    if task.step is _Step.TEMPLATE:
+        templates = tuple(
+            _least_move_with_lenders(state, component, position) for position in task.aimed.tolist()
+        )
+    elif task.step is _Step.JUDGE:
         proofs, undecided = _judge_in_turn(
             state,
             programme,
@@ -1114,6 +1138,7 @@ def _run_task(component: _Component, task: _Task) -> _Found:
         state.programmes,
         tuple(proofs),
         np.asarray(undecided, dtype=np.int64),
+        templates,
     )
 
 
