@@ -901,6 +901,7 @@ class _Carrier:
     at_key: NDArray[np.int64]
     """The position of each of :attr:`keys`."""
     le_at_truth: NDArray[np.float64]
+    """Each inclusion's left side at the true values."""
 
     @staticmethod
     def of(component: _Component, population: NDArray[np.int64]) -> _Carrier:
@@ -925,7 +926,9 @@ class _Carrier:
         pending = ~state.certified[cells]
         moved, move = template
         tables = self._checked(
-            sparse.csc_matrix((move, (moved, np.zeros(moved.size))), shape=(self.truth.size, 1))
+            sparse.csc_matrix(
+                (move, (moved, np.zeros(moved.size, dtype=np.int64))), shape=(self.truth.size, 1)
+            )
         )
         _widen_by(state, cells, self.truth, tables)
         before = int(state.certified[cells].sum())
