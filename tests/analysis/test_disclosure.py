@@ -371,7 +371,7 @@ def _by_templates(
 ) -> None:
     with Workers(held, 1) as pool:
         carrier = disclosure._Carrier.of(held, population)
-        disclosure._audit_by_templates(state, cells, population, carrier, pool)
+        disclosure._audit_by_templates(state, cells, carrier, pool)
 
 
 def _truly_pinned(system: CellSystem, unknown: np.ndarray, cells: np.ndarray) -> np.ndarray:

@@ -596,9 +596,8 @@ def _audit_component(
     else:
         held = _Component.of(programme, layout, truth, state.width)
         with Workers(held, workers if cells.size > _POOLED_ABOVE else 1) as pool:
-            population = groups.population[cells]
-            carrier = _Carrier.of(held, population)
-            _audit_by_templates(state, cells, population, carrier, pool)
+            carrier = _Carrier.of(held, groups.population[cells])
+            _audit_by_templates(state, cells, carrier, pool)
             _audit_by_groups(state, cells, layout, pool)
             repairs, undecided = _judge_each_with_lenders(relations, state, cells, layout, pool)
     if undecided.any():
@@ -777,7 +776,6 @@ def _audit_by_groups(
 def _audit_by_templates(
     state: _State,
     cells: NDArray[np.int64],
-    population: NDArray[np.int64],
     carrier: _Carrier,
     pool: Workers[_Component],
 ) -> None:
@@ -796,7 +794,8 @@ def _audit_by_templates(
     table fits nowhere is not drawn again and again), until each population has missed
     :data:`_TEMPLATE_MISSES` times. What is left goes to the blocks.
     """
-    misses = np.zeros(int(population.max()) + 1, dtype=np.int64)
+    population = carrier.population
+    misses = np.zeros(carrier.populations, dtype=np.int64)
     rng = np.random.default_rng((_SEED, list(_Step).index(_Step.TEMPLATE)))
     while True:
         certified = state.certified[cells]
@@ -896,6 +895,8 @@ class _Carrier:
     truth: NDArray[np.float64]
     group: NDArray[np.int64]
     population: NDArray[np.int64]
+    populations: int
+    """How many populations are numbered: the base of :attr:`keys`."""
     keys: NDArray[np.int64]
     """Every position's group and population as one number, sorted."""
     at_key: NDArray[np.int64]
@@ -906,13 +907,15 @@ class _Carrier:
     @staticmethod
     def of(component: _Component, population: NDArray[np.int64]) -> _Carrier:
         group = component.layout.group
-        keys = group * (int(population.max()) + 1) + population
+        populations = int(population.max()) + 1
+        keys = group * populations + population
         order = np.argsort(keys, kind="stable")
         return _Carrier(
             component.programme,
             component.truth,
             group,
             population,
+            populations,
             keys[order],
             order.astype(np.int64),
             component.layout.at_truth[1],
@@ -939,7 +942,7 @@ class _Carrier:
         self, group: NDArray[np.int64], population: NDArray[np.int64]
     ) -> NDArray[np.int64]:
         """The position of each group's cell of each population; -1 where it has none."""
-        keys = group * (int(self.population.max()) + 1) + population
+        keys = group * self.populations + population
         found = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
         return np.where(self.keys[found] == keys, self.at_key[found], -1)
 
