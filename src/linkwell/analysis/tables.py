@@ -150,7 +150,6 @@ class _Maker:
     ) -> None:
         system = publication.system
         self.publication = publication
-        self.protection = protection
         self.policy = policy
         self.weighted = publication.prepared.weighted
         # Read a cell at a time, a million times for a national release: as Python lists, each
@@ -160,6 +159,10 @@ class _Maker:
         self._count: list[int] = system.count.tolist()
         self._wsum: list[float] = system.wsum.tolist()
         self._wsq: list[float] = system.wsq.tolist()
+
+    def rule(self, index: int) -> Rule | None:
+        """The rule withholding cell ``index``, or ``None`` if it is published."""
+        return Rule.of(self._codes[index])
 
     def count(self, index: int | None) -> TableCell:
         if index is None:
@@ -240,7 +243,7 @@ def _finish(
         row_label = " / ".join(str(c.value) for c in row[:label_count] if c.value)
         for column, value in zip(columns, row, strict=True):
             if column.kind is ColumnKind.COUNT and value.cell is not None:
-                rule = maker.protection.rule(value.cell)
+                rule = maker.rule(value.cell)
                 if rule is not None:
                     log.append(LogEntry(table_id, row_label, column.header, rule))
     checks = _checks(maker, rows, columns)
