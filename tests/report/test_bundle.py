@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import json
 import re
@@ -12,11 +13,13 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 from xlsxwriter import Workbook
+from xlsxwriter.exceptions import DuplicateWorksheetName, FileCreateError
 
 from linkwell.analysis import Analysis
 from linkwell.config import DisclosurePolicy
-from linkwell.errors import ValidationError
+from linkwell.errors import StorageError, ValidationError
 from linkwell.report import ReportBundle, workbook, write_report
+from linkwell.report.sheets import BookFile, Sheet
 from tests.analysis.conftest import make_reduced_release
 
 
@@ -178,12 +181,20 @@ def test_quality_table_feeds_the_caveats(tmp_path: Path) -> None:
     assert info.value.field == "linked"
 
 
+@pytest.mark.parametrize("process", [False, True], ids=["here", "own process"])
 def test_a_table_longer_than_a_sheet_continues_on_the_next(
-    report_analysis: Analysis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    report_analysis: Analysis, tmp_path: Path, process: bool
 ) -> None:
-    monkeypatch.setattr(workbook, "SHEET_ROWS", 40)  # 37 rows per sheet after the head
     path = tmp_path / "tables.xlsx"
-    workbook.write_workbook(path, report_analysis, title="t", cover=[], configuration=[])
+    workbook.write_workbook(
+        path,
+        report_analysis,
+        title="t",
+        cover=[],
+        configuration=[],
+        process=process,
+        sheet_rows=40,  # 37 rows per sheet after the head
+    )
     book = load_workbook(path, read_only=True)
     expected = [
         [e.table, e.row, e.column, e.rule.value]
@@ -211,9 +222,9 @@ def test_text_in_the_workbook_stays_text(tmp_path: Path) -> None:
     # to the reader, not run by the spreadsheet, and an address must not become a link.
     path = tmp_path / "book.xlsx"
     row = ['=HYPERLINK("https://example.org","S1")', "https://example.org", "+1", 5, 2.5, None]
-    book = Workbook(str(path), workbook._OPTIONS)
-    workbook._Sheets(book).table("t", "Title", "A note.", ["a", "b", "c", "n", "x", "z"], [row])
-    book.close()
+    book = BookFile(path, tmp_path)
+    book.open(())
+    book.close(((), [Sheet("t", "Title", "A note.", ["a", "b", "c", "n", "x", "z"], [row])]))
     sheet = load_workbook(path)["t"]
     cells = sheet[4]
     assert [cell.value for cell in cells] == row
@@ -221,3 +232,97 @@ def test_text_in_the_workbook_stays_text(tmp_path: Path) -> None:
     assert all(cell.hyperlink is None for cell in cells)
     assert sheet["A1"].font.b
     assert sheet["A3"].font.b
+
+
+def _sheets(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    book = load_workbook(path, read_only=True)
+    return {name: list(book[name].iter_rows(values_only=True)) for name in book.sheetnames}
+
+
+def test_the_workbook_is_the_same_written_here_or_on_its_own_process(
+    report_analysis: Analysis, tmp_path: Path
+) -> None:
+    found = []
+    for process in (False, True):
+        path = tmp_path / f"{process}.xlsx"
+        workbook.write_workbook(
+            path,
+            report_analysis,
+            title="Title",
+            cover=["A line."],
+            configuration=[("setting", "value")],
+            process=process,
+        )
+        found.append(_sheets(path))
+    here, there = found
+    assert list(here) == list(there)
+    assert here == there
+    assert here["Cover"] == [("Title",), ("A line.",)]
+    assert len(here) == 3 + len(report_analysis.tables) + 3
+
+
+def _fail_after_a_table(writer: workbook.WorkbookWriter, analysis: Analysis) -> None:
+    writer.add(analysis.tables[0])
+    raise KeyError("the analysis failed")
+
+
+@pytest.mark.parametrize("process", [False, True], ids=["here", "own process"])
+def test_a_report_that_fails_leaves_no_workbook(
+    report_analysis: Analysis, tmp_path: Path, process: bool
+) -> None:
+    path = tmp_path / "out" / "tables.xlsx"
+    with (
+        pytest.raises(KeyError),
+        workbook.WorkbookWriter(path, title="t", process=process) as writer,
+    ):
+        _fail_after_a_table(writer, report_analysis)
+    assert list(path.parent.iterdir()) == []
+
+
+def _write_twice(writer: workbook.WorkbookWriter, analysis: Analysis) -> None:
+    writer.add(analysis.tables[0])
+    writer.add(analysis.tables[0])
+    writer.finish(analysis, cover=[], configuration=[])
+
+
+def test_a_sheet_the_writer_refuses_is_raised_and_leaves_no_workbook(
+    report_analysis: Analysis, tmp_path: Path
+) -> None:
+    path = tmp_path / "out" / "tables.xlsx"
+    with (
+        pytest.raises(DuplicateWorksheetName),
+        workbook.WorkbookWriter(path, title="t", process=True) as writer,
+    ):
+        _write_twice(writer, report_analysis)
+    assert list(path.parent.iterdir()) == []
+
+
+def test_a_workbook_that_cannot_be_saved_raises_the_os_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # xlsxwriter wraps the error of the file it cannot write; the report names the file from it.
+    def refuse(book: Workbook) -> None:
+        raise FileCreateError(PermissionError(13, "Permission denied"))
+
+    book = BookFile(tmp_path / "book.xlsx", tmp_path)
+    book.open(())
+    monkeypatch.setattr(Workbook, "close", refuse)
+    with pytest.raises(PermissionError):
+        book.close(((), []))
+
+
+def test_a_report_whose_workbook_cannot_be_saved_names_the_file(
+    report_analysis: Analysis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    close = Workbook.close
+
+    def refuse(book: Workbook) -> None:  # the disk fills as the file is finished
+        close(book)
+        raise FileCreateError(OSError(errno.ENOSPC, "No space left on device"))
+
+    monkeypatch.setattr(Workbook, "close", refuse)
+    path = tmp_path / "out" / "tables.xlsx"
+    with pytest.raises(StorageError) as caught:
+        workbook.write_workbook(path, report_analysis, title="t", cover=[], configuration=[])
+    assert caught.value.file == str(path)
+    assert list(path.parent.iterdir()) == []

@@ -8,6 +8,7 @@ it returns; nothing but aggregated, checked numbers leaves this function.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,10 +69,12 @@ def analyse(
     progress: Progress = SILENT,
     memory_limit: str | None = None,
     workers: int | None = None,
+    on_table: Callable[[OutputTable], None] | None = None,
 ) -> Analysis:
     """Analyse the release at ``release`` under ``policy`` (see the module docstring).
 
     ``workers``: processes for the disclosure audit of a large release (default: one per core).
+    ``on_table`` is given each published table as soon as it is made.
     """
     with Engine(memory_limit=memory_limit) as engine:
         prepared = prepare_release(engine, release, policy)
@@ -88,7 +91,7 @@ def analyse(
         progress=progress,
         workers=workers,
     )
-    tables = build_tables(publication, protection, policy)
+    tables = build_tables(publication, protection, policy, on_table=on_table)
     return Analysis(
         release=prepared,
         policy=policy,

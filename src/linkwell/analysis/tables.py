@@ -11,7 +11,8 @@ disclosure log: every withheld count with its rule, and the checks it passed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -535,20 +536,34 @@ _BUILDERS: Final = {
 
 
 def build_tables(
-    publication: Publication, protection: Protection, policy: DisclosurePolicy
+    publication: Publication,
+    protection: Protection,
+    policy: DisclosurePolicy,
+    *,
+    on_table: Callable[[OutputTable], None] | None = None,
 ) -> tuple[OutputTable, ...]:
-    """Every table of the publication, in report order."""
+    """Every table of the publication, in report order.
+
+    ``on_table`` is given each table as soon as it is made, so that writing it can begin while
+    the rest are made.
+    """
     maker = _Maker(publication, protection, policy)
-    tables = [
-        _BUILDERS[kind](maker, plan.breakdown)
+    makers: list[Callable[[], OutputTable]] = [
+        functools.partial(_BUILDERS[kind], maker, plan.breakdown)
         for kind in (TableKind.PREVALENCE, TableKind.SERVICES, TableKind.REACH)
         for plan in publication.plans
         if kind in publication.kinds[plan.breakdown]
     ]
-    tables.append(_matrix(maker))
-    tables += [
-        _linkage(maker, plan.breakdown)
+    makers.append(functools.partial(_matrix, maker))
+    makers += [
+        functools.partial(_linkage, maker, plan.breakdown)
         for plan in publication.plans
         if TableKind.LINKAGE in publication.kinds[plan.breakdown]
     ]
+    tables = []
+    for make in makers:
+        table = make()
+        if on_table is not None:
+            on_table(table)
+        tables.append(table)
     return tuple(tables)

@@ -1,11 +1,15 @@
-"""Independent pieces of CPU-bound work on worker processes; what they find does not depend on them.
+"""CPU-bound work on worker processes; what it produces does not depend on them.
 
 The disclosure audit of a national release solves thousands of small linear programmes that do
 not depend on each other within a wave. HiGHS (through scipy) runs on one core, so those waves
-are spread over worker processes, each holding the large shared input (the component's
-programme) once, from start-up. A job is a module-level function of that input and one task;
-results come back in the order of the tasks, and with one worker the same jobs run in this
-process, so the outcome is the same whatever the number of workers.
+are spread over worker processes (:class:`Workers`), each holding the large shared input (the
+component's programme) once, from start-up. A job is a module-level function of that input and
+one task; results come back in the order of the tasks, and with one worker the same jobs run in
+this process, so the outcome is the same whatever the number of workers.
+
+:class:`Background` runs one ordered stream of jobs on a process of its own while this one goes
+on making their input: the report's workbook is written there while the tables are still being
+made.
 
 Each worker is a fresh interpreter (running :func:`serve_pipes`) spoken to through its standard
 input and output, not a :mod:`multiprocessing` child: forking a process that runs
@@ -22,14 +26,15 @@ import queue
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import IO, Generic, NoReturn, Self, TypeVar
+from typing import IO, Any, Generic, NoReturn, Self, TypeVar
 
 from linkwell.errors import InternalError, LinkwellError
 
-__all__ = ["Workers", "available_cores", "serve_pipes"]
+__all__ = ["Background", "Workers", "available_cores", "serve_pipes"]
 
 Held = TypeVar("Held")
 Task = TypeVar("Task")
@@ -157,6 +162,91 @@ class Workers(Generic[Held]):
             process.stop(kill=kind is not None)
         if self._processes:
             self._threads.shutdown(wait=True, cancel_futures=True)
+
+
+class Background(Generic[Held]):
+    """Jobs over one input, run in order on a process of their own while this one goes on.
+
+    For output that one writer must produce in order from data this process is still making.
+    Each job is ``job(held, task)`` as for :class:`Workers`, and the worker's copy of ``held``
+    keeps what earlier jobs left in it. With ``process=False`` each job runs here as it is
+    submitted, with the same outcome. A job's error is raised by the next :meth:`submit` or by
+    :meth:`finish`; the jobs after it are not run. Use as a context manager: leaving it stops the
+    process, killing it after an error.
+    """
+
+    def __init__(self, held: Held, *, process: bool) -> None:
+        self._held = held
+        self._jobs: queue.SimpleQueue[tuple[Callable[[Held, Any], object], object] | None] = (
+            queue.SimpleQueue()
+        )
+        self._failure: BaseException | None = None
+        self._process: _Process | None = None
+        self._feeder: threading.Thread | None = None
+        if process:
+            self._process = _Process()
+            try:
+                self._process.hold(held)
+            except BaseException:
+                self._process.stop(kill=True)
+                raise
+            self._feeder = threading.Thread(target=self._feed, name="linkwell-background")
+            self._feeder.start()
+
+    def _feed(self) -> None:
+        """Hand the submitted jobs to the process in order (on a thread of this process)."""
+        process = self._process
+        while (item := self._jobs.get()) is not None:
+            if process is not None and self._failure is None:
+                try:
+                    process.run(*item)
+                except BaseException as error:  # noqa: BLE001 - raised in the caller's thread
+                    self._failure = error
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def submit(self, job: Callable[[Held, Task], object], task: Task) -> None:
+        """Run ``job(held, task)`` after the jobs submitted before it, without waiting for it."""
+        self._raise_failure()
+        if self._process is None:
+            job(self._held, task)
+        else:
+            self._jobs.put((job, task))
+
+    def finish(self, job: Callable[[Held, Task], Result], task: Task) -> Result:
+        """Run ``job(held, task)`` after every job submitted, and return what it returns."""
+        if self._process is None:
+            return job(self._held, task)
+        self._stop_feeding()
+        self._raise_failure()
+        return self._process.run(job, task)
+
+    def _stop_feeding(self) -> None:
+        if self._feeder is not None:
+            self._jobs.put(None)
+            self._feeder.join()
+            self._feeder = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._process is None:
+            return
+        if kind is None:
+            self._stop_feeding()
+            self._process.stop(kill=self._failure is not None)
+            self._raise_failure()  # a job's error the caller has not yet been told of
+        else:  # killed first, so that a job still running does not hold up the exit
+            self._process.stop(kill=True)
+            self._stop_feeding()
 
 
 def _serve(receive: IO[bytes], send: IO[bytes]) -> None:

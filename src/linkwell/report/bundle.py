@@ -32,10 +32,10 @@ from linkwell.report.quality import LinkageQuality, read_quality
 from linkwell.report.workbook import (
     MODEL_HEADERS,
     SYMBOL_NOTES,
+    WorkbookWriter,
     model_rows,
     write_csvs,
     write_disclosure_log,
-    write_workbook,
 )
 
 __all__ = ["OutputRecord", "OutputStatus", "ReportBundle", "write_analysis", "write_report"]
@@ -163,14 +163,21 @@ def write_report(
 ) -> ReportBundle:
     """Analyse ``release`` under ``policy`` and write the report bundle into ``out_dir``.
 
-    ``workers``: processes for the disclosure audit of a large release (default: one per core).
+    ``workers``: processes for the disclosure audit of a large release (default: one per core);
+    with more than one, the workbook is written on a process of its own as the tables are made.
     """
     if quality is not None:  # refuse a bad quality table before the long analysis
         read_quality(quality, threshold=policy.threshold)
-    analysis = analyse(release, policy, progress=progress, workers=workers)
-    return write_analysis(
-        analysis, out_dir, project_digest=project_digest, quality=quality, progress=progress
-    )
+    with WorkbookWriter(out_dir / _WORKBOOK, title=REPORT_TITLE, process=workers != 1) as book:
+        analysis = analyse(release, policy, progress=progress, workers=workers, on_table=book.add)
+        return _write_bundle(
+            analysis,
+            out_dir,
+            book,
+            project_digest=project_digest,
+            quality=quality,
+            progress=progress,
+        )
 
 
 def write_analysis(
@@ -180,8 +187,32 @@ def write_analysis(
     project_digest: str | None,
     quality: Path | None = None,
     progress: Progress = SILENT,
+    workers: int | None = None,
 ) -> ReportBundle:
     """Write the report bundle of an analysis already made (see :func:`write_report`)."""
+    with WorkbookWriter(out_dir / _WORKBOOK, title=REPORT_TITLE, process=workers != 1) as book:
+        for table in analysis.tables:
+            book.add(table)
+        return _write_bundle(
+            analysis,
+            out_dir,
+            book,
+            project_digest=project_digest,
+            quality=quality,
+            progress=progress,
+        )
+
+
+def _write_bundle(
+    analysis: Analysis,
+    out_dir: Path,
+    book: WorkbookWriter,
+    *,
+    project_digest: str | None,
+    quality: Path | None,
+    progress: Progress,
+) -> ReportBundle:
+    """Everything but the tables' sheets, which ``book`` has been given."""
     policy = analysis.policy
     release = analysis.release.path
     linkage: LinkageQuality | None = (
@@ -190,32 +221,28 @@ def write_analysis(
     release_sha = _sha256(release)
     with progress.task("writing the report", total=4) as task:
         index = TableIndex(analysis)
-        tables_dir = out_dir / "tables"
-        csv_files = write_csvs(tables_dir, analysis)
+        csv_files = write_csvs(out_dir / "tables", analysis)
+        write_disclosure_log(out_dir / _LOG, analysis)
         task.advance(1)
         configuration = _configuration(analysis, policy, project_digest, release_sha)
         notes = caveats(analysis, index, linkage)
-        write_workbook(
-            out_dir / _WORKBOOK,
-            analysis,
-            title=REPORT_TITLE,
-            cover=[lede(analysis), *notes],
-            configuration=configuration,
-        )
-        write_disclosure_log(out_dir / _LOG, analysis)
+        findings = headline_findings(analysis, index)  # made while the workbook is written
+        main_charts = [
+            reach_chart(analysis, index),
+            heat_map(analysis, index),
+            *simd_charts(analysis, index),
+        ]
+        charts_by_school = school_charts(analysis, index)
+        book.finish(analysis, cover=[lede(analysis), *notes], configuration=configuration)
         task.advance(1)
         published = [out_dir / _WORKBOOK, out_dir / _LOG, *csv_files]
         checksums = {p.relative_to(out_dir).as_posix(): _sha256(p) for p in published}
         content = HtmlContent(
             title=REPORT_TITLE,
             lede=lede(analysis),
-            findings=headline_findings(analysis, index),
-            main_charts=[
-                reach_chart(analysis, index),
-                heat_map(analysis, index),
-                *simd_charts(analysis, index),
-            ],
-            school_charts=school_charts(analysis, index),
+            findings=findings,
+            main_charts=main_charts,
+            school_charts=charts_by_school,
             model_headers=MODEL_HEADERS,
             model_rows=model_rows(analysis, policy.rounding_base),
             method=method(analysis),
