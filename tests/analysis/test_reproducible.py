@@ -1,4 +1,4 @@
-"""The same release gives the same published tables in every run, whatever Python's hash seed.
+"""The same release gives the same tables and models in every run, whatever Python's hash seed.
 
 Two suppression patterns of one release, published side by side, could reveal what each one
 withholds; and a statistics office re-running a report must get the report it published.
@@ -25,6 +25,7 @@ for matrix in (system.eq, system.le):
     for part in (matrix.indptr, matrix.indices, matrix.data):
         digest.update(part.tobytes())
 digest.update(repr([t.rows for t in analysis.tables]).encode())
+digest.update(repr(analysis.models).encode())
 print(digest.hexdigest())
 """
 

@@ -82,16 +82,22 @@ def _patterns(engine: Engine, prepared: PreparedRelease, need: NeedMeasure) -> p
     service = quote_ident(prepared.service_column(ANY_SERVICE))
     simd = quote_ident("simd_quintile") if prepared.simd else "NULL"
     sex = quote_ident("sex")
+    # Sums of the decimal weights are exact; each is cast to the nearest double only once
+    # summed (a HUGEINT or DECIMAL column reaches Python as one Decimal object per value).
     sql = (
         f"SELECT CAST({need_col} AS INTEGER) AS need, {simd} AS simd, {sex} AS sex, "
         f"{quote_ident('stage')} AS stage, concat({quote_ident('authority')}, '/', "
-        f"{quote_ident('school')}) AS school, count(*) AS n, count_if({service}) AS y, "
-        f"sum(weight) AS sw, sum(CASE WHEN {service} THEN weight ELSE 0 END) AS swy, "
-        f"sum(weight * weight) AS sq, sum(CASE WHEN {service} THEN weight * weight ELSE 0 END) "
-        f"AS sqy FROM {quote_ident(ANALYSIS_TABLE)} WHERE linked AND {need_col} IS NOT NULL "
+        f"{quote_ident('school')}) AS school, count(*) AS n, "
+        f"CAST(count_if({service}) AS BIGINT) AS y, CAST(sum(weight) AS DOUBLE) AS sw, "
+        f"CAST(sum(CASE WHEN {service} THEN weight ELSE 0 END) AS DOUBLE) AS swy, "
+        f"CAST(sum(weight * weight) AS DOUBLE) AS sq, "
+        f"CAST(sum(CASE WHEN {service} THEN weight * weight ELSE 0 END) AS DOUBLE) AS sqy "
+        f"FROM {quote_ident(ANALYSIS_TABLE)} WHERE linked AND {need_col} IS NOT NULL "
         f"AND {sex} IN ({quote_string('female')}, {quote_string('male')}) "
         + (f"AND {simd} IS NOT NULL " if prepared.simd else "")
-        + "GROUP BY ALL"
+        # Sorted: threads finish groups in any order, and a fit summed in another order can
+        # differ in its last digits; the same release gives the same models on every run.
+        + "GROUP BY ALL ORDER BY ALL"
     )
     return engine.arrow(sql, purpose=f"model data for {need.name}")
 
