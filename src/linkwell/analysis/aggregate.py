@@ -42,22 +42,29 @@ def measure_column(stat: str, atom: str) -> str:
 
 def _aggregates(atoms: Sequence[Atom], *, weighted: bool, dominance_n: int) -> list[str]:
     # count_if and CASE rather than FILTER clauses: DuckDB runs hundreds of distinct FILTER
-    # clauses in one query dozens of times slower than the equivalent plain aggregates.
+    # clauses in one query dozens of times slower than the equivalent plain aggregates. Counts
+    # are cast to BIGINT and weight sums to DOUBLE, because HUGEINT and DECIMAL columns reach
+    # Python as one Decimal object per value (an unweighted release's weight is the decimal
+    # 1.0: its exact sums become the nearest double, as Python's float() of them would).
     select = []
     for atom in atoms:
         select.append(
-            f"count_if({atom.filter_sql}) AS {quote_ident(measure_column('n', atom.name))}"
+            f"CAST(count_if({atom.filter_sql}) AS BIGINT) "
+            f"AS {quote_ident(measure_column('n', atom.name))}"
         )
         if weighted and atom.weighted:
             value = f"CASE WHEN {atom.filter_sql} THEN weight END"
             select += [
-                f"coalesce(sum({value}), 0) AS {quote_ident(measure_column('w', atom.name))}",
                 (
-                    f"coalesce(sum({value} * {value}), 0) "
+                    f"CAST(coalesce(sum({value}), 0) AS DOUBLE) "
+                    f"AS {quote_ident(measure_column('w', atom.name))}"
+                ),
+                (
+                    f"CAST(coalesce(sum({value} * {value}), 0) AS DOUBLE) "
                     f"AS {quote_ident(measure_column('q', atom.name))}"
                 ),
                 (
-                    f"coalesce(list_sum(max({value}, {int(dominance_n)})), 0) "
+                    f"CAST(coalesce(list_sum(max({value}, {int(dominance_n)})), 0) AS DOUBLE) "
                     f"AS {quote_ident(measure_column('top', atom.name))}"
                 ),
             ]

@@ -82,8 +82,9 @@ def _patterns(engine: Engine, prepared: PreparedRelease, need: NeedMeasure) -> p
     service = quote_ident(prepared.service_column(ANY_SERVICE))
     simd = quote_ident("simd_quintile") if prepared.simd else "NULL"
     sex = quote_ident("sex")
-    # Sums of the decimal weights are exact; each is cast to the nearest double only once
-    # summed (a HUGEINT or DECIMAL column reaches Python as one Decimal object per value).
+    # Counts cast to BIGINT and weight sums to DOUBLE: a HUGEINT or DECIMAL column reaches
+    # Python as one Decimal object per value (an unweighted release's weight is the decimal 1.0,
+    # whose exact sums become the nearest double, as Python's float() of them would).
     sql = (
         f"SELECT CAST({need_col} AS INTEGER) AS need, {simd} AS simd, {sex} AS sex, "
         f"{quote_ident('stage')} AS stage, concat({quote_ident('authority')}, '/', "

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+import numpy as np
 import pyarrow as pa
+from numpy.typing import NDArray
 
 from linkwell.analysis.aggregate import Atom, aggregate, measure_column
 from linkwell.analysis.cells import CellSystem, CellSystemBuilder, Pop, PopKey
@@ -53,6 +55,10 @@ _KINDS: Final[dict[Breakdown, tuple[TableKind, ...]]] = {
     Breakdown.SCHOOL: (TableKind.PREVALENCE, TableKind.SERVICES, TableKind.REACH),
 }
 _TOP_LEVELS: Final = frozenset({"authority", "all"})
+_MARGINS: Final = frozenset(kind for kind in Pop if kind.margin)
+_TOTALS: Final = frozenset(kind for kind in Pop if kind.is_total)
+_RANKS: Final = {kind: 2 if kind is Pop.LINKED else int(kind.margin) for kind in Pop}
+"""Secondary suppression's order within a level: interior cells, then margins, then linked."""
 
 
 @dataclass(frozen=True)
@@ -157,37 +163,70 @@ def _minus(whole: str, part: str) -> str:
     return f"{whole}-{part}"
 
 
-class _Row:
-    """One aggregated group's statistics, read by atom name."""
+class _Counts:
+    """One breakdown's aggregated statistics, a column of floats per statistic and atom.
 
-    def __init__(self, columns: dict[str, list[object]], position: int) -> None:
-        self._columns = columns
-        self._position = position
+    Each column is read from Arrow once, for every group at once, and a derived atom (see
+    :func:`_minus`) is computed once as a column: a national release reads a statistic six
+    million times, each now a look-up and a list index.
+    """
 
-    def stat(self, stat: str, atom: str) -> float:
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+        self._positions = {name: i for i, name in enumerate(table.column_names)}
+        self._columns: dict[tuple[str, str], list[float]] = {}
+
+    def column(self, stat: str, atom: str) -> list[float]:
+        key = (stat, atom)
+        found = self._columns.get(key)
+        if found is None:
+            found = self._columns[key] = self._read(stat, atom).tolist()
+        return found
+
+    def _read(self, stat: str, atom: str) -> NDArray[np.float64]:
         if "-" in atom:  # a difference of two counted atoms, see _minus
             whole, part = atom.split("-", 1)
             if stat == "top":  # the largest weights of a subset never exceed the whole's
-                return self.stat(stat, whole)
-            return self.stat(stat, whole) - self.stat(stat, part)
-        column = self._columns.get(measure_column(stat, atom))
-        if column is None:
-            return 0.0
-        value = column[self._position]
-        return 0.0 if value is None else float(value)  # type: ignore[arg-type]
+                return self._read(stat, whole)
+            return self._read(stat, whole) - self._read(stat, part)
+        position = self._positions.get(measure_column(stat, atom))
+        if position is None:
+            return np.zeros(self._table.num_rows)
+        column = self._table.column(position).fill_null(0)
+        return np.asarray(column.to_numpy(), dtype=np.float64)
+
+
+class _Row:
+    """One aggregated group's statistics, read by atom name."""
+
+    __slots__ = ("_counts", "_position")
+
+    def __init__(self, counts: _Counts, position: int) -> None:
+        self._counts = counts
+        self._position = position
+
+    def stat(self, stat: str, atom: str) -> float:
+        return self._counts.column(stat, atom)[self._position]
 
     def n(self, atom: str) -> int:
-        return int(self.stat("n", atom))
+        return int(self._counts.column("n", atom)[self._position])
+
+    def total(self, stat: str, atoms: Sequence[str]) -> float:
+        """``stat`` summed over ``atoms``."""
+        if len(atoms) == 1:
+            return self.stat(stat, atoms[0])
+        return sum(self.stat(stat, atom) for atom in atoms)
 
 
 def _rows(plan: BreakdownPlan, table: pa.Table) -> Iterator[tuple[Level, GroupKey, _Row]]:
-    columns = table.to_pydict()
+    columns = table.select([*plan.dims, *(f"g:{d}" for d in plan.dims)]).to_pydict()
+    counts = _Counts(table)
     for position in range(table.num_rows):
         dims = [d for d in plan.dims if columns[f"g:{d}"][position] == 0]
         level = plan.level_of(dims)
         key = plan.canonical(level, tuple((d, columns[d][position]) for d in level.dims))
         if key is not None:
-            yield level, key, _Row(columns, position)
+            yield level, key, _Row(counts, position)
 
 
 class _Assembler:
@@ -212,17 +251,15 @@ class _Assembler:
         national_only: bool = False,
     ) -> int:
         pop = self.pops.setdefault(pop, pop)
-        count = sum(row.n(p) for p in parts)
-        interior = not pop.kind.margin
-        rank = 2 if pop.kind is Pop.LINKED else (0 if interior else 1)
+        interior = pop.kind not in _MARGINS
         return self.builder.cell(
             (pop, group),
-            count,
-            wsum=sum(row.stat("w", p) for p in parts),
-            wsq=sum(row.stat("q", p) for p in parts),
+            int(row.total("n", parts)),
+            wsum=row.total("w", parts),
+            wsq=row.total("q", parts),
             top=row.stat("top", parts[0]) if interior and len(parts) == 1 else 0.0,
-            base=base if not pop.kind.is_total else 0,
-            cost=level.rank * 10 + rank,
+            base=base if pop.kind not in _TOTALS else 0,
+            cost=level.rank * 10 + _RANKS[pop.kind],
             national_only=national_only,
         )
 
