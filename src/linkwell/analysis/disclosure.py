@@ -123,7 +123,10 @@ class Rule(StrEnum):
     @staticmethod
     def of(code: int) -> Rule | None:
         """The rule with ``code``; ``None`` for a published cell."""
-        return None if code == PUBLISHED else list(Rule)[code - 1]
+        return None if code == PUBLISHED else _RULES[code - 1]
+
+
+_RULES: Final = tuple(Rule)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from linkwell.analysis.aggregate import Atom, aggregate, measure_column
 from linkwell.analysis.cells import CellSystem, CellSystemBuilder, Pop, PopKey
+from linkwell.analysis.collector import without_cycle_collection
 from linkwell.analysis.groups import ALL_LEVEL, Breakdown, BreakdownPlan, GroupKey, Level
 from linkwell.analysis.needs import NeedMeasure
 from linkwell.analysis.services import ANY_SERVICE, ServiceMeasure, ServiceScope
@@ -428,10 +429,11 @@ def build_publication(
             )
             found: dict[Level, list[GroupKey]] = defaultdict(list)
             assembler.pops = {}
-            for level, key, row in _rows(plan, table):
-                found[level].append(key)
-                assembler.add(plan.breakdown, level, key, row)
-            _hierarchy(builder, plan, found, assembler.pops)
+            with without_cycle_collection():
+                for level, key, row in _rows(plan, table):
+                    found[level].append(key)
+                    assembler.add(plan.breakdown, level, key, row)
+                _hierarchy(builder, plan, found, assembler.pops)
             groups[plan.breakdown] = (
                 *(
                     (level, tuple(found.get(level, [])))
@@ -441,10 +443,12 @@ def build_publication(
                 (ALL_LEVEL, ((),)),
             )
             task.advance(1)
+    with without_cycle_collection():
+        system = builder.build()
     return Publication(
         prepared=prepared,
         plans=tuple(plans),
         groups=groups,
         kinds={plan.breakdown: _KINDS[plan.breakdown] for plan in plans},
-        system=builder.build(),
+        system=system,
     )
