@@ -7,6 +7,8 @@ import errno
 import hashlib
 import json
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -326,3 +328,20 @@ def test_a_report_whose_workbook_cannot_be_saved_names_the_file(
         workbook.write_workbook(path, report_analysis, title="t", cover=[], configuration=[])
     assert caught.value.file == str(path)
     assert list(path.parent.iterdir()) == []
+
+
+def test_the_workbook_process_loads_the_sheets_without_the_analysis() -> None:
+    """The workbook's own process imports xlsxwriter and the sheets' module, nothing heavier."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, linkwell.report.sheets; print(' '.join(sorted(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "xlsxwriter" in loaded
+    heavy = ("duckdb", "numpy", "scipy", "statsmodels", "pydantic", "linkwell.analysis")
+    assert not [m for m in loaded if m.startswith(heavy)]
