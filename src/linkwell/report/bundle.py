@@ -20,6 +20,7 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict
 
 from linkwell.analysis.pipeline import Analysis, analyse
+from linkwell.analysis.workers import available_cores
 from linkwell.config import DisclosurePolicy
 from linkwell.fileio import write_text_atomic
 from linkwell.progress import SILENT, Progress
@@ -151,6 +152,11 @@ def _outputs(analysis: Analysis) -> list[OutputRecord]:
     return records
 
 
+def _apart(workers: int | None) -> bool:
+    """Whether the workbook is written on a process of its own: where another core is free."""
+    return (workers or available_cores()) > 1
+
+
 def write_report(
     release: Path,
     out_dir: Path,
@@ -168,7 +174,7 @@ def write_report(
     """
     if quality is not None:  # refuse a bad quality table before the long analysis
         read_quality(quality, threshold=policy.threshold)
-    with WorkbookWriter(out_dir / _WORKBOOK, title=REPORT_TITLE, process=workers != 1) as book:
+    with WorkbookWriter(out_dir / _WORKBOOK, title=REPORT_TITLE, process=_apart(workers)) as book:
         analysis = analyse(release, policy, progress=progress, workers=workers, on_table=book.add)
         return _write_bundle(
             analysis,
@@ -189,8 +195,12 @@ def write_analysis(
     progress: Progress = SILENT,
     workers: int | None = None,
 ) -> ReportBundle:
-    """Write the report bundle of an analysis already made (see :func:`write_report`)."""
-    with WorkbookWriter(out_dir / _WORKBOOK, title=REPORT_TITLE, process=workers != 1) as book:
+    """Write the report bundle of an analysis already made (see :func:`write_report`).
+
+    ``workers``: with more than one (default: one per core), the workbook is written on a
+    process of its own while the rest of the bundle is made.
+    """
+    with WorkbookWriter(out_dir / _WORKBOOK, title=REPORT_TITLE, process=_apart(workers)) as book:
         for table in analysis.tables:
             book.add(table)
         return _write_bundle(
