@@ -221,3 +221,17 @@ def test_a_background_process_that_dies_is_reported() -> None:
 
 def _exit(held: _Tally, code: int) -> None:
     os._exit(code)
+
+
+def _submit_after_finishing(background: Background[_Tally]) -> None:
+    background.finish(_Tally.report, 1)
+    background.submit(_Tally.note, 2)
+
+
+@pytest.mark.parametrize("process", [False, True], ids=["here", "own process"])
+def test_a_job_after_the_background_finished_is_refused(process: bool) -> None:
+    with (
+        pytest.raises(InternalError, match="after it finished"),
+        Background(_Tally(), process=process) as background,
+    ):
+        _submit_after_finishing(background)

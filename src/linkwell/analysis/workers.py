@@ -183,6 +183,7 @@ class Background(Generic[Held]):
         self._failure: BaseException | None = None
         self._process: _Process | None = None
         self._feeder: threading.Thread | None = None
+        self._finished = False
         if process:
             self._process = _Process()
             try:
@@ -210,13 +211,19 @@ class Background(Generic[Held]):
     def submit(self, job: Callable[[Held, Task], object], task: Task) -> None:
         """Run ``job(held, task)`` after the jobs submitted before it, without waiting for it."""
         self._raise_failure()
+        if self._finished:
+            raise InternalError("a job was given to a background process after it finished")
         if self._process is None:
             job(self._held, task)
         else:
             self._jobs.put((job, task))
 
     def finish(self, job: Callable[[Held, Task], Result], task: Task) -> Result:
-        """Run ``job(held, task)`` after every job submitted, and return what it returns."""
+        """Run ``job(held, task)`` after every job submitted, and return what it returns.
+
+        The last job: none may be submitted after it.
+        """
+        self._finished = True
         if self._process is None:
             return job(self._held, task)
         self._stop_feeding()

@@ -126,15 +126,17 @@ class WorkbookWriter:
         self._stack.__exit__(kind, error, traceback)
 
     def _started(self) -> Background[BookFile]:
-        if self._writer is None:  # at the first table, not before: no process idles through
-            stack = self._stack  # the audit
+        """The writer, started at the first table: no process waits idle through the audit."""
+        if self._writer is None:
+            stack = self._stack
             partial = stack.enter_context(atomic_path(self._path, mode=0o644))
             scratch = stack.enter_context(
                 tempfile.TemporaryDirectory(dir=self._path.parent, prefix=f".{self._path.name}.")
             )
             book = BookFile(partial, Path(scratch), self._sheet_rows)
-            if not self._process:  # written here: a failure must close it (on its own
-                stack.callback(book.abandon)  # process, killing the process closes it)
+            if not self._process:
+                # Written here, a failure must close the file; killing its own process does.
+                stack.callback(book.abandon)
             writer = stack.enter_context(Background(book, process=self._process))
             writer.submit(BookFile.open, _HEAD)
             self._writer = writer
