@@ -172,12 +172,8 @@ class _Maker:
         # read is a list index instead of a NumPy scalar (a tenth of the time).
         self._codes: list[int] = protection.codes.tolist()
         self._rounded: list[int] = round_to_base(system.count, policy.rounding_base).tolist()
-        self._protection = protection
+        self.protection = protection
         self._groups: dict[Breakdown, list[_Group]] = {}
-
-    def rule(self, index: int) -> Rule | None:
-        """The rule withholding cell ``index``, or ``None`` if it is published."""
-        return Rule.of(self._codes[index])
 
     def count(self, index: int | None) -> TableCell:
         if index is None:
@@ -204,7 +200,7 @@ class _Maker:
         den = np.array([-1 if i is None else i for i in denominators], dtype=np.int64)
         known = (num >= 0) & (den >= 0)
         num, den = np.where(known, num, 0), np.where(known, den, 0)
-        codes = self._protection.codes
+        codes = self.protection.codes
         published = known & (codes[num] == PUBLISHED) & (codes[den] == PUBLISHED)
         size = system.count[den]
         shown = np.select(  # the first that applies, in the order the rules are read
@@ -287,7 +283,7 @@ def _finish(
         for position, header in counts:
             withheld = row[position]
             if withheld.symbol is not None and withheld.cell is not None:
-                rule = maker.rule(withheld.cell)
+                rule = maker.protection.rule(withheld.cell)
                 if rule is not None:
                     row_label = " / ".join(str(c.value) for c in row[:label_count] if c.value)
                     log.append(LogEntry(table_id, row_label, header, rule))
@@ -461,16 +457,16 @@ def _joint_rows(
     known = cells(PopKey(Pop.SVC_KNOWN, **names))
     return [
         [
-            maker.count(columns[0]),
-            maker.count(columns[1]),
+            maker.count(linked_i),
+            maker.count(a_i),
             *reach,
-            maker.count(columns[2]),
+            maker.count(b_i),
             *unmet,
-            maker.count(columns[4]),
-            maker.count(columns[3]),
+            maker.count(known_i),
+            maker.count(c_i),
             *targeting,
         ]
-        for columns, reach, unmet, targeting in zip(
+        for (linked_i, a_i, b_i, c_i, known_i), reach, unmet, targeting in zip(
             zip(need_linked, a, b, c, known, strict=True),
             maker.ratios(a, need_linked),
             maker.ratios(b, need_linked),

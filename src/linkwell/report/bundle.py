@@ -243,13 +243,14 @@ def _write_bundle(
             *simd_charts(analysis, index),
         ]
         charts_by_school = school_charts(analysis, index)
-        book.finish(analysis, cover=[lede(analysis), *notes], configuration=configuration)
+        summary = lede(analysis)
+        book.finish(analysis, cover=[summary, *notes], configuration=configuration)
         task.advance(1)
         published = [out_dir / _WORKBOOK, out_dir / _LOG, *csv_files]
         checksums = {p.relative_to(out_dir).as_posix(): _sha256(p) for p in published}
         content = HtmlContent(
             title=REPORT_TITLE,
-            lede=lede(analysis),
+            lede=summary,
             findings=findings,
             main_charts=main_charts,
             school_charts=charts_by_school,
