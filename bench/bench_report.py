@@ -36,7 +36,13 @@ def _report(path: Path, out: Path) -> int:
     from linkwell.config import DisclosurePolicy
     from linkwell.report import write_report
 
-    bundle = write_report(path, out, policy=DisclosurePolicy(), project_digest=None)
+    bundle = write_report(
+        path,
+        out,
+        policy=DisclosurePolicy(),
+        project_digest=None,
+        disclosure_log=out.with_name(f"{out.name}-disclosure-log.csv"),
+    )
     return sum(1 for _ in bundle.out_dir.rglob("*") if _.is_file())
 
 

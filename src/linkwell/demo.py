@@ -102,7 +102,8 @@ class DemoResult:
     separation: SeparationReport
     separation_table: Path
     report: Path
-    """The partnership's report (HTML); the workbook, CSVs and disclosure log are beside it."""
+    """The partnership's report (HTML), its workbook, CSVs and manifest beside it; the disclosure
+    log stays in the analyst's workspace (it is not to be published)."""
     transport: DemoTransport = "folder"
     sweeps: tuple[SweepRound, ...] = ()
     """With SFTP: every sweep of the server, in order, with the inboxes as each left them."""

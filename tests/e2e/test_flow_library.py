@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 
 from linkwell.demo import DemoResult
+from linkwell.report import ReportBundle
 from linkwell.roles.indexer import LinkResult
 from linkwell.roles.linker import ReleaseResult
 
@@ -81,3 +82,16 @@ def test_separation_holds_and_a_planted_leak_is_found(clean_demo: DemoResult, tm
     assert finding.found[Forbidden.ROW_REF] > 0
     assert not leaked.ok
     (analyst / "notes-from-a-colleague.parquet").unlink()
+
+
+def test_the_report_folder_holds_what_may_be_published_and_the_log_stays(
+    clean_demo: DemoResult,
+) -> None:
+    (bundle,) = [s for s in clean_demo.steps.values() if isinstance(s, ReportBundle)]
+    published = {p.relative_to(bundle.out_dir).parts[0] for p in bundle.out_dir.rglob("*")}
+    assert published == {"report.html", "tables.xlsx", "tables", "manifest.json"}
+    analyst = clean_demo.workspaces["scotcen-analysis"]
+    assert bundle.disclosure_log.is_relative_to(analyst)
+    assert bundle.disclosure_log.is_file()
+    entries = bundle.disclosure_log.read_text().count("\n") - 1
+    assert entries == sum(o.suppressed_cells for o in bundle.outputs if o.id != "models") > 0

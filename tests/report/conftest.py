@@ -28,4 +28,9 @@ def report_analysis(report_release: Path) -> Analysis:
 @pytest.fixture(scope="session")
 def bundle(report_analysis: Analysis, tmp_path_factory: pytest.TempPathFactory) -> ReportBundle:
     out = tmp_path_factory.mktemp("report") / "out"
-    return write_analysis(report_analysis, out, project_digest="f" * 64)
+    return write_analysis(
+        report_analysis,
+        out,
+        project_digest="f" * 64,
+        disclosure_log=out.with_name("disclosure-log.csv"),
+    )

@@ -45,7 +45,9 @@ def report(workspace: Path, out: Path | None) -> None:
     """Analyse need against services and write the partnership's report, disclosure-checked.
 
     Writes one self-contained HTML report, a workbook with every table (suppressed cells marked
-    as in official statistics), CSVs, the disclosure log and an output manifest with checksums.
+    as in official statistics), CSVs and an output manifest with checksums, all of which may be
+    published; the disclosure log, which names the rule that withheld each count and may not be
+    published, stays in the workspace.
 
     \b
     Example:
@@ -55,4 +57,5 @@ def report(workspace: Path, out: Path | None) -> None:
     suppressed = sum(record.suppressed_cells for record in bundle.outputs)
     stdout.print(f"{len(bundle.outputs)} outputs, {suppressed:,} cells suppressed")
     stdout.print(f"report: {bundle.html}")
-    stdout.print(f"workbook: {bundle.workbook}; disclosure log: {bundle.disclosure_log}")
+    stdout.print(f"workbook: {bundle.workbook}")
+    stdout.print(f"disclosure log (keep it, do not publish it): {bundle.disclosure_log}")

@@ -24,6 +24,13 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     help="Folder for report.html, tables.xlsx, tables/*.csv and manifest.json.",
 )
 @click.option(
+    "--disclosure-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to keep the rule that withheld each count, outside the report folder: it is "
+    "not to be published (default: beside the folder, as OUT-disclosure-log.csv).",
+)
+@click.option(
     "--policy",
     "policy_file",
     type=_FILE,
@@ -41,6 +48,7 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 def report(  # noqa: PLR0917 - click passes one parameter per option
     release: Path,
     out_dir: Path,
+    disclosure_log: Path | None,
     policy_file: Path | None,
     quality: Path | None,
     project_digest: str | None,
@@ -54,6 +62,8 @@ def report(  # noqa: PLR0917 - click passes one parameter per option
       linkwell report release.parquet --out report/ --policy disclosure.toml
 
     The policy file holds the keys of a project file's [disclosure] table, e.g. threshold = 10.
+    Everything in the report folder may be published; the disclosure log may not, since it
+    says which withheld counts are small or zero.
     """
     # Imported here: statistics and spreadsheet libraries would slow every other command's start.
     from linkwell.report import write_report  # noqa: PLC0415
@@ -61,11 +71,14 @@ def report(  # noqa: PLR0917 - click passes one parameter per option
     policy = DisclosurePolicy()
     if policy_file is not None:
         policy = load_model(DisclosurePolicy, policy_file, what="disclosure policy")
+    if disclosure_log is None:
+        disclosure_log = out_dir.parent / f"{out_dir.name}-disclosure-log.csv"
     bundle = write_report(
         release,
         out_dir,
         policy=policy,
         project_digest=project_digest,
+        disclosure_log=disclosure_log,
         quality=quality,
         progress=terminal_progress(),
         workers=workers,
@@ -75,3 +88,4 @@ def report(  # noqa: PLR0917 - click passes one parameter per option
     click.echo(f"workbook: {bundle.workbook} and {len(bundle.csv_files)} CSV files")
     click.echo(f"{len(bundle.outputs)} outputs passed disclosure checks; {withheld:,} withheld")
     click.echo(f"manifest: {bundle.manifest}")
+    click.echo(f"disclosure log (keep it, do not publish it): {bundle.disclosure_log}")

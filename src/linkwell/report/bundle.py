@@ -3,8 +3,14 @@
 The bundle follows ACRO's idea of an output bundle: every output with its status, the files it
 was written to and their SHA-256 checksums, the disclosure checks it passed, and the effective
 configuration (the policy, the project digest and the release's checksum) in ``manifest.json``.
-Besides the manifest it holds ``report.html`` (self-contained), ``tables.xlsx``, one CSV per table
-under ``tables/`` and ``disclosure-log.csv``. Every file is written atomically.
+Besides the manifest it holds ``report.html`` (self-contained), ``tables.xlsx`` and one CSV per
+table under ``tables/``: everything in the folder may be published. Every file is written
+atomically.
+
+The disclosure log, which names the rule that withheld each count, is the analyst's record and
+is written outside the folder: a published "below the threshold" or "sensitive zero" beside a
+``[c]`` would give away the very count it withholds. Nothing published gives a per-rule count
+either, nor the log's checksum (a short log could be found again from it by trying every rule).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from linkwell.analysis.pipeline import Analysis, analyse
 from linkwell.analysis.workers import available_cores
 from linkwell.config import DisclosurePolicy
+from linkwell.errors import ConfigError
 from linkwell.fileio import write_text_atomic
 from linkwell.progress import SILENT, Progress
 from linkwell.report.charts import heat_map, reach_chart, school_charts, simd_charts
@@ -42,12 +49,7 @@ from linkwell.report.workbook import (
 __all__ = ["OutputRecord", "OutputStatus", "ReportBundle", "write_analysis", "write_report"]
 
 REPORT_TITLE: Final = "Children's needs and the services that reach them"
-_HTML, _WORKBOOK, _LOG, _MANIFEST = (
-    "report.html",
-    "tables.xlsx",
-    "disclosure-log.csv",
-    "manifest.json",
-)
+_HTML, _WORKBOOK, _MANIFEST = ("report.html", "tables.xlsx", "manifest.json")
 _VERSION: Final = version("linkwell")
 
 
@@ -81,6 +83,9 @@ class ReportBundle(BaseModel):
     workbook: Path
     csv_files: tuple[Path, ...]
     disclosure_log: Path
+    """The analyst's record of each withheld count's rule, outside ``out_dir``: not published."""
+    disclosure_audit: dict[str, int]
+    """What the audit did, by rule (the analyst's record; the manifest publishes totals)."""
     manifest: Path
     outputs: tuple[OutputRecord, ...]
     checksums: dict[str, str]
@@ -114,6 +119,16 @@ def _configuration(
         ("disclosure policy", json.dumps(policy.model_dump(mode="json"), sort_keys=True)),
         ("generated", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
     ]
+
+
+def _audit_record(analysis: Analysis) -> dict[str, int]:
+    summary = analysis.audit
+    return {
+        "primary": summary.primary,
+        "secondary": summary.secondary_by_singleton + summary.secondary_by_repair,
+        "linear_programmes": summary.linear_programmes,
+        "certified": summary.certified,
+    }
 
 
 def _outputs(analysis: Analysis) -> list[OutputRecord]:
@@ -152,6 +167,18 @@ def _outputs(analysis: Analysis) -> list[OutputRecord]:
     return records
 
 
+def _outside(out_dir: Path, disclosure_log: Path) -> None:
+    """Refuse a disclosure log that would be written into the folder to be published."""
+    folder = out_dir.resolve()
+    if folder == disclosure_log.resolve() or folder in disclosure_log.resolve().parents:
+        raise ConfigError(
+            "the disclosure log would be written inside the report folder, which is published, "
+            "and it says which withheld counts are small or zero",
+            file=disclosure_log,
+            hint="give the disclosure log a path outside the report folder",
+        )
+
+
 def _apart(workers: int | None) -> bool:
     """Whether the workbook is written on a process of its own: where another core is free."""
     return (workers or available_cores()) > 1
@@ -163,15 +190,18 @@ def write_report(
     *,
     policy: DisclosurePolicy,
     project_digest: str | None,
+    disclosure_log: Path,
     quality: Path | None = None,
     progress: Progress = SILENT,
     workers: int | None = None,
 ) -> ReportBundle:
     """Analyse ``release`` under ``policy`` and write the report bundle into ``out_dir``.
 
+    The disclosure log goes to ``disclosure_log``, which must lie outside ``out_dir``.
     ``workers``: processes for the disclosure audit of a large release (default: one per core);
     with more than one, the workbook is written on a process of its own as the tables are made.
     """
+    _outside(out_dir, disclosure_log)
     if quality is not None:  # refuse a bad quality table before the long analysis
         read_quality(quality, threshold=policy.threshold)
     with WorkbookWriter(out_dir / _WORKBOOK, title=REPORT_TITLE, process=_apart(workers)) as book:
@@ -180,6 +210,7 @@ def write_report(
             analysis,
             out_dir,
             book,
+            disclosure_log=disclosure_log,
             project_digest=project_digest,
             quality=quality,
             progress=progress,
@@ -191,6 +222,7 @@ def write_analysis(
     out_dir: Path,
     *,
     project_digest: str | None,
+    disclosure_log: Path,
     quality: Path | None = None,
     progress: Progress = SILENT,
     workers: int | None = None,
@@ -200,6 +232,7 @@ def write_analysis(
     ``workers``: with more than one (default: one per core), the workbook is written on a
     process of its own while the rest of the bundle is made.
     """
+    _outside(out_dir, disclosure_log)
     with WorkbookWriter(out_dir / _WORKBOOK, title=REPORT_TITLE, process=_apart(workers)) as book:
         for table in analysis.tables:
             book.add(table)
@@ -207,6 +240,7 @@ def write_analysis(
             analysis,
             out_dir,
             book,
+            disclosure_log=disclosure_log,
             project_digest=project_digest,
             quality=quality,
             progress=progress,
@@ -218,6 +252,7 @@ def _write_bundle(
     out_dir: Path,
     book: WorkbookWriter,
     *,
+    disclosure_log: Path,
     project_digest: str | None,
     quality: Path | None,
     progress: Progress,
@@ -232,7 +267,7 @@ def _write_bundle(
     with progress.task("writing the report", total=4) as task:
         index = TableIndex(analysis)
         csv_files = write_csvs(out_dir / "tables", analysis)
-        write_disclosure_log(out_dir / _LOG, analysis)
+        write_disclosure_log(disclosure_log, analysis)
         task.advance(1)
         configuration = _configuration(analysis, policy, project_digest, release_sha)
         notes = caveats(analysis, index, linkage)
@@ -246,7 +281,7 @@ def _write_bundle(
         summary = lede(analysis)
         book.finish(analysis, cover=[summary, *notes], configuration=configuration)
         task.advance(1)
-        published = [out_dir / _WORKBOOK, out_dir / _LOG, *csv_files]
+        published = [out_dir / _WORKBOOK, *csv_files]
         checksums = {p.relative_to(out_dir).as_posix(): _sha256(p) for p in published}
         content = HtmlContent(
             title=REPORT_TITLE,
@@ -269,6 +304,7 @@ def _write_bundle(
         checksums[_HTML] = _sha256(out_dir / _HTML)
         task.advance(1)
         outputs = _outputs(analysis)
+        audit = _audit_record(analysis)
         manifest = {
             "format": 1,
             "generator": f"linkwell {_VERSION}",
@@ -277,11 +313,8 @@ def _write_bundle(
             "project_digest": project_digest,
             "release_sha256": release_sha,
             "disclosure_audit": {
-                "primary": analysis.audit.primary,
-                "secondary": analysis.audit.secondary_by_singleton
-                + analysis.audit.secondary_by_repair,
-                "linear_programmes": analysis.audit.linear_programmes,
-                "certified": analysis.audit.certified,
+                "withheld": audit["primary"] + audit["secondary"],
+                "linear_programmes": audit["linear_programmes"],
             },
             "outputs": [o.model_dump(mode="json") for o in outputs],
             "checksums": checksums,
@@ -295,7 +328,8 @@ def _write_bundle(
         html=out_dir / _HTML,
         workbook=out_dir / _WORKBOOK,
         csv_files=tuple(csv_files),
-        disclosure_log=out_dir / _LOG,
+        disclosure_log=disclosure_log,
+        disclosure_audit=audit,
         manifest=out_dir / _MANIFEST,
         outputs=tuple(outputs),
         checksums=checksums,

@@ -14,10 +14,9 @@ from typing import Final
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from linkwell.analysis.disclosure import Rule
 from linkwell.analysis.pipeline import Analysis
 from linkwell.analysis.services import ServiceScope
-from linkwell.analysis.tables import ColumnKind, LogEntry, OutputTable
+from linkwell.analysis.tables import ColumnKind, OutputTable
 from linkwell.report.charts import Chart
 from linkwell.report.findings import Finding
 
@@ -25,7 +24,6 @@ __all__ = ["HTML_ROW_LIMIT", "HtmlContent", "render_html"]
 
 HTML_ROW_LIMIT: Final = 1500
 """Rows a table may show in the page before its finest level is left to the workbook."""
-_LOG_LIMIT: Final = 2000
 _KIND_TITLES: Final = {
     "prevalence": "Prevalence of needs",
     "services": "Receipt of services",
@@ -109,22 +107,18 @@ def _table_view(table: OutputTable) -> dict[str, object]:
 
 
 def _disclosure_view(analysis: Analysis) -> dict[str, object]:
-    rules = list(Rule)
-    outputs = []
-    for table in analysis.tables:
-        by_rule = [sum(1 for e in table.log if e.rule is rule) for rule in rules]
-        outputs.append(
-            {
-                "id": table.id,
-                "status": "pass" if not table.suppressed else "pass, with suppression",
-                "css": "status-pass" if not table.suppressed else "status-suppressed",
-                "suppressed": table.suppressed,
-                "by_rule": by_rule,
-            }
-        )
-    log: list[LogEntry] = [e for t in analysis.tables for e in t.log]
+    outputs = [
+        {
+            "id": table.id,
+            "status": "pass" if not table.suppressed else "pass, with suppression",
+            "css": "status-pass" if not table.suppressed else "status-suppressed",
+            "suppressed": table.suppressed,
+        }
+        for table in analysis.tables
+    ]
     audit = analysis.audit
     policy = analysis.policy
+    withheld = audit.primary + audit.secondary_by_singleton + audit.secondary_by_repair
     text = [
         f"Counts below {policy.threshold} are withheld (primary suppression), as are zeros that "
         "would reveal something about every child in a group (sensitive zeros)"
@@ -144,10 +138,14 @@ def _disclosure_view(analysis: Analysis) -> dict[str, object]:
             "safe-haven output checker, does no secondary suppression; this does."
         ),
         (
-            f"In this report: {audit.primary:,} counts withheld by primary rules and "
-            f"{audit.secondary_by_singleton + audit.secondary_by_repair:,} secondary; "
-            f"{audit.linear_programmes:,} linear programmes certified {audit.certified:,} "
-            f"withheld counts. Counts are then rounded to the nearest {policy.rounding_base}; "
+            f"In this report {withheld:,} counts are withheld, audited by "
+            f"{audit.linear_programmes:,} linear programmes. Which rule withheld each count is "
+            "not published: that a count is below the threshold, or a sensitive zero, is what "
+            "withholding it hides. The analyst keeps that record, the disclosure log, with the "
+            "release."
+        ),
+        (
+            f"Counts are then rounded to the nearest {policy.rounding_base}; "
             "rounding comes after suppression because the threshold must judge true counts, and "
             "rounding is not relied on for protection because percentages are computed from "
             "unrounded counts."
@@ -156,15 +154,8 @@ def _disclosure_view(analysis: Analysis) -> dict[str, object]:
     checks = list(analysis.tables[0].checks) if analysis.tables else []
     return {
         "text": text,
-        "rules": [r.value for r in rules],
         "outputs": outputs,
         "checks": checks,
-        "log": [
-            {"table": e.table, "row": e.row, "column": e.column, "rule": e.rule.value} for e in log
-        ]
-        if len(log) <= _LOG_LIMIT
-        else [],
-        "total": len(log),
         "models_withheld": sum(1 for m in analysis.models if m.odds_ratio is None),
     }
 

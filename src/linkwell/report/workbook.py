@@ -3,8 +3,12 @@
 The workbook opens with a cover sheet, a contents sheet and a notes sheet explaining the symbols;
 each table sits on its own sheet (laid out by :mod:`linkwell.report.sheets`). Withheld values
 carry the GSS symbols (``[c]`` confidential, ``[z]`` not applicable, ``[low]`` rounds to zero).
-Every table is also written as a CSV file, and the disclosure log as its own CSV. All files are
-written atomically.
+Every table is also written as a CSV file. All files are written atomically.
+
+Which rule withheld a count is not published: "below the threshold" would tell a reader the count
+is small, "sensitive zero" that it is nought, and the audit protects a withheld count only
+against what the tables themselves show. :func:`write_disclosure_log` writes that record for the
+analyst to keep, never beside the tables.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ __all__ = [
 ]
 
 SYMBOL_NOTES: Final = {
-    Symbol.CONFIDENTIAL: "confidential: withheld by disclosure control (the log gives the rule)",
+    Symbol.CONFIDENTIAL: "confidential: withheld by disclosure control",
     Symbol.NOT_APPLICABLE: "not applicable: no children in the group answered or were linked",
     Symbol.LOW: "low: rounds to 0.0% but is not zero",
 }
@@ -99,8 +103,8 @@ class WorkbookWriter:
     xlsxwriter writes about 150,000 cells a second, in Python, and a national release's tables
     hold 4.7 million: written after the tables, the workbook alone took half a minute. Given
     each table as it is made (:meth:`add`), a second process writes it while this one makes the
-    next; :meth:`finish` adds the sheets that need every table (cover, contents, models, the
-    disclosure log) and waits for the file. With ``process=False`` it is all written here, the
+    next; :meth:`finish` adds the sheets that need every table (cover, contents, models) and
+    waits for the file. With ``process=False`` it is all written here, the
     same workbook. Use as a context manager: the file appears, atomically, only once finished.
     """
 
@@ -154,7 +158,6 @@ class WorkbookWriter:
         contents: list[list[object]] = [[t.id, t.title, t.suppressed] for t in analysis.tables]
         contents += [
             ["models", "Odds of receiving any service, by need", ""],
-            ["disclosure-log", "Every withheld count and its rule", ""],
             ["configuration", "Effective configuration and checksums", ""],
         ]
         notes: list[list[object]] = [[s.value, meaning] for s, meaning in SYMBOL_NOTES.items()]
@@ -176,7 +179,6 @@ class WorkbookWriter:
                 "Notes", "Notes", "Symbols and terms used.", ["Symbol or term", "Meaning"], notes
             ),
         ]
-        log = _log_rows(analysis)
         tail = [
             Sheet(
                 "models",
@@ -184,13 +186,6 @@ class WorkbookWriter:
                 "Logistic regression allowing for SIMD quintile, sex and stage.",
                 MODEL_HEADERS,
                 model_rows(analysis, analysis.policy.rounding_base),
-            ),
-            Sheet(
-                "disclosure-log",
-                "Disclosure log: every withheld count",
-                f"{len(log):,} withheld counts.",
-                ["Table", "Row", "Column", "Rule"],
-                log,
             ),
             Sheet(
                 "configuration",
@@ -214,7 +209,7 @@ def write_workbook(
     process: bool = False,
     sheet_rows: int = SHEET_ROWS,
 ) -> None:
-    """Write every table, the models, notes, the disclosure log and the configuration."""
+    """Write every table, the models, notes and the configuration."""
     with WorkbookWriter(path, title=title, process=process, sheet_rows=sheet_rows) as writer:
         for table in analysis.tables:
             writer.add(table)
@@ -258,16 +253,14 @@ def write_csvs(directory: Path, analysis: Analysis) -> list[Path]:
 
 
 def write_disclosure_log(path: Path, analysis: Analysis) -> None:
-    """The disclosure log as CSV: table, row, column and rule of every withheld count."""
-    write_text_atomic(
-        path, _csv(["table", "row", "column", "rule"], _log_rows(analysis)), mode=0o644
-    )
+    """The disclosure log as CSV: table, row, column and rule of every withheld count.
 
-
-def _log_rows(analysis: Analysis) -> list[list[object]]:
-    """Every withheld count of every table: table, row, column and rule."""
-    return [
+    The analyst's record, readable by its owner only: it says which withheld counts are small
+    or nought, which the published tables must not.
+    """
+    rows = [
         [entry.table, entry.row, entry.column, entry.rule.value]
         for table in analysis.tables
         for entry in table.log
     ]
+    write_text_atomic(path, _csv(["table", "row", "column", "rule"], rows), mode=0o600)

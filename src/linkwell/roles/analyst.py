@@ -70,8 +70,9 @@ def open_release(ws: Workspace, *, progress: Progress = SILENT) -> IntakeResult:
 def report(ws: Workspace, *, out: Path | None = None, progress: Progress = SILENT) -> ReportBundle:
     """Analyse the newest opened release under the project's disclosure control; write the report.
 
-    The report goes to ``out`` (a new or empty folder), or into the workspace's own step folder.
-    Every output carries the effective configuration, checksums and its disclosure log.
+    The report, which may be published, goes to ``out`` (a new or empty folder) or into the
+    workspace's own step folder; the disclosure log, which may not, always stays in the
+    workspace. Every output carries the effective configuration and checksums.
     """
     intake = open_release(ws, progress=progress)
     name = "report"
@@ -79,16 +80,19 @@ def report(ws: Workspace, *, out: Path | None = None, progress: Progress = SILEN
     if done is not None and out is None:
         return done
     quality = intake.reports.get(payloads.LINKAGE_QUALITY.id)
+    final = ws.step_dir(name)
     with ws.step(name) as staging:
-        bundle = write_report(
+        written = write_report(
             intake.release,
             out or staging / "report",
             policy=ws.project.disclosure,
             project_digest=ws.project.digest(),
+            disclosure_log=staging / "disclosure-log.csv",
             quality=quality,
             progress=progress,
             workers=ws.settings.workers,
         )
+        bundle = _committed(written, staging, final)
         suppressed = sum(record.suppressed_cells for record in bundle.outputs)
         ws.audit.append(
             AuditAction.REPORT_WRITTEN,
@@ -97,3 +101,21 @@ def report(ws: Workspace, *, out: Path | None = None, progress: Progress = SILEN
         )
         ws.record(staging, bundle)
     return bundle
+
+
+def _committed(bundle: ReportBundle, staging: Path, final: Path) -> ReportBundle:
+    """``bundle`` with the paths written into the step's staging folder where the step commits."""
+
+    def moved(path: Path) -> Path:
+        return final / path.relative_to(staging) if path.is_relative_to(staging) else path
+
+    return bundle.model_copy(
+        update={
+            "out_dir": moved(bundle.out_dir),
+            "html": moved(bundle.html),
+            "workbook": moved(bundle.workbook),
+            "csv_files": tuple(moved(path) for path in bundle.csv_files),
+            "disclosure_log": moved(bundle.disclosure_log),
+            "manifest": moved(bundle.manifest),
+        }
+    )

@@ -1,0 +1,150 @@
+"""Which rule withheld a count is the analyst's record, never part of what is published.
+
+"Below the threshold" beside a ``[c]`` tells a reader the count is small, "sensitive zero" that it
+is nought: the very thing withholding it hides. The audit protects a withheld count only against
+what the published tables show, so nothing in the report folder may depend on the rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from linkwell.analysis import Analysis
+from linkwell.analysis.disclosure import PUBLISHED, Rule
+from linkwell.cli import main
+from linkwell.config import DisclosurePolicy
+from linkwell.errors import ConfigError
+from linkwell.report import write_analysis, write_report
+from tests.analysis.conftest import make_reduced_release
+
+_VARYING = (
+    (re.compile(r"[0-9a-f]{64}"), "<sha256>"),  # the workbook's checksum: the file's own dates
+    (re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC"), "<generated>"),
+)
+
+
+def _all_secondary(analysis: Analysis) -> Analysis:
+    """``analysis`` with every withheld count put down to the secondary rule instead."""
+    protection = analysis.protection
+    audit = protection.audit
+    withheld = audit.primary + audit.secondary_by_singleton + audit.secondary_by_repair
+    codes = np.where(protection.codes != PUBLISHED, Rule.SECONDARY.code, PUBLISHED)
+    return replace(
+        analysis,
+        protection=replace(
+            protection,
+            codes=codes.astype(np.int8),
+            audit=replace(audit, primary=0, secondary_by_singleton=0, secondary_by_repair=withheld),
+        ),
+        tables=tuple(
+            replace(table, log=tuple(replace(e, rule=Rule.SECONDARY) for e in table.log))
+            for table in analysis.tables
+        ),
+    )
+
+
+def _published(folder: Path) -> dict[str, object]:
+    """Every published file's content, with what differs between two runs of it masked."""
+    found: dict[str, object] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = path.relative_to(folder).as_posix()
+        if path.suffix == ".xlsx":
+            book = load_workbook(path, read_only=True)
+            found[name] = {
+                sheet: [
+                    row for row in book[sheet].iter_rows(values_only=True) if row[0] != "generated"
+                ]
+                for sheet in book.sheetnames
+            }
+            book.close()
+        else:
+            text = path.read_text(encoding="utf-8")
+            for pattern, mask in _VARYING:
+                text = pattern.sub(mask, text)
+            found[name] = text
+    return found
+
+
+def test_nothing_published_depends_on_the_rule_that_withheld_a_count(
+    report_analysis: Analysis, tmp_path: Path
+) -> None:
+    rules = {e.rule for table in report_analysis.tables for e in table.log}
+    assert {Rule.PRIMARY, Rule.SENSITIVE_ZERO, Rule.SECONDARY} <= rules, "needs every rule"
+    given = write_analysis(
+        report_analysis,
+        tmp_path / "given" / "out",
+        project_digest=None,
+        disclosure_log=tmp_path / "given" / "log.csv",
+    )
+    relabelled = write_analysis(
+        _all_secondary(report_analysis),
+        tmp_path / "relabelled" / "out",
+        project_digest=None,
+        disclosure_log=tmp_path / "relabelled" / "log.csv",
+    )
+    published = _published(given.out_dir)
+    assert set(published) >= {"report.html", "tables.xlsx", "manifest.json"}
+    assert published == _published(relabelled.out_dir)
+    # the records differ, as they must, and are kept outside the folders compared
+    assert given.disclosure_log.read_text() != relabelled.disclosure_log.read_text()
+    assert "sensitive zero" in given.disclosure_log.read_text()
+    assert given.disclosure_audit["primary"] > 0
+    assert relabelled.disclosure_audit["primary"] == 0
+
+
+@pytest.mark.parametrize("where", ["log.csv", "tables/log.csv", "."])
+def test_a_disclosure_log_inside_the_report_folder_is_refused(tmp_path: Path, where: str) -> None:
+    release = make_reduced_release(tmp_path / "release.parquet", 200, seed=2, schools=3)
+    out = tmp_path / "out"
+    inside = out / where
+    with pytest.raises(ConfigError) as refused:
+        write_report(
+            release, out, policy=DisclosurePolicy(), project_digest=None, disclosure_log=inside
+        )
+    assert refused.value.file == str(inside)
+    assert "outside the report folder" in (refused.value.hint or "")
+    assert not out.exists()  # refused before anything was written
+
+
+def test_a_disclosure_log_reached_through_a_link_into_the_folder_is_refused(
+    report_analysis: Analysis, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "records").symlink_to(out)
+    with pytest.raises(ConfigError):
+        write_analysis(
+            report_analysis,
+            out,
+            project_digest=None,
+            disclosure_log=tmp_path / "records" / "log.csv",
+        )
+    assert list(out.iterdir()) == []
+
+
+def test_the_report_command_keeps_the_log_beside_the_folder(tmp_path: Path) -> None:
+    release = make_reduced_release(tmp_path / "release.parquet", 300, seed=2, schools=3)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["report", str(release), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    log = tmp_path / "out-disclosure-log.csv"
+    assert log.read_text().startswith("table,row,column,rule\n")
+    assert f"disclosure log (keep it, do not publish it): {log}" in result.output
+    assert not [p for p in out.rglob("*") if "disclosure" in p.name]
+    chosen = tmp_path / "records" / "log.csv"
+    command = ["report", str(release), "--out", str(tmp_path / "o2")]
+    result = CliRunner().invoke(main, [*command, "--disclosure-log", str(chosen)])
+    assert result.exit_code == 0, result.output
+    assert chosen.is_file()
+    refused = CliRunner().invoke(
+        main, [*command[:-1], str(tmp_path / "o3"), "--disclosure-log", str(tmp_path / "o3/x")]
+    )
+    assert refused.exit_code == 2  # ConfigError
+    assert "outside the report folder" in refused.output
