@@ -200,3 +200,18 @@ def test_a_package_in_the_wrong_inbox_is_refused_and_kept_aside(
     assert len(list(quarantine.glob("misrouted-*.lwp"))) == len(sent)
     opened = cli_run.workspaces[into] / "opened"
     assert not list(opened.rglob("misrouted-*"))
+
+
+def test_the_analysts_report_in_its_workspace_is_where_the_command_says(cli_run: CliRun) -> None:
+    workspace = cli_run.workspaces["scotcen-analysis"]
+    output = _ok(CliRunner().invoke(main, ["analyst", "report", "-w", str(workspace)]))
+    said = dict(line.split(": ", 1) for line in output.splitlines() if ": " in line)
+    report = Path(said["report"])
+    log = Path(said["disclosure log (keep it, do not publish it)"])
+    assert report.is_file()  # where the step committed it, not its staging folder
+    assert report.is_relative_to(workspace)
+    assert log.is_file()
+    assert log.is_relative_to(workspace)
+    assert not log.is_relative_to(report.parent)
+    again = _ok(CliRunner().invoke(main, ["analyst", "report", "-w", str(workspace)]))
+    assert again == output  # the step is done: its record is read back
