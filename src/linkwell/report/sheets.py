@@ -8,7 +8,7 @@ not run. The file is streamed row by row (xlsxwriter's constant-memory mode, 1.5
 fast as openpyxl's write-only one on 200,000 rows).
 
 :class:`BookFile`'s methods are jobs for :class:`~linkwell.analysis.workers.Background`: a
-national release's workbook (4.7 million cells, at about 150,000 a second) is written on a
+national release's workbook (3.3 million cells, at about 150,000 a second) is written on a
 process of its own while the tables are still being made. This module therefore imports nothing
 of linkwell's analysis: that process loads xlsxwriter and this module alone.
 """
