@@ -170,29 +170,25 @@ def test_quality_table_feeds_the_caveats(tmp_path: Path) -> None:
         "all,all,231,220,false\nstage,S1,105,100,false\nstage,S2,94,90,false\n"
         "stage,P5,32,30,false\n"
     )
-    bundle = write_report(
-        release,
-        tmp_path / "out",
-        policy=DisclosurePolicy(),
-        project_digest=None,
-        disclosure_log=tmp_path / "log.csv",
-        quality=quality,
-    )
-    text = bundle.html.read_text()
+
+    def report(name: str, quality: Path) -> ReportBundle:
+        return write_report(
+            release,
+            tmp_path / name,
+            policy=DisclosurePolicy(),
+            project_digest=None,
+            disclosure_log=tmp_path / f"{name}-log.csv",
+            quality=quality,
+        )
+
+    text = report("out", quality).html.read_text()
     assert "linkage-quality counts differ from the release" in text
     assert 'id="table-quality"' in text
     assert ">95<" in text  # S1: 100 of 105 linked, rounded to a whole percentage
     bad = tmp_path / "bad.csv"
     bad.write_text("dimension,category,surveyed\nall,all,4\n")
     with pytest.raises(ValidationError) as info:
-        write_report(
-            release,
-            tmp_path / "out2",
-            policy=DisclosurePolicy(),
-            project_digest=None,
-            disclosure_log=tmp_path / "log2.csv",
-            quality=bad,
-        )
+        report("out2", bad)
     assert info.value.field == "linked"
 
 
