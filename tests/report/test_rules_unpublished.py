@@ -158,3 +158,15 @@ def test_the_report_command_keeps_the_log_beside_the_folder(tmp_path: Path) -> N
     )
     assert refused.exit_code == 2  # ConfigError
     assert "outside the report folder" in refused.output
+
+
+def test_the_report_command_keeps_the_log_beside_a_folder_named_dot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = make_reduced_release(tmp_path / "release.parquet", 200, seed=2, schools=3)
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    result = CliRunner().invoke(main, ["report", str(release), "--out", "."])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "here-disclosure-log.csv").is_file()
+    assert (tmp_path / "here" / "report.html").is_file()

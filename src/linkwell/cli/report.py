@@ -71,8 +71,9 @@ def report(  # noqa: PLR0917 - click passes one parameter per option
     policy = DisclosurePolicy()
     if policy_file is not None:
         policy = load_model(DisclosurePolicy, policy_file, what="disclosure policy")
-    if disclosure_log is None:
-        disclosure_log = out_dir.parent / f"{out_dir.name}-disclosure-log.csv"
+    if disclosure_log is None:  # beside the folder, named after it ("--out ." included)
+        folder = out_dir.resolve()
+        disclosure_log = folder.parent / f"{folder.name}-disclosure-log.csv"
     bundle = write_report(
         release,
         out_dir,
