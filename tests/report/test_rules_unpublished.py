@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -16,13 +17,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from linkwell.analysis import Analysis
 from linkwell.analysis.disclosure import PUBLISHED, Rule
 from linkwell.cli import main
 from linkwell.config import DisclosurePolicy
-from linkwell.errors import ConfigError
+from linkwell.errors import ConfigError, LinkwellError
 from linkwell.report import write_analysis, write_report
 from tests.analysis.conftest import make_reduced_release
 
@@ -184,3 +187,25 @@ def test_the_report_command_keeps_the_log_beside_a_folder_named_dot(
     assert result.exit_code == 0, result.output
     assert (tmp_path / "here-disclosure-log.csv").is_file()
     assert (tmp_path / "here" / "report.html").is_file()
+
+
+_SEGMENTS = st.lists(st.sampled_from(["out", "log.csv", "tables", "..", ".", "a"]), max_size=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(folder=_SEGMENTS, log=_SEGMENTS)
+def test_a_log_is_refused_exactly_when_it_would_land_in_the_folder(
+    tmp_path_factory: pytest.TempPathFactory, folder: list[str], log: list[str]
+) -> None:
+    base = tmp_path_factory.mktemp("paths") / "x" / "y"  # room for ".." to climb
+    out, record = base.joinpath(*folder), base.joinpath(*log)
+    # the rule, by normalised strings rather than by resolving the paths: at or under the folder
+    normal_out, normal_log = Path(os.path.normpath(out)), Path(os.path.normpath(record))
+    inside = normal_log == normal_out or normal_out in normal_log.parents
+    missing = base / "no-release.parquet"
+    with pytest.raises(LinkwellError) as raised:
+        write_report(
+            missing, out, policy=DisclosurePolicy(), project_digest=None, disclosure_log=record
+        )
+    assert isinstance(raised.value, ConfigError) is inside  # else: the missing release, later
+    assert not record.exists()
