@@ -104,7 +104,8 @@ class WorkbookWriter:
     hold 3.3 million: written after the tables, the workbook alone would take 20 seconds. Given
     each table as it is made (:meth:`add`), a second process writes it while this one makes the
     next; :meth:`finish` adds the sheets that need every table (cover, contents, models) and
-    waits for the file. With ``process=False`` it is all written here, the same workbook. Use as a context manager: the file appears, atomically, only once finished.
+    waits for the file. With ``process=False`` it is all written here, the same workbook. Use
+    as a context manager: the file appears, atomically, only once finished.
     """
 
     def __init__(
