@@ -66,6 +66,12 @@ def test_every_file_is_written_and_checksummed(bundle: ReportBundle) -> None:
     assert manifest["policy"]["threshold"] == 10
     assert {o["status"] for o in manifest["outputs"]} <= {"pass", "pass (with suppression)"}
     assert not list(bundle.out_dir.rglob("*.partial"))
+    assert manifest["format"] == 2  # 1 listed the disclosure log and counted by rule
+    audit = bundle.disclosure_audit
+    assert manifest["disclosure_audit"] == {
+        "cells_withheld": audit["primary"] + audit["secondary"],
+        "linear_programmes": audit["linear_programmes"],
+    }
 
 
 def test_the_page_fetches_nothing_and_runs_nothing(page: tuple[str, _Page]) -> None:

@@ -51,6 +51,8 @@ __all__ = ["OutputRecord", "OutputStatus", "ReportBundle", "write_analysis", "wr
 REPORT_TITLE: Final = "Children's needs and the services that reach them"
 _HTML, _WORKBOOK, _MANIFEST = ("report.html", "tables.xlsx", "manifest.json")
 _VERSION: Final = version("linkwell")
+_MANIFEST_FORMAT: Final = 2
+"""2: no disclosure log among the files, and the audit as counts withheld, not by rule."""
 
 
 class OutputStatus(StrEnum):
@@ -306,14 +308,14 @@ def _write_bundle(
         outputs = _outputs(analysis)
         audit = _audit_record(analysis)
         manifest = {
-            "format": 1,
+            "format": _MANIFEST_FORMAT,
             "generator": f"linkwell {_VERSION}",
             "configuration": dict(configuration),
             "policy": policy.model_dump(mode="json"),
             "project_digest": project_digest,
             "release_sha256": release_sha,
             "disclosure_audit": {
-                "withheld": audit["primary"] + audit["secondary"],
+                "cells_withheld": audit["primary"] + audit["secondary"],
                 "linear_programmes": audit["linear_programmes"],
             },
             "outputs": [o.model_dump(mode="json") for o in outputs],

@@ -138,7 +138,9 @@ def _disclosure_view(analysis: Analysis) -> dict[str, object]:
             "safe-haven output checker, does no secondary suppression; this does."
         ),
         (
-            f"In this report {withheld:,} counts are withheld, audited by "
+            f"The cell system behind the tables, which also holds the counts they imply "
+            "(children without each need, or not receiving each service) and counts each "
+            f"once however many tables show it, has {withheld:,} counts withheld, audited by "
             f"{audit.linear_programmes:,} linear programmes. Which rule withheld each count is "
             "not published: that a count is below the threshold, or a sensitive zero, is what "
             "withholding it hides. The analyst keeps that record, the disclosure log, with the "
