@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 from linkwell.analysis import workers
 from linkwell.analysis.workers import Background, Workers, available_cores
 from linkwell.errors import InternalError, LinkwellError, StorageError
+from tests.imports import modules_loaded_by
 
 
 def _scaled(held: int, task: int) -> tuple[int, int]:
@@ -106,16 +105,7 @@ def test_the_cores_available_are_counted() -> None:
 
 def test_a_worker_loads_the_audit_without_the_analysis_it_does_not_run() -> None:
     """Each worker imports the audit's module only: not the statistics, database or readers."""
-    loaded = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, linkwell.analysis.disclosure; print(' '.join(sorted(sys.modules)))",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    loaded = modules_loaded_by("linkwell.analysis.disclosure")
     assert "scipy.optimize" in loaded
     heavy = ("statsmodels", "duckdb", "pydantic", "linkwell.schema", "linkwell.analysis.cells")
     assert not [m for m in loaded if m.startswith(heavy)]

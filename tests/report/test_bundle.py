@@ -7,8 +7,6 @@ import errno
 import hashlib
 import json
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from linkwell.errors import StorageError, ValidationError
 from linkwell.report import ReportBundle, workbook, write_report
 from linkwell.report.sheets import BookFile, Sheet
 from tests.analysis.conftest import make_reduced_release
+from tests.imports import modules_loaded_by
 
 
 class _Page(HTMLParser):
@@ -350,16 +349,7 @@ def test_a_report_whose_workbook_cannot_be_saved_names_the_file(
 
 def test_the_workbook_process_loads_the_sheets_without_the_analysis() -> None:
     """The workbook's own process imports xlsxwriter and the sheets' module, nothing heavier."""
-    loaded = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, linkwell.report.sheets; print(' '.join(sorted(sys.modules)))",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    loaded = modules_loaded_by("linkwell.report.sheets")
     assert "xlsxwriter" in loaded
     heavy = ("duckdb", "numpy", "scipy", "statsmodels", "pydantic", "linkwell.analysis")
     assert not [m for m in loaded if m.startswith(heavy)]
