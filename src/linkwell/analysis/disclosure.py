@@ -140,6 +140,16 @@ class AuditSummary:
     linear_programmes: int
     certified: int
 
+    @property
+    def secondary(self) -> int:
+        """Cells withheld by secondary suppression, however found."""
+        return self.secondary_by_singleton + self.secondary_by_repair
+
+    @property
+    def withheld(self) -> int:
+        """Every cell withheld, by any rule."""
+        return self.primary + self.secondary
+
 
 @dataclass(frozen=True)
 class Protection:

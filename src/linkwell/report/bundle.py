@@ -127,7 +127,7 @@ def _audit_record(analysis: Analysis) -> dict[str, int]:
     summary = analysis.audit
     return {
         "primary": summary.primary,
-        "secondary": summary.secondary_by_singleton + summary.secondary_by_repair,
+        "secondary": summary.secondary,
         "linear_programmes": summary.linear_programmes,
         "certified": summary.certified,
     }
@@ -315,7 +315,7 @@ def _write_bundle(
             "project_digest": project_digest,
             "release_sha256": release_sha,
             "disclosure_audit": {
-                "cells_withheld": audit["primary"] + audit["secondary"],
+                "cells_withheld": analysis.audit.withheld,
                 "linear_programmes": audit["linear_programmes"],
             },
             "outputs": [o.model_dump(mode="json") for o in outputs],

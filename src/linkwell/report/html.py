@@ -118,7 +118,6 @@ def _disclosure_view(analysis: Analysis) -> dict[str, object]:
     ]
     audit = analysis.audit
     policy = analysis.policy
-    withheld = audit.primary + audit.secondary_by_singleton + audit.secondary_by_repair
     text = [
         f"Counts below {policy.threshold} are withheld (primary suppression), as are zeros that "
         "would reveal something about every child in a group (sensitive zeros)"
@@ -138,9 +137,9 @@ def _disclosure_view(analysis: Analysis) -> dict[str, object]:
             "safe-haven output checker, does no secondary suppression; this does."
         ),
         (
-            f"The cell system behind the tables, which also holds the counts they imply "
+            "The cell system behind the tables, which also holds the counts they imply "
             "(children without each need, or not receiving each service) and counts each "
-            f"once however many tables show it, has {withheld:,} counts withheld, audited by "
+            f"once however many tables show it, has {audit.withheld:,} counts withheld, audited by "
             f"{audit.linear_programmes:,} linear programmes. Which rule withheld each count is "
             "not published: that a count is below the threshold, or a sensitive zero, is what "
             "withholding it hides. The analyst keeps that record, the disclosure log, with the "
