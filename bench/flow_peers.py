@@ -25,9 +25,8 @@ from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 from flow_plain import Source, bench_engine, join_sql
 from linkwell.config import ReleasePolicy
-from linkwell.engine import quote_string
+from linkwell.engine import default_memory_limit, quote_string
 from linkwell.schema.release import AUTHORITY_LINKED, RELEASE_ID, SURVEY
-from linkwell.workspace import default_memory_limit
 
 
 def _connection(spill: Path) -> duckdb.DuckDBPyConnection:

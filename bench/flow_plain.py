@@ -28,7 +28,6 @@ from linkwell.schema.release import (
     simd_column,
     urban_rural_column,
 )
-from linkwell.workspace import default_memory_limit
 
 Source = tuple[str, str, str]
 """(source name, kind, path of a Parquet file)."""
@@ -38,7 +37,7 @@ _RANDOM_ID = "replace(gen_random_uuid()::VARCHAR, '-', '')"
 
 def bench_engine(spill: Path) -> Engine:
     """The engine every bench step uses: a workspace's settings (memory bound, spill folder)."""
-    return Engine(temp_dir=spill, memory_limit=default_memory_limit())
+    return Engine(temp_dir=spill)
 
 
 class Cipher:

@@ -1,16 +1,19 @@
-"""A workspace's engine: DuckDB's memory is bounded (spilling into the workspace), configurably."""
+"""DuckDB's memory is always bounded and its spill private: a workspace's engine spills into the
+workspace, within its configured limit; any other engine into a private folder of its own."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
+import duckdb
 import pytest
 from pydantic import ValidationError
 
 from linkwell.config import ProjectConfig, WorkspaceConfig
-from linkwell.engine import Engine
+from linkwell.engine import Engine, default_memory_limit
 from linkwell.seal import new_identity
-from linkwell.workspace import Workspace, default_memory_limit
+from linkwell.workspace import Workspace
 from tests.seal.conftest import ROLES, card_dict, project_dict
 
 
@@ -45,9 +48,32 @@ def test_without_a_setting_the_default_applies(tmp_path: Path) -> None:
     with Engine(memory_limit=default_memory_limit()) as engine:
         expected = engine.scalar("SELECT current_setting('memory_limit')", purpose="limit")
     with Engine() as engine:
-        duckdb_default = engine.scalar("SELECT current_setting('memory_limit')", purpose="limit")
-    assert setting == expected
-    assert setting != duckdb_default  # DuckDB alone would take 80% of the machine
+        unconfigured = engine.scalar("SELECT current_setting('memory_limit')", purpose="limit")
+    duckdb_default = duckdb.connect().execute("SELECT current_setting('memory_limit')").fetchone()
+    assert setting == expected == unconfigured
+    assert duckdb_default is not None
+    assert setting != duckdb_default[0]  # DuckDB alone would take 80% of the machine
+
+
+def test_an_engine_outside_a_workspace_spills_into_a_private_folder_it_removes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # DuckDB alone spills into .tmp here, and leaves it on a crash
+    with Engine(memory_limit="32MiB", threads=1) as engine:
+        spill = Path(engine.scalar("SELECT current_setting('temp_directory')", purpose="spill"))
+        assert spill.is_absolute()
+        assert not spill.is_relative_to(tmp_path)
+        assert stat.S_IMODE(spill.stat().st_mode) == 0o700
+        engine.execute(
+            "CREATE TABLE t AS SELECT i, md5(i::VARCHAR) AS s FROM range(600000) r(i)",
+            purpose="more than the memory limit",
+        )
+        rows = engine.scalar(
+            "SELECT count(*) FROM (SELECT DISTINCT s FROM t ORDER BY s)", purpose="spill"
+        )
+        assert rows == 600_000
+        assert list(tmp_path.iterdir()) == []
+    assert not spill.exists()
 
 
 @pytest.mark.parametrize("bad", ["lots", "4", "4 G", "-1GB", "4GB; PRAGMA x"])

@@ -90,10 +90,9 @@ from linkwell.transport import (
     send_package,
 )
 
-__all__ = ["WORKSPACE_FILE", "Opened", "Workspace", "default_memory_limit"]
+__all__ = ["WORKSPACE_FILE", "Opened", "Workspace"]
 
 WORKSPACE_FILE: Final = "workspace.toml"
-_MAX_DEFAULT_MEMORY: Final = 4 * 2**30
 STEP_RECORD: Final = "step.json"
 R = TypeVar("R", bound=BaseModel)
 
@@ -366,8 +365,7 @@ class Workspace:
         memory, at most 4 GiB) and spills the rest to ``tmp/``, so a step's memory stays bounded
         however large the extract: without a limit DuckDB would take up to 80% of the machine.
         """
-        limit = self.settings.memory_limit or default_memory_limit()
-        return Engine(temp_dir=self.folder("tmp"), memory_limit=limit)
+        return Engine(temp_dir=self.folder("tmp"), memory_limit=self.settings.memory_limit)
 
     @property
     def receive_dirs(self) -> ReceiveDirs:
@@ -579,12 +577,6 @@ class Workspace:
                 ):
                     found.append(Opened(manifest, meta.with_suffix(".parquet")))
         return found
-
-
-def default_memory_limit() -> str:
-    """DuckDB's memory limit for a workspace's steps: half the machine's memory, at most 4 GiB."""
-    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return f"{min(_MAX_DEFAULT_MEMORY, physical // 2) // 2**20}MiB"
 
 
 def _detail(exc: PackageError) -> AuditDetail:

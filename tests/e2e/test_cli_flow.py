@@ -11,15 +11,19 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
 
+from linkwell.analysis import pipeline
 from linkwell.cli import main
 from linkwell.config import FolderTransport
 from linkwell.demo import demo_parties, write_project_file
+from linkwell.engine import Engine
 from linkwell.synth import SynthResult, load_synthesis
+from linkwell.workspace import Workspace
 
 from .truth import assert_release_is_the_truth
 
@@ -215,3 +219,27 @@ def test_the_analysts_report_in_its_workspace_is_where_the_command_says(cli_run:
     assert not log.is_relative_to(report.parent)
     again = _ok(CliRunner().invoke(main, ["analyst", "report", "-w", str(workspace)]))
     assert again == output  # the step is done: its record is read back
+
+
+def test_the_analysts_report_reads_the_release_with_the_workspaces_engine(
+    cli_run: CliRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace = cli_run.workspaces["scotcen-analysis"]
+    seen: list[tuple[str, str]] = []
+    prepare = pipeline.prepare_release
+
+    def watched(engine: Engine, *args: Any, **kwargs: Any) -> Any:
+        seen.append(
+            (
+                engine.scalar("SELECT current_setting('temp_directory')", purpose="spill"),
+                engine.scalar("SELECT current_setting('memory_limit')", purpose="limit"),
+            )
+        )
+        return prepare(engine, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "prepare_release", watched)
+    out = tmp_path / "report"
+    _ok(CliRunner().invoke(main, ["analyst", "report", "-w", str(workspace), "--out", str(out)]))
+    with Workspace.open(workspace).engine() as engine:
+        limit = engine.scalar("SELECT current_setting('memory_limit')", purpose="limit")
+    assert seen == [(str(workspace / "tmp"), limit)]  # not DuckDB's .tmp here, 80% of the machine

@@ -1,6 +1,6 @@
 """One call from a release file to every disclosure-checked output: :func:`analyse`.
 
-It opens the release in a private DuckDB engine, scores it, counts every table's populations,
+It opens the release in a DuckDB engine of its own, scores it, counts every table's populations,
 runs disclosure control over all of them at once, builds the published tables and fits the
 models, and returns them with what the report needs to explain them. The engine is closed before
 it returns; nothing but aggregated, checked numbers leaves this function.
@@ -67,16 +67,19 @@ def analyse(
     policy: DisclosurePolicy,
     *,
     progress: Progress = SILENT,
-    memory_limit: str | None = None,
+    open_engine: Callable[[], Engine] = Engine,
     workers: int | None = None,
     on_table: Callable[[OutputTable], None] | None = None,
 ) -> Analysis:
     """Analyse the release at ``release`` under ``policy`` (see the module docstring).
 
-    ``workers``: processes for the disclosure audit of a large release (default: one per core).
-    ``on_table`` is given each published table as soon as it is made.
+    ``open_engine`` makes the engine that reads the release: by default one with a bounded
+    memory that spills into a private temporary folder; a workspace passes its own
+    (:meth:`~linkwell.workspace.Workspace.engine`), which keeps to the workspace's memory limit
+    and spills into it. ``workers``: processes for the disclosure audit of a large release
+    (default: one per core). ``on_table`` is given each published table as soon as it is made.
     """
-    with Engine(memory_limit=memory_limit) as engine:
+    with open_engine() as engine:
         prepared = prepare_release(engine, release, policy)
         # Models first, while few Python objects are alive: their collection is then cheap.
         models = fit_models(engine, prepared, policy, progress=progress)

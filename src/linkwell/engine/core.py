@@ -4,11 +4,17 @@ The engine owns the connection's settings (threads, memory limit, spill director
 order), writes Parquet atomically, and is the single place where DuckDB errors become linkwell
 errors. DuckDB's own messages are kept out of linkwell's messages unless they are about storage,
 because conversion and constraint messages quote the offending values.
+
+Its memory is always bounded and it never spills where it was started: left to itself, DuckDB
+takes up to 80% of the machine and spills into ``.tmp`` under the current directory, where a
+killed process leaves the rows it was working on.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,12 +29,14 @@ from linkwell.errors import InternalError, LinkwellError, StorageError
 from linkwell.faults import kill_point
 from linkwell.fileio import atomic_path
 
-__all__ = ["Engine", "Params"]
+__all__ = ["Engine", "Params", "default_memory_limit"]
 
 logger = logging.getLogger(__name__)
 
 Params: TypeAlias = Sequence[object] | Mapping[str, object] | None
 """Bound parameters for a statement: positional (``?``) or named (``$name``)."""
+
+_MAX_DEFAULT_MEMORY: Final = 4 * 2**30
 
 _STORAGE_ERRORS: Final = (
     duckdb.IOException,
@@ -43,8 +51,10 @@ class Engine:
 
     Args:
         database: ``":memory:"`` or the path of a database file.
-        temp_dir: where DuckDB may spill when a query outgrows ``memory_limit``.
-        memory_limit: DuckDB's memory limit, e.g. ``"1GB"``; DuckDB's default if ``None``.
+        temp_dir: where DuckDB may spill when a query outgrows ``memory_limit`` (default: a
+            private temporary folder, removed when the engine closes).
+        memory_limit: DuckDB's memory limit, e.g. ``"1GB"`` (default:
+            :func:`default_memory_limit`).
         threads: worker threads; DuckDB's default (all cores) if ``None``.
     """
 
@@ -63,13 +73,17 @@ class Engine:
         self.execute("SET preserve_insertion_order = false", purpose="allow streaming order")
         # DuckDB draws its own progress bar on long queries; only the command line draws bars.
         self.execute("SET enable_progress_bar = false", purpose="no progress bar")
-        if temp_dir is not None:
-            temp_dir.mkdir(parents=True, exist_ok=True)
-            self.execute(f"SET temp_directory = {quote_string(temp_dir)}", purpose="set spill dir")
-        if memory_limit is not None:
-            self.execute(
-                f"SET memory_limit = {quote_string(memory_limit)}", purpose="set memory limit"
-            )
+        # Mode 0700, removed on close (or, failing that, when the engine is collected).
+        self._private: tempfile.TemporaryDirectory[str] | None = None
+        if temp_dir is None:
+            self._private = tempfile.TemporaryDirectory(prefix="linkwell-spill-")
+            temp_dir = Path(self._private.name)
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        self.execute(f"SET temp_directory = {quote_string(temp_dir)}", purpose="set spill dir")
+        self.execute(
+            f"SET memory_limit = {quote_string(memory_limit or default_memory_limit())}",
+            purpose="set memory limit",
+        )
         if threads is not None:
             self.execute(f"SET threads = {int(threads)}", purpose="set threads")
 
@@ -168,6 +182,8 @@ class Engine:
     def close(self) -> None:
         """Close the connection; the engine cannot be used afterwards."""
         self._con.close()
+        if self._private is not None:
+            self._private.cleanup()
 
     def __enter__(self) -> Self:
         return self
@@ -193,3 +209,9 @@ class Engine:
         return InternalError(
             f"{purpose} failed in the database engine ({type(exc).__name__})", file=file
         )
+
+
+def default_memory_limit() -> str:
+    """DuckDB's memory limit unless one is given: half the machine's memory, at most 4 GiB."""
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{min(_MAX_DEFAULT_MEMORY, physical // 2) // 2**20}MiB"

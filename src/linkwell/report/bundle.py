@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from importlib.metadata import version
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from linkwell.analysis.pipeline import Analysis, analyse
 from linkwell.analysis.workers import available_cores
 from linkwell.config import DisclosurePolicy
+from linkwell.engine import Engine
 from linkwell.errors import ConfigError
 from linkwell.fileio import write_text_atomic
 from linkwell.progress import SILENT, Progress
@@ -195,11 +197,13 @@ def write_report(
     disclosure_log: Path,
     quality: Path | None = None,
     progress: Progress = SILENT,
+    open_engine: Callable[[], Engine] = Engine,
     workers: int | None = None,
 ) -> ReportBundle:
     """Analyse ``release`` under ``policy`` and write the report bundle into ``out_dir``.
 
     The disclosure log goes to ``disclosure_log``, which must lie outside ``out_dir``.
+    ``open_engine`` makes the engine that reads the release (see :func:`analyse`).
     ``workers``: processes for the disclosure audit of a large release (default: one per core);
     with more than one, the workbook is written on a process of its own as the tables are made.
     """
@@ -207,7 +211,14 @@ def write_report(
     if quality is not None:  # refuse a bad quality table before the long analysis
         read_quality(quality, threshold=policy.threshold)
     with WorkbookWriter(out_dir / _WORKBOOK, title=REPORT_TITLE, process=_apart(workers)) as book:
-        analysis = analyse(release, policy, progress=progress, workers=workers, on_table=book.add)
+        analysis = analyse(
+            release,
+            policy,
+            progress=progress,
+            open_engine=open_engine,
+            workers=workers,
+            on_table=book.add,
+        )
         return _write_bundle(
             analysis,
             out_dir,

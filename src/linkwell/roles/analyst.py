@@ -90,6 +90,7 @@ def report(ws: Workspace, *, out: Path | None = None, progress: Progress = SILEN
             disclosure_log=staging / "disclosure-log.csv",
             quality=quality,
             progress=progress,
+            open_engine=ws.engine,
             workers=ws.settings.workers,
         )
         bundle = _committed(written, staging, final)
