@@ -5,7 +5,14 @@ purpose, binds values as parameters and turns DuckDB's errors into linkwell's ow
 data. SQL text is assembled only from identifiers quoted by :func:`quote_ident`.
 """
 
-from linkwell.engine.core import Engine, Params, default_memory_limit
+from linkwell.engine.core import PARQUET_COMPRESSION, Engine, Params, default_memory_limit
 from linkwell.engine.sql import quote_ident, quote_string
 
-__all__ = ["Engine", "Params", "default_memory_limit", "quote_ident", "quote_string"]
+__all__ = [
+    "PARQUET_COMPRESSION",
+    "Engine",
+    "Params",
+    "default_memory_limit",
+    "quote_ident",
+    "quote_string",
+]

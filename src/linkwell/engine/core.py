@@ -29,7 +29,7 @@ from linkwell.errors import InternalError, LinkwellError, StorageError
 from linkwell.faults import kill_point
 from linkwell.fileio import atomic_path
 
-__all__ = ["Engine", "Params", "default_memory_limit"]
+__all__ = ["PARQUET_COMPRESSION", "Engine", "Params", "default_memory_limit"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,15 @@ Params: TypeAlias = Sequence[object] | Mapping[str, object] | None
 """Bound parameters for a statement: positional (``?``) or named (``$name``)."""
 
 _MAX_DEFAULT_MEMORY: Final = 4 * 2**30
+
+PARQUET_COMPRESSION: Final = "COMPRESSION zstd, COMPRESSION_LEVEL 1"
+"""How every Parquet file linkwell writes is compressed (the options of DuckDB's ``COPY``).
+
+zstd's fastest positive level: on the flow's files (random IDs and references as hex text, coded
+answers and flags) it writes a fifth to two fifths faster than DuckDB's default level 3, and the
+files come out a few percent smaller, not larger (measured on a national linkage key, content
+and release), so sealing, sending and opening them costs no more.
+"""
 
 _STORAGE_ERRORS: Final = (
     duckdb.IOException,
@@ -171,7 +180,7 @@ class Engine:
         with atomic_path(dest) as partial:
             sql = (
                 f"COPY ({query}) TO {quote_string(partial)} "
-                f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {int(row_group_size)})"
+                f"(FORMAT parquet, {PARQUET_COMPRESSION}, ROW_GROUP_SIZE {int(row_group_size)})"
             )
             row = self.execute(sql, params, purpose=purpose).fetchone()
             kill_point("engine.after-copy")

@@ -22,7 +22,7 @@ from typing import Final
 
 import duckdb
 
-from linkwell.engine import Engine, quote_ident, quote_string
+from linkwell.engine import PARQUET_COMPRESSION, Engine, quote_ident, quote_string
 from linkwell.errors import ConfigError, InternalError, ReadError, StorageError, ValidationError
 from linkwell.fileio import PARTIAL_SUFFIX, atomic_path
 from linkwell.progress import SILENT, Progress
@@ -261,7 +261,9 @@ def _land(
     )
     with atomic_path(dest) as partial:
         with _engine_reads(path, landing.what, writing=partial):
-            sql = f"COPY ({query}) TO {quote_string(partial)} (FORMAT parquet, COMPRESSION zstd)"
+            sql = (
+                f"COPY ({query}) TO {quote_string(partial)} (FORMAT parquet, {PARQUET_COMPRESSION})"
+            )
             row = engine.execute(sql, landing.params, purpose="land the provider's file").fetchone()
         landing.check()
         rows = int(row[0]) if row else 0
