@@ -1,4 +1,5 @@
-"""A survey provider's split reuses its participants step's validation of the very same file."""
+"""A survey provider's split reuses its participants step's validation of the very same file, and
+no step of a wave is answered from, or matched to, a step done with another file."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from linkwell.audit import AuditAction
 from linkwell.audit.log import read_log
 from linkwell.config import FolderTransport
 from linkwell.demo import demo_parties, write_project_file
+from linkwell.errors import InputError
 from linkwell.fileio import write_text_atomic
 from linkwell.roles import provider
 from linkwell.seal import card_toml, create_identity, new_identity
@@ -88,11 +90,41 @@ def test_split_reuses_the_participants_validation(
     assert identifiers.num_rows == split.shared == listed.validation.rows_accepted
 
 
-def test_a_changed_file_is_validated_again(survey_workspace: tuple[Workspace, Path]) -> None:
+def _re_exported(input_file: Path, tmp_path: Path) -> Path:
+    """The same extract with its last seven rows gone, as a provider's second export might be."""
+    table = pq.read_table(input_file)
+    changed = tmp_path / "re-exported.parquet"
+    pq.write_table(table.slice(0, table.num_rows - 7), changed)
+    return changed
+
+
+def test_a_split_of_another_file_than_the_participants_lists_is_refused(
+    survey_workspace: tuple[Workspace, Path], tmp_path: Path
+) -> None:
     ws, input_file = survey_workspace
     listed = provider.share_participants(ws, source=SOURCE, input_file=input_file)
-    table = pq.read_table(input_file)
-    pq.write_table(table.slice(0, table.num_rows - 7), input_file)  # the provider re-exported
-    split = provider.split(ws, source=SOURCE, input_file=input_file)
-    assert _validations(ws) == 2
-    assert split.validation.rows_read == listed.validation.rows_read - 7
+    changed = _re_exported(input_file, tmp_path)
+    with pytest.raises(InputError, match=r"participants-secondary.*another file") as refused:
+        provider.split(ws, source=SOURCE, input_file=changed)
+    assert refused.value.file == str(changed)
+    assert not ws.step_dir(f"split-{SOURCE}").exists()
+    assert _validations(ws) == 1  # refused before anything was read
+    split = provider.split(ws, source=SOURCE, input_file=input_file)  # the list's own file
+    assert split.shared == listed.validation.rows_accepted
+
+
+@pytest.mark.parametrize("first", ["participants", "split"])
+def test_a_done_step_is_not_answered_for_another_file(
+    survey_workspace: tuple[Workspace, Path], tmp_path: Path, first: str
+) -> None:
+    ws, input_file = survey_workspace
+    steps = {"participants": provider.share_participants, "split": provider.split}
+    done = steps[first](ws, source=SOURCE, input_file=input_file)
+    changed = _re_exported(input_file, tmp_path)
+    for step in steps.values():  # the step itself, and the other one, matched to its file
+        with pytest.raises(InputError, match=rf"'{first}-{SOURCE}' .* another file") as refused:
+            step(ws, source=SOURCE, input_file=changed)
+        assert refused.value.file == str(changed)
+        assert "step.json" in str(refused.value.hint)
+    assert steps[first](ws, source=SOURCE, input_file=input_file) == done
+    assert _validations(ws) == 1

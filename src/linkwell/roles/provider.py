@@ -26,7 +26,7 @@ from linkwell.audit import AuditAction, CountName
 from linkwell.config import Role, Source, SourceKind
 from linkwell.engine import Engine, quote_ident
 from linkwell.engine.tokens import random_tokens
-from linkwell.errors import ConfigError, ValidationError
+from linkwell.errors import ConfigError, InputError, ValidationError
 from linkwell.progress import SILENT, Progress
 from linkwell.schema import load_dataset, validate_file
 from linkwell.schema.definitions import DatasetDef
@@ -171,6 +171,8 @@ class SplitResult(BaseModel):
     withheld_not_participant: int
     identifiers_package: str
     content_package: str
+    input_sha256: str | None = None
+    """SHA-256 of the file split: a run with another file is refused, not answered from this."""
 
 
 def _own_source(ws: Workspace, source: str, kind: SourceKind | None = None) -> Source:
@@ -237,10 +239,15 @@ def share_participants(
     """
     survey = _own_source(ws, source, SourceKind.SURVEY)
     name = f"participants-{source}"
+    input_sha256, _size = sha256_file(input_file)
+    split_done = ws.completed(f"split-{source}", SplitResult)
+    if split_done is not None:  # the list must name the pupils whose rows were split
+        _check_same_input(ws, f"split-{source}", split_done.input_sha256, input_sha256, input_file)
     done = ws.completed(name, ParticipantsResult)
-    if done is None:
+    if done is not None:
+        _check_same_input(ws, name, done.input_sha256, input_sha256, input_file)
+    else:
         authorities = [s for s in ws.project.sources if s.kind is SourceKind.AUTHORITY]
-        input_sha256, _size = sha256_file(input_file)
         with ws.engine() as engine, ws.step(name) as staging:
             accepted, counts = _validate(
                 ws, engine, survey, input_file=input_file, staging=staging, progress=progress
@@ -285,8 +292,15 @@ def split(
     """
     own = _own_source(ws, source)
     name = f"split-{source}"
+    input_sha256, _size = sha256_file(input_file)
+    listing = f"participants-{source}"
+    listed = ws.completed(listing, ParticipantsResult)
+    if listed is not None:  # the authorities share the rows of the pupils on that list
+        _check_same_input(ws, listing, listed.input_sha256, input_sha256, input_file)
     done = ws.completed(name, SplitResult)
-    if done is None:
+    if done is not None:
+        _check_same_input(ws, name, done.input_sha256, input_sha256, input_file)
+    else:
         participants = None
         parents: tuple[str, ...] = ()
         if own.kind is SourceKind.AUTHORITY:
@@ -294,7 +308,7 @@ def split(
             participants = [opened.path for opened in lists]
             parents = tuple(opened.manifest.package_id for opened in lists)
         dataset = load_dataset(own.dataset, own.dataset_version)
-        earlier = _earlier_validation(ws, source, input_file)
+        earlier = _earlier_validation(ws, listed, input_sha256)
         with ws.engine() as engine, ws.step(name) as staging:
             if earlier is None:
                 accepted, counts = _validate(
@@ -348,6 +362,7 @@ def split(
                 withheld_not_participant=shared.withheld_not_participant,
                 identifiers_package=identifiers.stem,
                 content_package=content.stem,
+                input_sha256=input_sha256,
             )
             ws.record(staging, done)
     ws.publish(ws.step_dir(name))
@@ -355,20 +370,39 @@ def split(
 
 
 def _earlier_validation(
-    ws: Workspace, source: str, input_file: Path
+    ws: Workspace, listed: ParticipantsResult | None, input_sha256: str
 ) -> tuple[Path, ValidationCounts] | None:
     """The participants step's validation of this very file, if it may stand for the split's.
 
     It may when that step validated a file with the same SHA-256 under the same project file
     (hence the same dataset version and mapping): validation is a function of those alone.
     """
-    name = f"participants-{source}"
-    done = ws.completed(name, ParticipantsResult)
-    if done is None or done.input_sha256 is None or done.config_digest != ws.project.digest():
+    if listed is None or listed.input_sha256 != input_sha256:
         return None
-    if sha256_file(input_file)[0] != done.input_sha256:
+    if listed.config_digest != ws.project.digest():
         return None
-    return ws.step_dir(name), done.validation
+    return ws.step_dir(f"participants-{listed.source}"), listed.validation
+
+
+def _check_same_input(
+    ws: Workspace, step: str, recorded: str | None, input_sha256: str, input_file: Path
+) -> None:
+    """Refuse a file other than the one step ``step`` of this wave was done with.
+
+    A done step is answered from its record, so another file would be silently ignored; and a
+    split of another file than the participants list's would leave out, or share, pupils the
+    list does not match. A record without a digest (an older linkwell's) cannot be compared.
+    """
+    if recorded is None or recorded == input_sha256:
+        return
+    raise InputError(
+        f"step {step!r} of wave {ws.project.project.wave} was done with another file, and its "
+        "packages were made from that file",
+        file=input_file,
+        hint="give the file that step was done with (its SHA-256 is in "
+        f"{ws.step_dir(step) / 'step.json'}); to share a corrected file, agree a new wave "
+        "with the other parties",
+    )
 
 
 def _reuse_validation(
