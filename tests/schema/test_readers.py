@@ -422,6 +422,41 @@ def test_parquet_columns_land_as_text(tmp_path: Path) -> None:
     ]
 
 
+def test_parquet_names_are_the_files_own(tmp_path: Path) -> None:
+    repeated = tmp_path / "repeated.parquet"
+    pq.write_table(pa.table([pa.array([1]), pa.array([2])], names=["sdq1", "sdq1"]), repeated)
+    assert "columns 1 and 2 have the same name" in str(refuse(repeated))  # not sdq1 and sdq1_1
+    unnamed = tmp_path / "unnamed.parquet"
+    pq.write_table(pa.table([pa.array([1]), pa.array([2])], names=["id", ""]), unnamed)
+    result, rows = land(unnamed)
+    assert result.columns == ("id", "(unnamed column 2)")  # as a CSV's would be, not DuckDB's C1
+    assert rows == [{"_row": 1, "id": "1", "(unnamed column 2)": "2"}]
+
+
+def test_a_32_bit_float_column_too_large_to_be_exact_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ids.parquet"
+    small = pa.array([1.5, 16_777_216.0, -3.0], pa.float32())
+    pq.write_table(pa.table({"score": small, "n": [1, 2, 3]}), path)
+    _result, rows = land(path)  # every whole number up to 2**24 is exact: it lands as sent
+    assert [row["score"] for row in rows] == ["1.5", "16777216", "-3"]
+    path.unlink()
+    (tmp_path / "landed.parquet").unlink()
+    ids = pa.array([4839201175.0, 2.0, 5716209871.0], pa.float32())  # rounded when written
+    pq.write_table(pa.table({"n": [1, 2, 3], "PupilID": ids}), path, row_group_size=1)
+    error = refuse(path)
+    assert (error.row, error.field) == (1, "PupilID")
+    assert "32-bit floating point" in str(error)
+    assert "4839" not in str(error)
+    assert "5716" not in str(error)
+
+
+def test_a_64_bit_float_id_lands_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "ids.parquet"
+    pq.write_table(pa.table({"PupilID": pa.array([4839201175.0, 5716209871.0])}), path)
+    _result, rows = land(path)
+    assert [row["PupilID"] for row in rows] == ["4839201175", "5716209871"]
+
+
 def test_truncated_parquet(tmp_path: Path) -> None:
     source = tmp_path / "p.parquet"
     pq.write_table(pa.table({"a": list(range(1000))}), source)

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Final
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from linkwell.engine import PARQUET_COMPRESSION, Engine, quote_ident, quote_string
 from linkwell.errors import ConfigError, InternalError, ReadError, StorageError, ValidationError
@@ -414,6 +416,10 @@ def _raise_if(failure: ReadError | None) -> None:
         raise failure
 
 
+_FLOAT32_EXACT: Final = 2**24
+"""Whole numbers beyond this in magnitude are not all representable as 32-bit floats."""
+
+
 def _text_sql(column: str, kind: str) -> str:
     """A Parquet column as text: whole numbers without a trailing ``.0``, empty text as NULL."""
     ident = quote_ident(column)
@@ -425,22 +431,70 @@ def _text_sql(column: str, kind: str) -> str:
     return f"NULLIF(CAST({ident} AS VARCHAR), '')"
 
 
+def _parquet_names(path: Path) -> list[str]:
+    """The file's own column names, as written: DuckDB renames a repeated or empty one."""
+    try:
+        return list(pq.read_schema(path).names)
+    except (pa.ArrowException, OSError) as exc:
+        raise ReadError(
+            "the Parquet file's schema cannot be read", file=path, hint="export the data again"
+        ) from exc
+
+
+def _check_float32(
+    engine: Engine,
+    source: str,
+    columns: Sequence[tuple[str, str]],
+    header: Sequence[str],
+    path: Path,
+) -> None:
+    """Refuse a 32-bit float column holding whole numbers it cannot hold exactly.
+
+    A 10-digit ID exported as a 32-bit float arrives rounded, and about one rounded ID in ten
+    still passes the check digit: the wrong child. Above 2**24 not every whole number exists
+    as a 32-bit float, so no such value can be trusted to be the one exported.
+    """
+    for (column, kind), name in zip(columns, header, strict=True):
+        if kind != "FLOAT":
+            continue
+        row = engine.scalar(
+            f"SELECT min(file_row_number) + 1 FROM {source} "
+            f"WHERE abs({quote_ident(column)}) > {_FLOAT32_EXACT}",
+            purpose="check 32-bit float columns",
+        )
+        if row is not None:
+            raise ReadError(
+                "the column is stored as 32-bit floating point, which holds whole numbers "
+                f"exactly only up to {_FLOAT32_EXACT:,}; its values may not be those exported",
+                file=path,
+                row=int(row),
+                field=name,
+                hint="export the column as integers or text",
+            )
+
+
 def _read_parquet(engine: Engine, path: Path, dest: Path, progress: Progress) -> ReadResult:
     what = "a Parquet file"
     source = f"read_parquet({quote_string(path)}, file_row_number = true)"
     with _engine_reads(path, what):
         described = engine.fetchall(f"DESCRIBE SELECT * FROM {source}", purpose="read the schema")
-    columns = [(str(r[0]), str(r[1])) for r in described if r[0] != "file_row_number"]
-    if len(columns) != len(described) - 1:
+    written = _parquet_names(path)
+    if "file_row_number" in written:
         raise ReadError(
             "the file has a column called 'file_row_number', which linkwell reserves",
             file=path,
             hint="rename that column",
         )
-    _header_names([name for name, _kind in columns], path)  # before any name goes into SQL
+    header = _header_names(written, path)  # before any name goes into SQL; repeats refused
+    # DuckDB's names (a repeated or empty one renamed), position by position with the file's.
+    columns = [(str(r[0]), str(r[1])) for r in described if r[0] != "file_row_number"]
+    if len(columns) != len(header):
+        raise InternalError("DuckDB and the Parquet footer disagree on the columns", file=path)
+    with _engine_reads(path, what):
+        _check_float32(engine, source, columns, header, path)
     texts = ", ".join(f"{_text_sql(name, kind)} AS c{i}" for i, (name, kind) in enumerate(columns))
     landing = _Landing(
-        header=tuple(name for name, _kind in columns),
+        header=header,
         relation=f"(SELECT file_row_number + 1 AS _row, {texts} FROM {source})",
         params=[],
         first_row=1,
