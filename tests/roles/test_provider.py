@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -128,3 +129,26 @@ def test_a_done_step_is_not_answered_for_another_file(
         assert "step.json" in str(refused.value.hint)
     assert steps[first](ws, source=SOURCE, input_file=input_file) == done
     assert _validations(ws) == 1
+
+
+def test_pupils_whose_authority_code_is_no_projects_are_counted_not_lost(
+    survey_workspace: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    ws, input_file = survey_workspace
+    table = pq.read_table(input_file)
+    codes = table.column("LACode").to_pylist()
+    lowered = [str(c).lower() if c is not None and i % 5 == 0 else c for i, c in enumerate(codes)]
+    mistyped = ["S1200000" if c is not None and i % 7 == 1 else c for i, c in enumerate(lowered)]
+    changed = tmp_path / "codes.parquet"
+    column = table.schema.get_field_index("LACode")
+    pq.write_table(table.set_column(column, "LACode", pa.array(mistyped, pa.string())), changed)
+    listed = provider.share_participants(ws, source=SOURCE, input_file=changed)
+    accepted = pq.read_table(
+        ws.step_dir(f"participants-{SOURCE}") / "validation" / "accepted.parquet"
+    )
+    ids = accepted.column("unique_id").to_pylist()
+    authorities = accepted.column("authority").to_pylist()
+    off = {i for i, a in zip(ids, authorities, strict=True) if a == "S1200000"}
+    assert off  # the synthetic file has rows of both kinds
+    assert listed.not_listed == len(off)
+    assert sum(listed.participants.values()) == len(set(ids) - off)  # lower case still listed

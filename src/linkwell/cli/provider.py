@@ -37,8 +37,14 @@ def participants(workspace: Path, source: str, survey_file: Path) -> None:
         ws, source=source, input_file=survey_file, progress=terminal_progress()
     )
     rows = {f"participants for {name}": count for name, count in result.participants.items()}
+    rows["on no list (authority not in the project)"] = result.not_listed
     stdout.print(counts_table(f"{source}: rows validated", _validation_rows(result.validation)))
     stdout.print(counts_table("participants lists sealed", rows))
+    if result.not_listed:
+        stdout.print(
+            f"{result.not_listed:,} pupils are on no list: their school's authority code is none "
+            "of the project's authority sources'. If they belong to one, correct the code"
+        )
     stdout.print(
         f"quarantine: {ws.step_dir(f'participants-{source}') / result.validation.quarantine_file}"
     )

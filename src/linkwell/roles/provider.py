@@ -41,6 +41,7 @@ __all__ = [
     "SplitResult",
     "ValidationCounts",
     "participants_for",
+    "participants_on_no_list",
     "share_participants",
     "split",
     "split_extract",
@@ -57,13 +58,32 @@ class SplitCounts:
 
 
 def participants_for(engine: Engine, accepted: Path, *, authority_code: str, dest: Path) -> int:
-    """Write the distinct IDs of validated survey rows from one authority's schools to ``dest``."""
+    """Write the distinct IDs of validated survey rows from one authority's schools to ``dest``.
+
+    Authority codes are compared without regard to case (``s12000005`` is ``S12000005``).
+    """
     return engine.copy_to_parquet(
-        "SELECT DISTINCT unique_id FROM read_parquet($accepted) WHERE authority = $code "
-        "ORDER BY unique_id",
+        "SELECT DISTINCT unique_id FROM read_parquet($accepted) "
+        "WHERE upper(authority) = upper($code) ORDER BY unique_id",
         dest,
         {"accepted": str(accepted), "code": authority_code},
         purpose="list participants",
+    )
+
+
+def participants_on_no_list(engine: Engine, accepted: Path, *, authority_codes: list[str]) -> int:
+    """How many pupils of the validated survey rows no authority of the project is sent.
+
+    Their school's authority code is none of the project's authority sources': an authority
+    outside the linkage, or a code mistyped, which would otherwise leave them out unseen.
+    """
+    return int(
+        engine.scalar(
+            "SELECT count(DISTINCT unique_id) FROM read_parquet($accepted) "
+            "WHERE NOT coalesce(list_contains($codes, upper(authority)), false)",
+            {"accepted": str(accepted), "codes": [code.upper() for code in authority_codes]},
+            purpose="count participants on no list",
+        )
     )
 
 
@@ -154,6 +174,8 @@ class ParticipantsResult(BaseModel):
     validation: ValidationCounts
     participants: dict[str, int]
     packages: dict[str, str]
+    not_listed: int = 0
+    """Pupils accepted whose school's authority is none of the project's: on no list."""
     input_sha256: str | None = None
     """SHA-256 of the file validated; with ``config_digest``, what lets ``split`` reuse it."""
     config_digest: str | None = None
@@ -269,11 +291,15 @@ def share_participants(
                     progress=progress,
                 )
                 packages[authority.name] = package.stem
+            not_listed = participants_on_no_list(
+                engine, accepted, authority_codes=[str(a.authority_code) for a in authorities]
+            )
             done = ParticipantsResult(
                 source=source,
                 validation=counts,
                 participants=participants,
                 packages=packages,
+                not_listed=not_listed,
                 input_sha256=input_sha256,
                 config_digest=ws.project.digest(),
             )
