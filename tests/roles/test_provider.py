@@ -9,9 +9,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 
 from linkwell.audit import AuditAction
 from linkwell.audit.log import read_log
+from linkwell.cli import main
 from linkwell.config import FolderTransport
 from linkwell.demo import demo_parties, write_project_file
 from linkwell.errors import InputError
@@ -152,3 +154,24 @@ def test_pupils_whose_authority_code_is_no_projects_are_counted_not_lost(
     assert off  # the synthetic file has rows of both kinds
     assert listed.not_listed == len(off)
     assert sum(listed.participants.values()) == len(set(ids) - off)  # lower case still listed
+
+
+def test_the_provider_commands_name_personal_columns_they_dropped(
+    survey_workspace: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    ws, input_file = survey_workspace
+    table = pq.read_table(input_file)
+    names = pa.array([f"Pupil{i:05d}" for i in range(table.num_rows)])
+    with_names = tmp_path / "with-names.parquet"
+    pq.write_table(table.append_column("Forename", names), with_names)
+    runner = CliRunner()
+    for command in ("participants", "split"):
+        args = ["provider", command, "-w", str(ws.root), "--source", SOURCE, str(with_names)]
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+        assert "look like names" in result.output
+        assert "Forename" in result.output
+        assert "Pupil0" not in result.output
+    listed = ws.completed(f"participants-{SOURCE}", provider.ParticipantsResult)
+    assert listed is not None
+    assert listed.validation.personal_columns == ("Forename",)

@@ -422,6 +422,14 @@ def test_parquet_columns_land_as_text(tmp_path: Path) -> None:
     ]
 
 
+def test_a_file_with_too_many_columns_is_refused_before_it_is_landed(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    header = ",".join(f"c{i}" for i in range(4097))
+    path.write_text(f"{header}\n" + ",".join("1" for _ in range(4097)) + "\n")
+    error = refuse(path)  # 5,000 columns of a few hundred rows ran DuckDB out of 4 GiB
+    assert "4,097 columns, more than 4,096" in str(error)
+
+
 def test_parquet_names_are_the_files_own(tmp_path: Path) -> None:
     repeated = tmp_path / "repeated.parquet"
     pq.write_table(pa.table([pa.array([1]), pa.array([2])], names=["sdq1", "sdq1"]), repeated)

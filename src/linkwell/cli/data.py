@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from linkwell.cli._messages import print_personal_columns
 from linkwell.cli._progress import terminal_progress
 from linkwell.engine import Engine
 from linkwell.errors import ValidationError
@@ -38,13 +39,7 @@ def _render_validation(result: ValidationResult, console: Console) -> None:
     if result.dropped_columns:
         table.add_row("columns dropped", ", ".join(result.dropped_columns))
     console.print(table)
-    if result.personal_columns:
-        console.print(
-            "[yellow]These columns look like names, dates of birth, addresses or health data. "
-            "They were dropped and are in no output; leave them out of future extracts:[/] "
-            + ", ".join(result.personal_columns),
-            markup=True,
-        )
+    print_personal_columns(console, result.personal_columns)
     console.print(f"accepted rows: {result.accepted}")
     if result.rows_quarantined:
         console.print(f"quarantine (row, field, rule, message): {result.quarantine_csv}")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from linkwell.cli._messages import print_personal_columns
 from linkwell.cli._progress import terminal_progress
 from linkwell.cli._workspace import counts_table, open_workspace, stdout, workspace_option
 from linkwell.roles import provider as role
@@ -39,6 +40,7 @@ def participants(workspace: Path, source: str, survey_file: Path) -> None:
     rows = {f"participants for {name}": count for name, count in result.participants.items()}
     rows["on no list (authority not in the project)"] = result.not_listed
     stdout.print(counts_table(f"{source}: rows validated", _validation_rows(result.validation)))
+    print_personal_columns(stdout, result.validation.personal_columns)
     stdout.print(counts_table("participants lists sealed", rows))
     if result.not_listed:
         stdout.print(
@@ -74,6 +76,7 @@ def split(workspace: Path, source: str, extract: Path) -> None:
         "withheld (did not take part)": result.withheld_not_participant,
     }
     stdout.print(counts_table(f"{source}: split", rows))
+    print_personal_columns(stdout, result.validation.personal_columns)
     stdout.print(
         f"quarantine: {ws.step_dir(f'split-{source}') / result.validation.quarantine_file}"
     )

@@ -163,6 +163,8 @@ class ValidationCounts(BaseModel):
     problems: int
     quarantine_file: Path
     """Relative to the step's folder."""
+    personal_columns: tuple[str, ...] = ()
+    """Columns of the file that look personal (names, birth dates...), dropped unread."""
 
 
 class ParticipantsResult(BaseModel):
@@ -247,6 +249,7 @@ def _validate(
         rows_quarantined=result.rows_quarantined,
         problems=result.problems,
         quarantine_file=Path("validation") / result.quarantine_csv.name,
+        personal_columns=result.personal_columns,
     )
     return result.accepted, counts
 

@@ -170,6 +170,12 @@ def _header_names(raw: Sequence[str | None], path: Path) -> tuple[str, ...]:
     """Check the header's names; unnamed columns get a placeholder. Errors give positions only."""
     if not raw:
         raise ReadError("the file has no columns", file=path, hint="export the data again")
+    if len(raw) > _spreadsheet.MAX_COLUMNS:  # every column is held at once while landing
+        raise ReadError(
+            f"the file has {len(raw):,} columns, more than {_spreadsheet.MAX_COLUMNS:,}",
+            file=path,
+            hint="export only the columns your mapping names (and delete empty ones)",
+        )
     names: list[str] = []
     for position, cell in enumerate(raw, start=1):
         text = "" if cell is None else str(cell)
