@@ -130,6 +130,14 @@ def test_mapped_column_missing_from_file() -> None:
     with pytest.raises(ValidationError) as info:
         plan_mapping(columns, AUTHORITY, ColumnMapping(columns={"Decile": "simd_decile"}))
     assert info.value.field == "simd_decile"
+    assert "simd_decile (the mapping's column 'Decile')" in str(info.value)  # what to look for
+    with pytest.raises(ValidationError) as info:  # two loose matches are not "no column"
+        plan_mapping(
+            [*columns, "decile", "DECILE"],
+            AUTHORITY,
+            ColumnMapping(columns={"Decile": "simd_decile"}),
+        )
+    assert "column 'Decile', which 2 columns match but for case or spacing" in str(info.value)
 
 
 @pytest.mark.parametrize(

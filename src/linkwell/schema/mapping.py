@@ -125,6 +125,21 @@ def _find(column: str, columns: Sequence[str]) -> str | None:
     return loose[0] if len(loose) == 1 else None
 
 
+def _expected(field: str, mapping: ColumnMapping, columns: Sequence[str]) -> str:
+    """A missing field, with the column the mapping sends to it (the mapping's words, no data)."""
+    wanted = [provider for provider, target in mapping.columns.items() if target == field]
+    if not wanted:
+        return field
+    parts = []
+    for provider in wanted:
+        loose = sum(normalise_name(c) == normalise_name(provider) for c in columns)
+        parts.append(
+            f"column {provider!r}"
+            + (f", which {loose} columns match but for case or spacing" if loose > 1 else "")
+        )
+    return f"{field} (the mapping's {' or '.join(parts)})"
+
+
 def plan_mapping(
     columns: Sequence[str],
     dataset: DatasetDef,
@@ -163,7 +178,8 @@ def plan_mapping(
     missing = [f.name for f in dataset.fields if f.required and not f.derived and not feeds[f.name]]
     if missing:
         raise ValidationError(
-            f"required field(s) with no column in the file: {', '.join(missing)}",
+            "required field(s) with no column in the file: "
+            + ", ".join(_expected(name, mapping, columns) for name in missing),
             file=file,
             field=missing[0],
             hint="add the column, or map the provider's column to the field in the mapping",
