@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import tomli_w
 
 import linkwell.workspace
 from linkwell.audit import AuditAction, read_log
-from linkwell.errors import StorageError
+from linkwell.errors import ConfigError, StorageError
 from linkwell.seal import (
     DatasetRef,
     PackageKind,
@@ -27,7 +28,7 @@ from linkwell.seal import (
 )
 from linkwell.transport import send_package
 from linkwell.workspace import Workspace
-from tests.seal.conftest import ROLES, card_dict, project_dict, write_payload
+from tests.seal.conftest import ROLES, card_dict, project_dict, write_shaped
 
 DATASET = DatasetRef(id="survey-secondary", version=1)
 
@@ -69,12 +70,13 @@ def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pair:
         )
 
     sender, receiver = workspace("ipsos"), workspace("nrs")
+    identifiers, dataset = write_shaped(tmp_path / "identifiers.parquet", PackageKind.IDENTIFIERS)
     package = sender.seal(
-        write_payload(tmp_path / "identifiers.parquet"),
+        identifiers,
         to="nrs",
         kind=PackageKind.IDENTIFIERS,
         source="secondary",
-        dataset=DATASET,
+        dataset=dataset,
         parents=(),
         dest_dir=sender.folder("outbox"),
     )
@@ -195,3 +197,32 @@ def test_a_send_cut_before_its_audit_entry_is_logged_once(pair: Pair) -> None:
     (again,) = ws.send()
     assert again.already_delivered
     assert _logged(ws, AuditAction.SENT, pair.package.stem) == 1
+
+
+def test_a_workspace_is_private_to_its_owner(pair: Pair) -> None:
+    for ws in (pair.sender, pair.receiver):
+        assert stat.S_IMODE(ws.root.stat().st_mode) == 0o700  # step outputs hold IDs, answers
+
+
+def test_a_keyring_is_never_moved_out_of_another_workspace(pair: Pair, tmp_path: Path) -> None:
+    keys = pair.sender.root / "keys"
+    before = sorted(p.name for p in keys.iterdir())
+    with pytest.raises(ConfigError, match="belongs to another workspace"):
+        Workspace.create(
+            tmp_path / "second-ipsos",
+            project_file=tmp_path / "project.toml",
+            party="ipsos",
+            keyring=keys,
+            passphrase_file=tmp_path / "passphrase",
+        )
+    assert sorted(p.name for p in keys.iterdir()) == before
+    assert not (tmp_path / "second-ipsos" / "keys").exists()
+
+
+def test_recorded_paths_do_not_depend_on_where_a_command_ran(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(pair.sender.root.parent)
+    relative = Workspace.open(Path(pair.sender.root.name))
+    assert relative.root == pair.sender.root
+    assert relative.step_dir("report").is_absolute()

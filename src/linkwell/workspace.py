@@ -120,7 +120,7 @@ class Workspace:
     """One party's workspace: :meth:`open` an existing one, or :meth:`create` one."""
 
     def __init__(self, root: Path, settings: WorkspaceConfig, project: ProjectConfig) -> None:
-        self.root = root
+        self.root = root.resolve()  # recorded paths must not depend on where a command ran
         self.settings = settings
         self.project = project
         try:
@@ -147,7 +147,9 @@ class Workspace:
         """Write ``workspace.toml`` for ``party`` and check its keyring matches its project card.
 
         ``keyring`` is the folder ``linkwell keys new`` wrote; it is moved into the workspace if
-        it is elsewhere, so that the workspace holds everything the party needs.
+        it is elsewhere, so that the workspace holds everything the party needs (never out of
+        another workspace). The workspace folder is made private to its owner (mode 0700):
+        step outputs inside it hold identifiers or answers.
         ``sftp_key_file`` (relative to the workspace, or absolute) is the party's SSH key for
         the SFTP transport; it is checked now, so that a missing or readable key fails here.
         """
@@ -160,7 +162,14 @@ class Workspace:
             )
         keys = root / "keys"
         if keyring.resolve() != keys.resolve():
+            if (keyring.resolve().parent / WORKSPACE_FILE).exists():
+                raise ConfigError(
+                    "this keyring belongs to another workspace and would be moved out of it",
+                    file=keyring,
+                    hint="give the folder 'linkwell keys new' wrote for this party",
+                )
             shutil.move(str(keyring), keys)
+        root.chmod(0o700)
         settings = WorkspaceConfig(
             party=party,
             project_file=project_file.resolve(),

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from linkwell.audit import AuditAction, CountName
-from linkwell.errors import ValidationError
+from linkwell.errors import ConfigError, ValidationError
 from linkwell.progress import SILENT, Progress
 from linkwell.report import ReportBundle, write_report
 from linkwell.schema.release_check import check_release, release_columns
@@ -77,8 +77,16 @@ def report(ws: Workspace, *, out: Path | None = None, progress: Progress = SILEN
     intake = open_release(ws, progress=progress)
     name = "report"
     done = ws.completed(name, ReportBundle)
-    if done is not None and out is None:
-        return done
+    if done is not None:
+        if out is None:
+            return done
+        raise ConfigError(
+            f"the report of wave {ws.project.project.wave} is written already (its page: "
+            f"{done.html})",
+            file=out,
+            hint="publish that report; to analyse the release again elsewhere, run "
+            f"'linkwell report {intake.release} --out FOLDER'",
+        )
     quality = intake.reports.get(payloads.LINKAGE_QUALITY.id)
     final = ws.step_dir(name)
     with ws.step(name) as staging:
