@@ -54,9 +54,10 @@ ROLES = {
 
 
 def make_payload(path: Path, rows: int) -> int:
-    """Incompressible rows (a reference and 1 KiB of random bytes), written group by group."""
+    """Incompressible rows (a reference and 1 KiB of random bytes, as the school column: a
+    content package carries its dataset's columns), written group by group."""
     rng = np.random.default_rng(11)
-    schema = pa.schema([("row_ref", pa.int64()), ("blob", pa.binary())])
+    schema = pa.schema([("row_ref", pa.int64()), ("school", pa.binary())])
     with pq.ParquetWriter(path, schema, compression="none") as writer:
         for start in range(0, rows, 16_384):
             n = min(16_384, rows - start)
@@ -66,7 +67,7 @@ def make_payload(path: Path, rows: int) -> int:
                 pa.binary(), n, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(raw)]
             )
             refs = pa.array(np.arange(start, start + n))
-            writer.write_table(pa.table({"row_ref": refs, "blob": blob}, schema=schema))
+            writer.write_table(pa.table({"row_ref": refs, "school": blob}, schema=schema))
     return path.stat().st_size
 
 

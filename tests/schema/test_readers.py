@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -420,6 +421,12 @@ def test_parquet_columns_land_as_text(tmp_path: Path) -> None:
         {"_row": 1, "id": "4839201175", "simd": "3", "flag": "true", "school": "A "},
         {"_row": 2, "id": "2", "simd": "2.5", "flag": None, "school": None},
     ]
+
+
+def test_a_named_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
+    path = tmp_path / "extract.csv"
+    os.mkfifo(path)  # no writer: opening it to read would block for ever
+    assert "not a regular file" in str(refuse(path))
 
 
 def test_a_file_with_too_many_columns_is_refused_before_it_is_landed(tmp_path: Path) -> None:

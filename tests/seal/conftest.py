@@ -25,6 +25,7 @@ from linkwell.seal import (
     ReceiptLedger,
     SecretIdentity,
     new_identity,
+    payloads,
     seal_package,
 )
 
@@ -132,21 +133,50 @@ def world() -> World:
 
 
 def write_payload(path: Path, rows: int = 200, *, seed: int = 7, blob_bytes: int = 0) -> Path:
-    """A synthetic content-like Parquet file; ``blob_bytes`` adds incompressible bytes per row."""
+    """A synthetic content Parquet file of the secondary survey (its columns are content fields of
+    ``survey-secondary@1``, as a content package must carry); ``blob_bytes`` adds incompressible
+    bytes per row (as the school column: a package's shape is judged by its column names)."""
     rng = np.random.default_rng(seed)
     columns: dict[str, pa.Array] = {
         "row_ref": pa.array([f"r{n:08x}" for n in rng.permutation(rows)]),
-        "looked_after": pa.array(rng.random(rows) < 0.02),
-        "simd_decile": pa.array(rng.integers(1, 11, rows), type=pa.int8()),
+        "young_carer": pa.array(rng.random(rows) < 0.02),
+        "sdq_01": pa.array(rng.integers(1, 11, rows), type=pa.int8()),
     }
     if blob_bytes:
         raw = rng.integers(0, 256, rows * blob_bytes, dtype=np.uint8).tobytes()
         offsets = pa.array(np.arange(0, rows * blob_bytes + 1, blob_bytes, dtype=np.int32))
-        columns["blob"] = pa.BinaryArray.from_buffers(
+        columns["school"] = pa.BinaryArray.from_buffers(
             pa.binary(), rows, [None, offsets.buffers()[1], pa.py_buffer(raw)]
         )
     pq.write_table(pa.table(columns), path, compression="none")
     return path
+
+
+_SHAPES: Mapping[PackageKind, tuple[DatasetRef, Mapping[str, list[Any]]]] = {
+    PackageKind.PARTICIPANTS: (payloads.PARTICIPANTS, {"unique_id": ["4839201175"]}),
+    PackageKind.IDENTIFIERS: (
+        DATASET,
+        {"row_ref": ["r1", "r2"], "unique_id": ["4839201175", None]},
+    ),
+    PackageKind.LINKAGE_KEY: (
+        payloads.LINKAGE_KEY,
+        {"source": ["secondary"], "row_ref": ["r1"], "link_id": ["l1"]},
+    ),
+    PackageKind.REPORT: (
+        payloads.MATCH_REPORT,
+        {"source": ["secondary"], "kind": ["survey"], "measure": ["rows"], "count": [2]},
+    ),
+    PackageKind.RELEASE: (payloads.RELEASE, {"release_id": ["x1"], "survey": ["secondary"]}),
+}
+
+
+def write_shaped(path: Path, kind: PackageKind) -> tuple[Path, DatasetRef]:
+    """A small payload of the columns a ``kind`` package carries, and the dataset it is of."""
+    if kind is PackageKind.CONTENT:
+        return write_payload(path, rows=20), DATASET
+    dataset, columns = _SHAPES[kind]
+    pq.write_table(pa.table(dict(columns)), path)
+    return path, dataset
 
 
 Sealer = Callable[..., tuple[Path, Manifest]]
@@ -175,7 +205,11 @@ def seal(world: World, payload: Path, tmp_path: Path) -> Sealer:
         source_file: Path | None = None,
         dest: Path | None = None,
     ) -> tuple[Path, Manifest]:
-        out = dest or tmp_path / "outbox" / f"package-{next(counter)}.lwpkg"
+        number = next(counter)
+        out = dest or tmp_path / "outbox" / f"package-{number}.lwpkg"
+        dataset = _SHAPES[kind][0] if kind in _SHAPES else DATASET
+        if source_file is None and kind is not PackageKind.CONTENT:
+            source_file, dataset = write_shaped(tmp_path / f"{kind.value}-{number}.parquet", kind)
         manifest = seal_package(
             source_file or payload,
             project=project or world.project,
@@ -183,7 +217,7 @@ def seal(world: World, payload: Path, tmp_path: Path) -> Sealer:
             recipient=recipient,
             kind=kind,
             source=source,
-            dataset=DATASET,
+            dataset=dataset,
             parents=tuple(parents),
             log_head=None,
             dest=out,

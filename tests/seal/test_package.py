@@ -38,7 +38,7 @@ from linkwell.seal import (
     seal_package,
 )
 from linkwell.seal._layout import FOOTER_LENGTH, HEADER
-from tests.seal.conftest import DATASET, NOW, Sealer, World, listing, write_payload
+from tests.seal.conftest import DATASET, NOW, Sealer, World, listing, write_payload, write_shaped
 
 
 def _open(
@@ -168,14 +168,15 @@ def test_parents_and_log_head_travel(
         LogHead(party="nrs", sequence=12, entry_hash="cd" * 32, time=NOW),
         world.me("nrs").signing_key,
     )
+    key, dataset = write_shaped(tmp_path / "key.parquet", PackageKind.LINKAGE_KEY)
     manifest = seal_package(
-        payload,
+        key,
         project=world.project,
         sender=world.me("nrs"),
         recipient="edris",
         kind=PackageKind.LINKAGE_KEY,
         source=None,
-        dataset=DATASET,
+        dataset=dataset,
         parents=("ab" * 16, "cd" * 16),
         log_head=head,
         dest=tmp_path / "key.lwpkg",

@@ -59,10 +59,11 @@ CHILD = textwrap.dedent(
 
 
 def write_big_payload(path: Path, size: int) -> None:
-    """An incompressible Parquet file of about ``size`` bytes, written one row group at a time."""
+    """An incompressible Parquet file of about ``size`` bytes, written one row group at a time
+    (the bytes as the school column: a content package's columns are its dataset's)."""
     rng = np.random.default_rng(3)
     row_bytes, rows_per_group = 4096, 4096  # 16 MiB per row group
-    schema = pa.schema([("row_ref", pa.int64()), ("blob", pa.binary())])
+    schema = pa.schema([("row_ref", pa.int64()), ("school", pa.binary())])
     written = 0
     with pq.ParquetWriter(path, schema, compression="none") as writer:
         while written < size:
@@ -73,7 +74,7 @@ def write_big_payload(path: Path, size: int) -> None:
                 pa.binary(), rows, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(raw)]
             )
             refs = pa.array(np.arange(written // row_bytes, written // row_bytes + rows))
-            writer.write_table(pa.table({"row_ref": refs, "blob": blob}, schema=schema))
+            writer.write_table(pa.table({"row_ref": refs, "school": blob}, schema=schema))
             written += rows * row_bytes
 
 

@@ -107,6 +107,12 @@ def _open_head(path: Path) -> bytes:
     """The file's first bytes, after checking it is a readable, non-empty regular file."""
     if path.is_dir():
         raise ReadError("this is a folder, not a file", file=path, hint="give the data file itself")
+    if path.exists() and not path.is_file():  # opening a pipe would wait for a writer forever
+        raise ReadError(
+            "this is not a regular file (a pipe, socket or device)",
+            file=path,
+            hint="save the data to a file and give that",
+        )
     try:
         with path.open("rb") as handle:
             head = handle.read(_HEAD)

@@ -59,6 +59,7 @@ from linkwell.seal.manifest import (
     verify_manifest_signature,
 )
 from linkwell.seal.routes import PackageKind, check_expected_kind, check_route, check_source
+from linkwell.seal.shapes import payload_shape_problem
 
 __all__ = ["MAX_CLOCK_SKEW", "OpenedPackage", "inspect_package", "open_package"]
 
@@ -286,6 +287,19 @@ def _check_project(manifest: Manifest, project: ProjectConfig, file: Path) -> No
         )
 
 
+def _check_shape(manifest: Manifest, project: ProjectConfig, file: Path) -> None:
+    """Refuse, undecrypted, a payload its kind may not carry (survey answers to the indexer)."""
+    names = [c.name for c in manifest.columns]
+    problem = payload_shape_problem(manifest.kind, manifest.dataset, names, project)
+    if problem is not None:
+        raise PackageFormatError(
+            f"the manifest lists a payload a {manifest.kind.value} package may not carry "
+            f"({problem}); it was not decrypted",
+            file=file,
+            hint="do not open it; ask its sender what it sealed, and to send the right file",
+        )
+
+
 def _check_time(manifest: Manifest, project: ProjectConfig, now: datetime, file: Path) -> None:
     if now >= manifest.expires:
         raise ExpiredError(
@@ -433,6 +447,7 @@ def open_package(
         check_route(manifest.kind, verified.sender.role, party.role, file=path)
         check_source(project, manifest.kind, manifest.source, verified.sender, file=path)
         check_expected_kind(manifest.kind, expect_kinds, file=path)
+        _check_shape(manifest, project, path)
         _check_time(manifest, project, moment, path)
         ledger.check_not_opened(manifest, file=path)
         _check_ciphertext(fd, verified, path, progress)

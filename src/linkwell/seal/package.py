@@ -28,6 +28,7 @@ from linkwell.errors import (
     InternalError,
     LinkwellError,
     ReadError,
+    SchemaError,
     StorageError,
 )
 from linkwell.faults import kill_point
@@ -45,6 +46,7 @@ from linkwell.seal.manifest import (
     sign_manifest,
 )
 from linkwell.seal.routes import PackageKind, check_route, check_source
+from linkwell.seal.shapes import payload_shape_problem
 
 __all__ = ["seal_package"]
 
@@ -168,6 +170,13 @@ def seal_package(
             hint="seal the Parquet file written by the previous step",
         ),
     )
+    problem = payload_shape_problem(kind, dataset, [c.name for c in columns], project)
+    if problem is not None:
+        raise SchemaError(
+            f"the payload cannot be sealed as a {kind.value} package: {problem}",
+            file=payload,
+            hint="seal the file the step for this kind wrote; nothing was sealed",
+        )
     if any(not _PACKAGE_ID.fullmatch(parent) for parent in parents):
         raise ConfigError(
             "a parent package id is not 32 lower-case hex digits",

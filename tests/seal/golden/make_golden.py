@@ -38,12 +38,12 @@ TEST_ONLY = "# TEST-ONLY KEY committed for the golden package tests: never use i
 
 
 def golden_table() -> pa.Table:
-    """The golden payload: synthetic row references and two content fields."""
+    """The golden payload: synthetic row references and two content fields of its dataset."""
     return pa.table(
         {
             "row_ref": pa.array(["r0001", "r0002", "r0003", "r0004", "r0005"]),
-            "looked_after": pa.array([False, True, False, False, True]),
-            "simd_decile": pa.array([1, 10, 5, 3, 7], type=pa.int8()),
+            "young_carer": pa.array([False, True, False, False, True]),
+            "sdq_01": pa.array([1, 10, 5, 3, 7], type=pa.int8()),
         }
     )
 
