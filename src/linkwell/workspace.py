@@ -326,6 +326,7 @@ class Workspace:
         """Seal ``payload`` for party ``to`` into ``dest_dir``, carrying a fresh signed log head."""
         head = self.audit.checkpoint()
         staging = dest_dir / f".sealing-{kind.value}-{to}{PACKAGE_SUFFIX}"
+        staging.unlink(missing_ok=True)  # left by a run cut short: sealing never overwrites
         manifest = seal_package(
             payload,
             project=self.project,

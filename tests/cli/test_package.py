@@ -68,6 +68,20 @@ def test_seal_inspect_open_and_replay(setup: Path) -> None:
     )
     assert sealed.exit_code == 0, sealed.output
     assert "kind       content  source secondary" in sealed.output
+    package = (setup / "outbox" / "content.lwpkg").read_bytes()
+    (setup / "audit.log").write_text("another party's record\n")
+    over = runner.invoke(
+        main,
+        [
+            "package", "seal", "content.parquet", "--project", "project.toml",
+            "--identity", "ipsos", "--to", "edris", "--kind", "content", "--source", "secondary",
+            "--dataset", "survey-secondary", "--out", "audit.log",
+        ],
+    )  # fmt: skip
+    assert over.exit_code == 7  # never overwritten
+    assert "already exists" in over.output
+    assert (setup / "audit.log").read_text() == "another party's record\n"
+    assert (setup / "outbox" / "content.lwpkg").read_bytes() == package
 
     inspected = runner.invoke(
         main, ["package", "inspect", "outbox/content.lwpkg", "--project", "project.toml", "--json"]

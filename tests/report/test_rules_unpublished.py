@@ -140,6 +140,20 @@ def test_a_disclosure_log_inside_the_report_folder_is_refused(tmp_path: Path, wh
     assert not out.exists()  # refused before anything was written
 
 
+def test_an_existing_file_is_never_overwritten_by_a_disclosure_log(tmp_path: Path) -> None:
+    release = make_reduced_release(tmp_path / "release.parquet", 200, seed=2, schools=3)
+    other = tmp_path / "audit.log"  # say, another party's audit log
+    other.write_text("not the report's\n")
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match="never overwritten") as refused:
+        write_report(
+            release, out, policy=DisclosurePolicy(), project_digest=None, disclosure_log=other
+        )
+    assert refused.value.file == str(other)
+    assert other.read_text() == "not the report's\n"
+    assert not out.exists()  # refused before anything was written
+
+
 def test_a_disclosure_log_reached_through_a_link_into_the_folder_is_refused(
     report_analysis: Analysis, tmp_path: Path
 ) -> None:

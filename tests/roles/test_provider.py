@@ -3,6 +3,7 @@ no step of a wave is answered from, or matched to, a step done with another file
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from linkwell.audit.log import read_log
 from linkwell.cli import main
 from linkwell.config import FolderTransport
 from linkwell.demo import demo_parties, write_project_file
-from linkwell.errors import InputError
+from linkwell.errors import InputError, ReadError
 from linkwell.fileio import write_text_atomic
 from linkwell.roles import provider
 from linkwell.seal import card_toml, create_identity, new_identity
@@ -175,3 +176,14 @@ def test_the_provider_commands_name_personal_columns_they_dropped(
     listed = ws.completed(f"participants-{SOURCE}", provider.ParticipantsResult)
     assert listed is not None
     assert listed.validation.personal_columns == ("Forename",)
+
+
+def test_a_pipe_given_as_the_file_is_refused_not_waited_on(
+    survey_workspace: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    ws, _input_file = survey_workspace
+    pipe = tmp_path / "extract.csv"
+    os.mkfifo(pipe)  # no writer: reading it, even to hash it, would block for ever
+    for step in (provider.share_participants, provider.split):
+        with pytest.raises(ReadError, match="not a regular file"):
+            step(ws, source=SOURCE, input_file=pipe)

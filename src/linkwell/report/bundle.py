@@ -172,7 +172,10 @@ def _outputs(analysis: Analysis) -> list[OutputRecord]:
 
 
 def _outside(out_dir: Path, disclosure_log: Path) -> None:
-    """Refuse a disclosure log that would be written into the folder to be published."""
+    """Refuse a disclosure log inside the folder to be published, or over an existing file.
+
+    An earlier log is the analyst's record, and any other file is not the report's to replace.
+    """
     folder = out_dir.resolve()
     if folder == disclosure_log.resolve() or folder in disclosure_log.resolve().parents:
         raise ConfigError(
@@ -180,6 +183,12 @@ def _outside(out_dir: Path, disclosure_log: Path) -> None:
             "and it says which withheld counts are small or zero",
             file=disclosure_log,
             hint="give the disclosure log a path outside the report folder",
+        )
+    if disclosure_log.exists() or disclosure_log.is_symlink():
+        raise ConfigError(
+            "the disclosure log's path exists already, and a file is never overwritten",
+            file=disclosure_log,
+            hint="give a new path for the disclosure log, or move the old file away",
         )
 
 

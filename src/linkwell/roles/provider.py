@@ -30,6 +30,7 @@ from linkwell.errors import ConfigError, InputError, ValidationError
 from linkwell.progress import SILENT, Progress
 from linkwell.schema import load_dataset, validate_file
 from linkwell.schema.definitions import DatasetDef
+from linkwell.schema.readers import detect_format
 from linkwell.schema.validate import ACCEPTED
 from linkwell.seal import DatasetRef, PackageKind, payloads
 from linkwell.transport.local import sha256_file
@@ -264,7 +265,7 @@ def share_participants(
     """
     survey = _own_source(ws, source, SourceKind.SURVEY)
     name = f"participants-{source}"
-    input_sha256, _size = sha256_file(input_file)
+    input_sha256 = _input_digest(input_file)
     split_done = ws.completed(f"split-{source}", SplitResult)
     if split_done is not None:  # the list must name the pupils whose rows were split
         _check_same_input(ws, f"split-{source}", split_done.input_sha256, input_sha256, input_file)
@@ -321,7 +322,7 @@ def split(
     """
     own = _own_source(ws, source)
     name = f"split-{source}"
-    input_sha256, _size = sha256_file(input_file)
+    input_sha256 = _input_digest(input_file)
     listing = f"participants-{source}"
     listed = ws.completed(listing, ParticipantsResult)
     if listed is not None:  # the authorities share the rows of the pupils on that list
@@ -411,6 +412,16 @@ def _earlier_validation(
     if listed.config_digest != ws.project.digest():
         return None
     return ws.step_dir(f"participants-{listed.source}"), listed.validation
+
+
+def _input_digest(input_file: Path) -> str:
+    """The provider's file's SHA-256, once it is known to be a file that can be read at all.
+
+    ``detect_format`` refuses a folder, a missing or unreadable file and a pipe, which the
+    digest would otherwise wait on for ever.
+    """
+    detect_format(input_file)
+    return sha256_file(input_file)[0]
 
 
 def _check_same_input(

@@ -146,7 +146,7 @@ def seal_package(
         dataset: the dataset definition the payload follows.
         parents: ids of the packages this payload was made from.
         log_head: the sender's latest signed audit log head, if it keeps a log.
-        dest: the package file to write (atomically).
+        dest: the package file to write (atomically); it must not exist yet.
         now: the creation time (default: now); the package expires the project's TTL later.
         progress: where to report bytes sealed.
 
@@ -154,6 +154,12 @@ def seal_package(
         The signed manifest, as written into the package.
     """
     kind = PackageKind(kind)
+    if dest.exists() or dest.is_symlink():
+        raise StorageError(
+            "the destination already exists and is never overwritten",
+            file=dest,
+            hint="choose another destination or move the existing file away",
+        )
     sender_party = _sender_party(project, sender)
     recipient_party = project.party(recipient)
     check_route(kind, sender_party.role, recipient_party.role, file=dest)
