@@ -57,6 +57,7 @@ from linkwell.engine import Engine
 from linkwell.errors import (
     ConfigError,
     IdentityError,
+    LinkwellError,
     MisdirectedError,
     PackageError,
     ReplayError,
@@ -574,6 +575,25 @@ class Workspace:
         write_text_atomic(
             quarantine / f"{package.name}.reason.txt", f"{type(exc).__name__}: {exc}\n"
         )
+
+    def discard(self, opened: Opened, why: LinkwellError) -> None:
+        """Refuse a payload after opening it: delete its plaintext and record, quarantine it.
+
+        For what only the plaintext shows (a release with identifiers in its values). The
+        package goes to the quarantine with the reason, so it is never opened again, and the
+        ledger still knows it as opened: its sender must send a corrected one.
+        """
+        self.audit.append(AuditAction.REFUSED, detail=AuditDetail.FORMAT)
+        opened.path.unlink(missing_ok=True)
+        opened.path.with_suffix(".json").unlink(missing_ok=True)
+        fsync_dir(opened.path.parent)
+        quarantine = self.folder("quarantine")
+        for package in self.inbox_packages():
+            if package.name == f"{opened.manifest.package_id}{PACKAGE_SUFFIX}":
+                package.rename(quarantine / package.name)
+                write_text_atomic(
+                    quarantine / f"{package.name}.reason.txt", f"{type(why).__name__}: {why}\n"
+                )
 
     def opened(self, kinds: Collection[PackageKind]) -> list[Opened]:
         """Every opened payload of ``kinds`` in this workspace, for this project and wave."""

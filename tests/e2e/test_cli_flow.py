@@ -7,12 +7,14 @@ whose workspace it names.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
@@ -22,8 +24,9 @@ from linkwell.cli import main
 from linkwell.config import FolderTransport
 from linkwell.demo import demo_parties, write_project_file
 from linkwell.engine import Engine
+from linkwell.seal import PackageKind
 from linkwell.synth import SynthResult, load_synthesis
-from linkwell.workspace import Workspace
+from linkwell.workspace import Opened, Workspace
 
 from .truth import assert_release_is_the_truth
 
@@ -251,3 +254,49 @@ def test_the_analysts_report_reads_the_release_with_the_workspaces_engine(
     assert "is written already" in again.output
     assert "linkwell report" in again.output
     assert not (tmp_path / "elsewhere").exists()
+
+
+def _analyst_copy(cli_run: CliRun, tmp_path: Path) -> tuple[Path, Opened]:
+    workspace = tmp_path / "analyst"
+    shutil.copytree(cli_run.workspaces["scotcen-analysis"], workspace)
+    (release,) = Workspace.open(workspace).opened({PackageKind.RELEASE})
+    return workspace, release
+
+
+def test_a_release_changed_on_the_analysts_disk_is_not_analysed(
+    cli_run: CliRun, tmp_path: Path
+) -> None:
+    workspace, release = _analyst_copy(cli_run, tmp_path)
+    table = pq.read_table(release.path)
+    pq.write_table(table.slice(1), release.path)  # one child fewer, by hand
+    result = CliRunner().invoke(main, ["analyst", "open", "-w", str(workspace)])
+    assert result.exit_code == 7, result.output
+    assert "differs from the one its sender signed" in result.output
+
+
+def test_a_release_refused_for_identifiers_is_deleted(cli_run: CliRun, tmp_path: Path) -> None:
+    workspace, release = _analyst_copy(cli_run, tmp_path)
+    table = pq.read_table(release.path)
+    schools = table.column("school").to_pylist()
+    schools[0] = _an_id(cli_run)
+    pq.write_table(table.set_column(table.schema.get_field_index("school"), "school",
+                                    pa.array(schools, pa.string())), release.path)  # fmt: skip
+    digest = hashlib.sha256(release.path.read_bytes()).hexdigest()
+    meta = release.path.with_suffix(".json")  # as if the linker had sealed it so
+    manifest = json.loads(meta.read_text())
+    meta.write_text(json.dumps(manifest | {"plaintext_sha256": digest}))
+    result = CliRunner().invoke(main, ["analyst", "open", "-w", str(workspace)])
+    assert result.exit_code == 10, result.output
+    assert "refused and deleted" in result.output
+    assert not release.path.exists()
+    assert not meta.exists()
+    reasons = list((workspace / "quarantine").glob("*.reason.txt"))
+    assert [r.read_text().split(":")[0] for r in reasons] == ["SeparationError"]
+    again = CliRunner().invoke(main, ["analyst", "open", "-w", str(workspace)])
+    assert "no release has been received" in again.output  # waiting for a corrected one
+
+
+def _an_id(cli_run: CliRun) -> str:
+    """A survey ID of the synthetic area (a valid ten-digit ID with its check digit)."""
+    truth = pq.read_table(cli_run.root / "area" / "truth" / "pupils.parquet")
+    return str(truth.column("unique_id").drop_null()[0])

@@ -3,18 +3,21 @@
 The analyst may receive only releases and reports from the linker. On opening, the release is
 checked again — every column must be one a release of this project may carry, and no value may
 look like a survey ID — so a fault upstream cannot put identifying data in the analyst's hands
-unnoticed. The analysis itself (need against services, with disclosure control) runs on the
+unnoticed; a release refused there is deleted at once. The release is also checked against the
+digest its sender signed each time it is read, so the analysis never runs on bytes changed on
+this disk. The analysis itself (need against services, with disclosure control) runs on the
 opened release.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
 from linkwell.audit import AuditAction, CountName
-from linkwell.errors import ConfigError, ValidationError
+from linkwell.errors import ConfigError, SeparationError, StorageError, ValidationError
 from linkwell.progress import SILENT, Progress
 from linkwell.report import ReportBundle, write_report
 from linkwell.schema.release_check import check_release, release_columns
@@ -53,8 +56,19 @@ def open_release(ws: Workspace, *, progress: Progress = SILENT) -> IntakeResult:
             newest.manifest.parents
         ):
             reports[item.manifest.dataset.id] = item
-    with ws.engine() as engine:
-        check_release(engine, newest.path, allowed=release_columns(ws.project))
+    _check_intact(newest)
+    try:
+        with ws.engine() as engine:
+            check_release(engine, newest.path, allowed=release_columns(ws.project))
+    except SeparationError as exc:
+        refused = SeparationError(
+            f"the release was refused and deleted: {exc.message}",
+            file=newest.path,
+            field=exc.field,
+            hint="tell the linker; it must find the fault, and send a corrected release",
+        )
+        ws.discard(newest, refused)  # an analyst must never keep identifiers, even refused ones
+        raise refused from exc
     ws.audit.append(
         AuditAction.OPENED,
         counts={CountName.ROWS: newest.manifest.rows, CountName.TABLES: 1 + len(reports)},
@@ -65,6 +79,20 @@ def open_release(ws: Workspace, *, progress: Progress = SILENT) -> IntakeResult:
         rows=newest.manifest.rows,
         reports={name: item.path for name, item in reports.items()},
     )
+
+
+def _check_intact(opened: Opened) -> None:
+    """Refuse a release changed since it was opened: the analysis reads the signed bytes only."""
+    digest = hashlib.sha256()
+    with opened.path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != opened.manifest.plaintext_sha256:
+        raise StorageError(
+            "the opened release differs from the one its sender signed: it changed on this disk",
+            file=opened.path,
+            hint="ask the linker to send the release again, and find out what changed the file",
+        )
 
 
 def report(ws: Workspace, *, out: Path | None = None, progress: Progress = SILENT) -> ReportBundle:
