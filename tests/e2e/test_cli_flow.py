@@ -300,3 +300,13 @@ def _an_id(cli_run: CliRun) -> str:
     """A survey ID of the synthetic area (a valid ten-digit ID with its check digit)."""
     truth = pq.read_table(cli_run.root / "area" / "truth" / "pupils.parquet")
     return str(truth.column("unique_id").drop_null()[0])
+
+
+def test_the_indexer_keeps_no_map_from_survey_ids_to_link_ids(cli_run: CliRun) -> None:
+    nrs = cli_run.workspaces["nrs"]
+    holding = [
+        path.relative_to(nrs)
+        for path in nrs.rglob("*.parquet")
+        if "link_id" in pq.read_schema(path).names
+    ]
+    assert holding == []  # its opened identifiers hold (row_ref, unique_id): no key beside them

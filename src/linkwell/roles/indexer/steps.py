@@ -143,6 +143,10 @@ def link(ws: Workspace, *, progress: Progress = SILENT) -> LinkResult:
                     dest_dir=staging / "packages",
                     progress=progress,
                 )
+            # The key's plaintext goes: beside the opened identifiers (row_ref, unique_id) it
+            # would map survey IDs to link IDs on this disk, with no key needed. Only the linker
+            # can open the sealed key.
+            (staging / "linkage-key.parquet").unlink()
             ws.audit.append(
                 AuditAction.KEY_ISSUED,
                 counts={CountName.ROWS: result.key_rows},
