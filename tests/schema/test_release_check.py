@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +107,29 @@ def test_the_scan_refuses_exactly_when_a_value_is_an_id(
             _check(path)
     else:
         assert _check(path)["text"] == len(texts)
+
+
+@pytest.mark.parametrize("kind", [pa.float64(), pa.decimal128(14, 2)])
+def test_an_id_stored_as_a_fractional_number_is_found(tmp_path: Path, kind: pa.DataType) -> None:
+    leaked = _small_id()
+    number = float if kind == pa.float64() else Decimal
+    values = pa.array([number("1.25"), number(leaked), number("0.5")], kind)
+    path = _release(tmp_path / "r.parquet", {"weight": values})
+    with pytest.raises(SeparationError) as info:
+        _check(path)
+    assert info.value.field == "weight"
+
+
+@pytest.mark.parametrize("wrapped", ["id:{}", "{} ", "({})", "a-{}-b", "{}"])
+def test_an_id_standing_alone_in_text_is_found(tmp_path: Path, wrapped: str) -> None:
+    path = _release(
+        tmp_path / "r.parquet", {"fsm_basis": pa.array(["x", wrapped.format(_small_id())])}
+    )
+    with pytest.raises(SeparationError):
+        _check(path)
+
+
+def test_digits_inside_a_random_token_are_not_an_id(tmp_path: Path) -> None:
+    token = f"ab{_small_id()}cd"  # as a release ID's hex may hold ten digits in a row
+    path = _release(tmp_path / "r.parquet", {"token": pa.array([token, "ef"])})
+    assert _check(path)["token"] == 2
