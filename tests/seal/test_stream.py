@@ -133,31 +133,56 @@ def test_region_reader_returns_exactly_the_region(
         os.close(fd)
 
 
-def test_hashing_writer_writes_and_hashes(tmp_path: Path) -> None:
-    out = tmp_path / "out.bin"
+@settings(max_examples=25, deadline=None)
+@given(
+    offset=st.integers(0, 1000),
+    sizes=st.lists(
+        st.sampled_from([1, 7, 8192, 65552, BLOCK_SIZE - 1, BLOCK_SIZE + 3]), min_size=1
+    ),
+    behind=st.booleans(),
+)
+def test_hashing_writer_writes_and_hashes(
+    tmp_path_factory: pytest.TempPathFactory, offset: int, sizes: list[int], behind: bool
+) -> None:
+    out = tmp_path_factory.mktemp("writer") / "out.bin"
     fd = os.open(out, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
-        writer = HashingWriter(fd, 5)
-        for start in range(0, len(DATA), 65552):
-            writer.write(DATA[start : start + 65552])
-        writer.flush()
-        digest, size, end = writer.finish()
+        with HashingWriter(fd, offset, behind=behind) as writer:
+            start, n = 0, 0
+            while start < len(DATA):
+                writer.write(DATA[start : start + sizes[n % len(sizes)]])
+                start += sizes[n % len(sizes)]
+                n += 1
+            writer.flush()
+            digest, size, end = writer.finish()
     finally:
         os.close(fd)
-    assert (digest, size, end) == (hashlib.sha256(DATA).hexdigest(), len(DATA), 5 + len(DATA))
-    assert out.read_bytes()[5:] == DATA
+    expected = (hashlib.sha256(DATA).hexdigest(), len(DATA), offset + len(DATA))
+    assert (digest, size, end) == expected
+    assert out.read_bytes()[offset:] == DATA
 
 
-def test_hashing_writer_keeps_its_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("behind", [False, True])
+def test_hashing_writer_keeps_its_error(tmp_path: Path, behind: bool) -> None:
     read_only = os.open(tmp_path / "ro.bin", os.O_RDONLY | os.O_CREAT, 0o600)
     try:
-        writer = HashingWriter(read_only, 0)
-        with pytest.raises(OSError) as info:
-            _fill(writer, 2)
+        with HashingWriter(read_only, 0, behind=behind) as writer, pytest.raises(OSError) as info:
+            _fill(writer, 6)  # on the thread: raised at a later block or at the end, never a hang
         assert info.value.errno == errno.EBADF
         assert writer.error is info.value
     finally:
         os.close(read_only)
+
+
+def test_an_abandoned_writer_stops_its_thread(tmp_path: Path) -> None:
+    fd = os.open(tmp_path / "out.bin", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with HashingWriter(fd, 0, behind=True) as writer:
+            writer.write(b"x" * (2 * BLOCK_SIZE + 5))  # the cipher gives up before the end
+        assert writer._thread is not None
+        assert not writer._thread.is_alive()
+    finally:
+        os.close(fd)
 
 
 @pytest.mark.parametrize(

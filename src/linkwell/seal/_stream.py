@@ -3,8 +3,9 @@
 pyrage's streaming calls release the GIL while they encrypt or decrypt and call back into Python
 for every 8 KiB; these readers and writers answer those calls from one-block buffers, so hashing
 and file I/O happen a block at a time. Sealing reads and hashes the plaintext ahead on one
-background thread (:class:`ReadAhead`); everything else runs on the caller's thread, through
-buffers allocated once. Memory is bounded by a few blocks whatever the payload's size.
+background thread (:class:`ReadAhead`); opening hashes and writes the plaintext behind on one
+(:class:`HashingWriter` with ``behind``). Buffers are allocated once, and memory is bounded by a
+few blocks whatever the payload's size.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
 BLOCK_SIZE: Final = 1024 * 1024
 """Bytes per block handed between threads."""
 _DEPTH: Final = 4
+_BUFFERS: Final = 3
 
 
 class ShortFileError(OSError):
@@ -196,30 +198,75 @@ class RegionReader:
 
 
 class HashingWriter:
-    """A file-like ``write`` into ``fd`` from ``offset`` on, hashed, through a one-block buffer.
+    """A file-like ``write`` into ``fd`` from ``offset`` on, hashed, a whole block at a time.
 
-    Hashing and writing happen on the caller's thread, a whole block at a time: the cipher
-    releases the GIL while it works, and measurements on a loaded two-core machine showed a
-    writing thread costing more in hand-overs than it saved. The block buffer is allocated once
-    (a fresh one per block costs page faults), and each block's write-back to the disk is started
-    as soon as it is written, so the caller's final ``fsync`` finds little left to write. An
-    error is kept in :attr:`error`, as the cipher that calls ``write`` replaces it with its own.
-    Each block written passes the kill point ``block_point``, so a crash can be injected in the
-    middle of a stream.
+    The cipher's small chunks are gathered into a one-block buffer on the caller's thread, and
+    each full block is hashed, written and its write-back to the disk started (so the caller's
+    final ``fsync`` finds little left to write): on the caller's thread, or with ``behind`` on
+    one background thread of its own while the cipher goes on with the next block (SHA-256,
+    ``pwrite`` and the cipher all release the GIL). Opening writes behind: its cipher thread
+    has nothing else to do, and the plaintext's SHA-256 then costs no time. Sealing does not:
+    its plaintext is already read and hashed ahead on a second thread, and on two cores a third
+    cost more than it saved (measured both ways). Buffers are allocated once (a fresh one per
+    block costs page faults); memory is a few blocks whatever the payload's size.
+
+    Use as a context manager: leaving it stops the thread, also when the cipher gave up early.
+    An error is kept in :attr:`error` and raised to the caller (at its next block or at
+    :meth:`finish`), as the cipher that calls ``write`` replaces it with its own. Each block
+    written passes the kill point ``block_point``, so a crash can be injected mid-stream.
     """
 
-    def __init__(self, fd: int, offset: int, *, block_point: str = "stream.block-written") -> None:
+    def __init__(
+        self,
+        fd: int,
+        offset: int,
+        *,
+        block_point: str = "stream.block-written",
+        behind: bool = False,
+    ) -> None:
         self._fd, self._position = fd, offset
         self._block_point = block_point
         self._buffer = bytearray(BLOCK_SIZE)
         self._used = 0
         self._hash = hashlib.sha256()
         self._size = 0
-        self.error: OSError | None = None
+        self.error: BaseException | None = None
+        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        self._full: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        if behind:
+            for _ in range(_BUFFERS - 1):
+                self._free.put(bytearray(BLOCK_SIZE))
+            self._thread = threading.Thread(target=self._drain, name="linkwell-write-behind")
 
-    def _flush(self) -> None:
-        with memoryview(self._buffer) as whole:
-            view = whole[: self._used]
+    def __enter__(self) -> Self:
+        if self._thread is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self._full.put(None)
+            self._thread.join()
+
+    def _drain(self) -> None:
+        while (item := self._full.get()) is not None:
+            buffer, used = item
+            if self.error is None:  # after an error, blocks are only handed back
+                try:
+                    self._write(buffer, used)
+                except Exception as exc:  # noqa: BLE001 - raised to the caller at its next block
+                    self.error = exc
+            self._free.put(buffer)
+
+    def _write(self, buffer: bytearray, used: int) -> None:
+        with memoryview(buffer) as whole:
+            view = whole[:used]
             self._hash.update(view)
             start = self._position
             try:
@@ -227,17 +274,28 @@ class HashingWriter:
                     written = os.pwrite(self._fd, view, self._position)
                     self._position += written
                     view = view[written:]
-            except OSError as exc:
-                self.error = exc
-                raise
             finally:
                 view.release()
         start_writeback(self._fd, start, self._position - start)
-        self._used = 0
         kill_point(self._block_point)
 
+    def _flush(self) -> None:
+        """The current block: written here, or queued for the thread (a free buffer taken)."""
+        if self.error is not None:
+            raise self.error
+        if self._thread is None:
+            try:
+                self._write(self._buffer, self._used)
+            except OSError as exc:
+                self.error = exc
+                raise
+        else:
+            self._full.put((self._buffer, self._used))
+            self._buffer = self._free.get()
+        self._used = 0
+
     def write(self, data: bytes) -> int:
-        """Take ``data``; a full block is hashed and written at once."""
+        """Take ``data``; a full block is hashed and written (or handed to the thread) at once."""
         size = len(data)
         if self._used + size < BLOCK_SIZE:  # the common case: the cipher's chunks are small
             self._buffer[self._used : self._used + size] = data
@@ -262,4 +320,9 @@ class HashingWriter:
         """Write what is left; return (SHA-256 hex, bytes written, end offset in the file)."""
         if self._used:
             self._flush()
+        if self._thread is not None:
+            self._full.put(None)
+            self._thread.join()
+        if self.error is not None:
+            raise self.error
         return self._hash.hexdigest(), self._size, self._position

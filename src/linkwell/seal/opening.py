@@ -334,9 +334,11 @@ def _decrypt(
     layout, manifest = verified.layout, verified.manifest
     fd_out = os.open(partial, os.O_WRONLY)
     try:
-        with progress.task(f"decrypting {file.name}", total=layout.ciphertext_size) as task:
+        with (
+            progress.task(f"decrypting {file.name}", total=layout.ciphertext_size) as task,
+            HashingWriter(fd_out, 0, block_point="open.block-written", behind=True) as writer,
+        ):
             reader = RegionReader(fd, layout.ciphertext_offset, layout.ciphertext_size, task=task)
-            writer = HashingWriter(fd_out, 0, block_point="open.block-written")
             try:
                 identity.decrypt_io(reader, writer)
                 if reader.read():

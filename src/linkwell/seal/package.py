@@ -282,8 +282,10 @@ def _encrypt(
 ) -> tuple[str, str, int]:
     """Header and age ciphertext into ``fd_out``; (plaintext SHA-256, ciphertext SHA-256, size)."""
     _write_all(fd_out, HEADER, 0)
-    writer = HashingWriter(fd_out, len(HEADER), block_point="seal.block-written")
-    with ReadAhead(fd_in, 0, size, task=task) as reader:
+    with (
+        ReadAhead(fd_in, 0, size, task=task) as reader,
+        HashingWriter(fd_out, len(HEADER), block_point="seal.block-written") as writer,
+    ):
         try:
             pyrage.encrypt_io(reader, writer, [recipient_key])
             ciphertext_sha256, ciphertext_size, _ = writer.finish()
