@@ -205,6 +205,8 @@ def test_a_package_in_the_wrong_inbox_is_refused_and_kept_aside(
     assert result.exit_code == 0, result.output
     quarantine = cli_run.workspaces[into] / "transfer" / "quarantine"
     assert len(list(quarantine.glob("misrouted-*.lwp"))) == len(sent)
+    for note in quarantine.glob("misrouted-*.reason.json"):  # each reason said, not just filed
+        assert json.loads(note.read_text())["detail"] in result.output
     opened = cli_run.workspaces[into] / "opened"
     assert not list(opened.rglob("misrouted-*"))
 

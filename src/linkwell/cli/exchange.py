@@ -59,4 +59,4 @@ def receive(workspace: Path) -> None:
         )
     )
     for refused in report.quarantined:
-        stdout.print(f"refused {refused.name} ({refused.reason.value}): {refused.path}")
+        stdout.print(f"refused {refused.name}: {refused.detail} (quarantined as {refused.path})")
