@@ -210,6 +210,17 @@ class Workspace:
         """This party's role."""
         return self.party.role
 
+    def require(self, *roles: Role, step: str) -> None:
+        """Refuse, before anything is made, a step that is not this party's role's."""
+        if self.role not in roles:
+            wanted = " or ".join(r.value for r in roles)
+            raise ConfigError(
+                f"this is the workspace of {self.party.name}, the {self.role.value}; "
+                f"{step!r} is a step of the {wanted}",
+                file=self.root / WORKSPACE_FILE,
+                hint=f"run it in the {wanted}'s workspace",
+            )
+
     # -- keys, audit, ledger ---------------------------------------------------------------------
 
     @cached_property

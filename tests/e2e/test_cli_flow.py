@@ -312,3 +312,26 @@ def test_the_indexer_keeps_no_map_from_survey_ids_to_link_ids(cli_run: CliRun) -
         if "link_id" in pq.read_schema(path).names
     ]
     assert holding == []  # its opened identifiers hold (row_ref, unique_id): no key beside them
+
+
+@pytest.mark.parametrize(
+    ("party", "command"),
+    [
+        ("nrs", ["linker", "release"]),
+        ("edris", ["indexer", "link"]),
+        ("edris", ["indexer", "vault", "verify"]),
+        ("edris", ["analyst", "open"]),
+        ("scotcen-analysis", ["provider", "split", "--source", "secondary"]),
+        ("nrs", ["provider", "participants", "--source", "secondary"]),
+    ],
+)
+def test_a_step_in_another_roles_workspace_is_refused_before_anything_is_made(
+    cli_run: CliRun, party: str, command: list[str]
+) -> None:
+    workspace = cli_run.workspaces[party]
+    before = sorted(p.relative_to(workspace) for p in workspace.rglob("*"))
+    extract = [str(cli_run.synthetic.sources[0].path)] if command[0] == "provider" else []
+    result = CliRunner().invoke(main, [*command, "-w", str(workspace), *extract])
+    assert result.exit_code == 2, result.output
+    assert f"this is the workspace of {party}" in result.output
+    assert sorted(p.relative_to(workspace) for p in workspace.rglob("*")) == before

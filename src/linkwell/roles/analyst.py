@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from linkwell.audit import AuditAction, CountName
+from linkwell.config import Role
 from linkwell.errors import ConfigError, SeparationError, StorageError, ValidationError
 from linkwell.progress import SILENT, Progress
 from linkwell.report import ReportBundle, write_report
@@ -39,6 +40,7 @@ class IntakeResult(BaseModel):
 
 def open_release(ws: Workspace, *, progress: Progress = SILENT) -> IntakeResult:
     """Open the newest release and its reports, and check the release once more."""
+    ws.require(Role.ANALYST, step="analyst open")
     opened = ws.open_inbox({PackageKind.RELEASE, PackageKind.REPORT}, progress)
     releases = sorted(
         (o for o in opened if o.manifest.kind is PackageKind.RELEASE),
@@ -102,6 +104,7 @@ def report(ws: Workspace, *, out: Path | None = None, progress: Progress = SILEN
     workspace's own step folder; the disclosure log, which may not, always stays in the
     workspace. Every output carries the effective configuration and checksums.
     """
+    ws.require(Role.ANALYST, step="analyst report")
     intake = open_release(ws, progress=progress)
     name = "report"
     done = ws.completed(name, ReportBundle)

@@ -263,6 +263,7 @@ def share_participants(
     The participants list is the distinct IDs of the survey rows that passed validation whose
     ``authority`` code is the authority source's; each list goes only to that authority.
     """
+    ws.require(Role.SURVEY_PROVIDER, step="provider participants")
     survey = _own_source(ws, source, SourceKind.SURVEY)
     name = f"participants-{source}"
     input_sha256 = _input_digest(input_file)
@@ -320,6 +321,7 @@ def split(
     An authority provider shares only the rows of pupils in a participants list it has received
     from every survey provider in the project, and records how many it withheld.
     """
+    ws.require(Role.SURVEY_PROVIDER, Role.AUTHORITY_PROVIDER, step="provider split")
     own = _own_source(ws, source)
     name = f"split-{source}"
     input_sha256 = _input_digest(input_file)

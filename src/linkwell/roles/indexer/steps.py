@@ -95,6 +95,7 @@ def _newest_per_source(ws: Workspace, opened: list[Opened]) -> list[Opened]:
 
 def link(ws: Workspace, *, progress: Progress = SILENT) -> LinkResult:
     """Issue the linkage key for this project and wave, and the match-quality report."""
+    ws.require(Role.INDEXER, step="indexer link")
     name = "link"
     done = ws.completed(name, LinkResult)
     if done is None:
@@ -168,6 +169,7 @@ def link(ws: Workspace, *, progress: Progress = SILENT) -> LinkResult:
 
 def vault_verify(ws: Workspace) -> VaultReport:
     """Read the whole vault back and check its integrity; raise :class:`VaultError` if bad."""
+    ws.require(Role.INDEXER, step="indexer vault verify")
     with ws.engine() as engine:
         report = open_vault(ws, engine, create=False).verify()
     if not report.ok:
@@ -182,6 +184,7 @@ def vault_verify(ws: Workspace) -> VaultReport:
 
 def vault_backup(ws: Workspace, dest: Path) -> dict[str, object]:
     """Write an encrypted, verified backup of the vault to the new folder ``dest``."""
+    ws.require(Role.INDEXER, step="indexer vault backup")
     with ws.engine() as engine:
         manifest = open_vault(ws, engine, create=False).backup(dest)
     digests = manifest["sha256"]
@@ -195,6 +198,7 @@ def vault_backup(ws: Workspace, dest: Path) -> dict[str, object]:
 
 def vault_restore(ws: Workspace, backup: Path) -> VaultReport:
     """Put a backup in place as the vault (never over an existing one) and verify it."""
+    ws.require(Role.INDEXER, step="indexer vault restore")
     manifest = restore(backup, ws.folder("vault"))
     report = vault_verify(ws)
     digests = manifest["sha256"]

@@ -76,6 +76,7 @@ def _inputs(ws: Workspace, progress: Progress) -> tuple[list[Opened], Opened, li
 
 def release(ws: Workspace, *, progress: Progress = SILENT) -> ReleaseResult:
     """Join content through the key into the release and seal it with its reports."""
+    ws.require(Role.LINKER, step="linker release")
     name = "release"
     done = ws.completed(name, ReleaseResult)
     if done is None:
