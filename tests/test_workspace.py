@@ -226,3 +226,15 @@ def test_recorded_paths_do_not_depend_on_where_a_command_ran(
     relative = Workspace.open(Path(pair.sender.root.name))
     assert relative.root == pair.sender.root
     assert relative.step_dir("report").is_absolute()
+
+
+def test_a_second_command_in_a_busy_workspace_is_refused(pair: Pair) -> None:
+    other = Workspace.open(pair.receiver.root)
+    with (
+        pair.receiver.exclusive(),
+        pytest.raises(StorageError, match="another linkwell command"),
+        other.exclusive(),
+    ):
+        pass  # never reached
+    with other.exclusive():  # released with its holder
+        pass

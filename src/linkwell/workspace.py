@@ -24,6 +24,7 @@ Layout::
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -209,6 +210,35 @@ class Workspace:
     def role(self) -> Role:
         """This party's role."""
         return self.party.role
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold this workspace for one command: a second one at the same time is refused.
+
+        Two commands interleaving their steps, sends or receives in one workspace trip over
+        each other's files; the lock (``flock`` on ``.lock``, released when its holder ends,
+        however it ends) makes the second say so instead.
+        """
+        try:
+            fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise StorageError(
+                f"the workspace's lock cannot be taken ({exc.strerror})",
+                file=self.root / ".lock",
+                hint="check the workspace folder's permissions",
+            ) from exc
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StorageError(
+                    "another linkwell command is working in this workspace",
+                    file=self.root,
+                    hint="wait for it to finish, then run this one again",
+                ) from None
+            yield
+        finally:
+            os.close(fd)
 
     def require(self, *roles: Role, step: str) -> None:
         """Refuse, before anything is made, a step that is not this party's role's."""

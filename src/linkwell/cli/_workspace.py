@@ -33,8 +33,10 @@ def workspace_option(command: F) -> F:
 
 
 def open_workspace(path: Path) -> Workspace:
-    """The workspace at ``path``."""
-    return Workspace.open(path)
+    """The workspace at ``path``, held by this command until it ends (see ``exclusive``)."""
+    ws = Workspace.open(path)
+    click.get_current_context().with_resource(ws.exclusive())
+    return ws
 
 
 def counts_table(title: str, rows: Mapping[str, object]) -> Table:
