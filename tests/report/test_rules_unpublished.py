@@ -140,6 +140,20 @@ def test_a_disclosure_log_inside_the_report_folder_is_refused(tmp_path: Path, wh
     assert not out.exists()  # refused before anything was written
 
 
+def test_a_report_folder_holding_anything_is_refused(tmp_path: Path) -> None:
+    release = make_reduced_release(tmp_path / "release.parquet", 200, seed=2, schools=3)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("a colleague's notes\n")  # would be published with the report
+    with pytest.raises(ConfigError, match="not empty") as refused:
+        write_report(
+            release, out, policy=DisclosurePolicy(), project_digest=None,
+            disclosure_log=tmp_path / "log.csv",
+        )  # fmt: skip
+    assert refused.value.file == str(out)
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
 def test_an_existing_file_is_never_overwritten_by_a_disclosure_log(tmp_path: Path) -> None:
     release = make_reduced_release(tmp_path / "release.parquet", 200, seed=2, schools=3)
     other = tmp_path / "audit.log"  # say, another party's audit log
@@ -217,9 +231,13 @@ def test_a_log_is_refused_exactly_when_it_would_land_in_the_folder(
     normal_out, normal_log = Path(os.path.normpath(out)), Path(os.path.normpath(record))
     inside = normal_log == normal_out or normal_out in normal_log.parents
     missing = base / "no-release.parquet"
+    occupied = out.is_dir() and any(out.iterdir())  # a folder ".." climbed to holds others
     with pytest.raises(LinkwellError) as raised:
         write_report(
             missing, out, policy=DisclosurePolicy(), project_digest=None, disclosure_log=record
         )
-    assert isinstance(raised.value, ConfigError) is inside  # else: the missing release, later
+    # else: the missing release, later
+    assert isinstance(raised.value, ConfigError) is (inside or occupied)
+    if inside and not occupied:
+        assert "inside the report folder" in raised.value.message
     assert not record.exists()

@@ -171,10 +171,11 @@ def _outputs(analysis: Analysis) -> list[OutputRecord]:
     return records
 
 
-def _outside(out_dir: Path, disclosure_log: Path) -> None:
-    """Refuse a disclosure log inside the folder to be published, or over an existing file.
+def _check_destinations(out_dir: Path, disclosure_log: Path) -> None:
+    """Refuse a report folder not empty, or a disclosure log inside it or over an existing file.
 
-    An earlier log is the analyst's record, and any other file is not the report's to replace.
+    An earlier log is the analyst's record, and any other file is not the report's to replace;
+    whatever lies in the report folder is published with it.
     """
     folder = out_dir.resolve()
     if folder == disclosure_log.resolve() or folder in disclosure_log.resolve().parents:
@@ -183,6 +184,13 @@ def _outside(out_dir: Path, disclosure_log: Path) -> None:
             "and it says which withheld counts are small or zero",
             file=disclosure_log,
             hint="give the disclosure log a path outside the report folder",
+        )
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        raise ConfigError(
+            "the report folder is not empty; everything in it is published with the report, so "
+            "it may hold the report's files only",
+            file=out_dir,
+            hint="give a new or empty folder",
         )
     if disclosure_log.exists() or disclosure_log.is_symlink():
         raise ConfigError(
@@ -216,7 +224,7 @@ def write_report(
     ``workers``: processes for the disclosure audit of a large release (default: one per core);
     with more than one, the workbook is written on a process of its own as the tables are made.
     """
-    _outside(out_dir, disclosure_log)
+    _check_destinations(out_dir, disclosure_log)
     if quality is not None:  # refuse a bad quality table before the long analysis
         read_quality(quality, threshold=policy.threshold)
     with WorkbookWriter(out_dir / _WORKBOOK, title=REPORT_TITLE, process=_apart(workers)) as book:
@@ -254,7 +262,7 @@ def write_analysis(
     ``workers``: with more than one (default: one per core), the workbook is written on a
     process of its own while the rest of the bundle is made.
     """
-    _outside(out_dir, disclosure_log)
+    _check_destinations(out_dir, disclosure_log)
     with WorkbookWriter(out_dir / _WORKBOOK, title=REPORT_TITLE, process=_apart(workers)) as book:
         for table in analysis.tables:
             book.add(table)
