@@ -16,7 +16,7 @@ import pytest
 
 from linkwell.engine import Engine
 from linkwell.errors import ConfigError, LinkwellError, ReadError, StorageError, ValidationError
-from linkwell.schema import _spss
+from linkwell.schema import _csv, _spss
 from linkwell.schema.readers import CELL_LIMIT, ReadResult, SourceFormat, detect_format, read_table
 
 
@@ -150,6 +150,29 @@ def test_unreadable_content_is_refused_by_name(
     path = tmp_path / "in.csv"
     path.write_bytes(content)
     assert message in str(refuse(path))
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (b"id,school\n1,a\n2,\x81b\n3,c\n", 3),  # in no encoding: 0x81 is not Windows-1252
+        (b"id,school\n1,\xe9\n2,b\n3,\x9d\n", 4),  # not UTF-8 (line 2), nor 1252 (line 4)
+        (b"id,school\n1,a\n2,\x07bell\n", 3),
+    ],
+)
+def test_a_byte_that_is_not_text_is_refused_naming_its_line(
+    tmp_path: Path, content: bytes, line: int
+) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(content)
+    assert refuse(path).row == line
+
+
+def test_a_line_is_counted_across_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_csv, "BLOCK", 16)  # many blocks over a small file
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"id,school\n" + b"".join(b"%d,abcdef\n" % i for i in range(30)) + b"9,\x81\n")
+    assert refuse(path).row == 32
 
 
 def test_header_only_is_a_validation_error(tmp_path: Path) -> None:

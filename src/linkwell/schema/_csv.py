@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Final
 
 import numpy as np
+from numpy.typing import NDArray
 
 from linkwell.engine import Engine, quote_ident, quote_string
 from linkwell.errors import ReadError
@@ -60,6 +61,7 @@ _CONTROL[[*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]] = True
 # Bytes Windows-1252 leaves undefined: a file holding them is in no encoding we support.
 _CP1252_UNDEFINED: Final = np.zeros(256, dtype=bool)
 _CP1252_UNDEFINED[[0x81, 0x8D, 0x8F, 0x90, 0x9D]] = True
+_NEWLINE: Final = 0x0A
 
 
 class TextEncoding(StrEnum):
@@ -83,10 +85,16 @@ class CsvDialect:
 
 
 def detect_encoding(path: Path, task: ProgressTask) -> TextEncoding:
-    """Check the whole file in blocks and return its encoding, or refuse it as not text."""
+    """Check the whole file in blocks and return its encoding, or refuse it as not text.
+
+    A refusal names the line of the first byte that is not text (or, for a file in neither
+    encoding, of the byte that rules out Windows-1252), counting lines from 1.
+    """
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     utf8 = True
     cp1252 = True
+    lines = 0  # newlines before the current block
+    line = 0  # where the last encoding still possible was ruled out
     with path.open("rb") as handle:
         while block := handle.read(BLOCK):
             codes = np.frombuffer(block, dtype=np.uint8)
@@ -97,23 +105,26 @@ def detect_encoding(path: Path, task: ProgressTask) -> TextEncoding:
                     if nul
                     else "the file holds control characters that never occur in a text table",
                     file=path,
+                    row=_line_of(codes, int(np.argmax(_CONTROL[codes])), lines),
                     hint="export the data again as CSV (UTF-8), Excel .xlsx, SPSS .sav or Parquet",
                 )
             if utf8:
                 try:
                     decoder.decode(block)
-                except UnicodeDecodeError:
-                    utf8 = False
+                except UnicodeDecodeError as exc:
+                    utf8, line = False, _line_of(codes, exc.start, lines)
             if cp1252 and _CP1252_UNDEFINED[codes].any():
                 cp1252 = False
+                line = _line_of(codes, int(np.argmax(_CP1252_UNDEFINED[codes])), lines)
             if not utf8 and not cp1252:
                 break
+            lines += int(np.count_nonzero(codes == _NEWLINE))
             task.advance(len(codes))
     if utf8:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            utf8 = False
+            utf8, line = False, lines + 1
     if utf8:
         with path.open("rb") as handle:
             bom = handle.read(len(_UTF8_BOM)) == _UTF8_BOM
@@ -123,8 +134,15 @@ def detect_encoding(path: Path, task: ProgressTask) -> TextEncoding:
     raise ReadError(
         "the file is in no supported text encoding (UTF-8 or Windows-1252)",
         file=path,
-        hint="save it again as 'CSV UTF-8 (comma delimited)'",
+        row=line,
+        hint="save it again as 'CSV UTF-8 (comma delimited)', or correct the characters on that "
+        "line of the file",
     )
+
+
+def _line_of(codes: NDArray[np.uint8], index: int, lines_before: int) -> int:
+    """The file's line (from 1) holding byte ``index`` of a block after ``lines_before`` lines."""
+    return lines_before + int(np.count_nonzero(codes[:index] == _NEWLINE)) + 1
 
 
 def transcode_to_utf8(path: Path, encoding: TextEncoding, dest: Path) -> None:
