@@ -23,6 +23,7 @@ from linkwell.faults import kill_point
 __all__ = [
     "PARTIAL_SUFFIX",
     "atomic_path",
+    "check_new",
     "fsync_dir",
     "start_writeback",
     "write_bytes_atomic",
@@ -83,6 +84,16 @@ def _storage_error(exc: OSError, dest: Path) -> StorageError:
             hint="check the folder's owner and permissions",
         )
     return StorageError(f"cannot write the file ({exc.strerror})", file=dest)
+
+
+def check_new(dest: Path) -> None:
+    """Refuse a destination that exists (a file, folder or link): a package is never overwritten."""
+    if dest.exists() or dest.is_symlink():
+        raise StorageError(
+            "the destination already exists and is never overwritten",
+            file=dest,
+            hint="choose another destination or move the existing file away",
+        )
 
 
 @contextmanager

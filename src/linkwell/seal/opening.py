@@ -39,7 +39,7 @@ from linkwell.errors import (
     UnknownSenderError,
 )
 from linkwell.faults import kill_point
-from linkwell.fileio import atomic_path
+from linkwell.fileio import atomic_path, check_new
 from linkwell.progress import SILENT, Progress
 from linkwell.seal._layout import Layout, read_layout
 from linkwell.seal._parquet import parquet_shape
@@ -435,12 +435,7 @@ def open_package(
     """
     party, keyring = _keyring(identities, project)
     moment = (now or datetime.now(UTC)).astimezone(UTC)
-    if dest.exists() or dest.is_symlink():
-        raise StorageError(
-            "the destination already exists and is never overwritten",
-            file=dest,
-            hint="choose another destination or move the existing file away",
-        )
+    check_new(dest)
     with _package_fd(path) as (fd, size):
         verified = _verify(fd, size, path, project)
         manifest = verified.manifest

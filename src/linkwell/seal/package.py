@@ -32,7 +32,7 @@ from linkwell.errors import (
     StorageError,
 )
 from linkwell.faults import kill_point
-from linkwell.fileio import atomic_path
+from linkwell.fileio import atomic_path, check_new
 from linkwell.progress import SILENT, Progress, ProgressTask
 from linkwell.seal._layout import HEADER, trailer
 from linkwell.seal._parquet import parquet_shape
@@ -154,12 +154,7 @@ def seal_package(
         The signed manifest, as written into the package.
     """
     kind = PackageKind(kind)
-    if dest.exists() or dest.is_symlink():
-        raise StorageError(
-            "the destination already exists and is never overwritten",
-            file=dest,
-            hint="choose another destination or move the existing file away",
-        )
+    check_new(dest)
     sender_party = _sender_party(project, sender)
     recipient_party = project.party(recipient)
     check_route(kind, sender_party.role, recipient_party.role, file=dest)
