@@ -10,6 +10,7 @@ figure also carries calibration noise or the sheet itself gives a range.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ S = P.survey
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     out = tmp_path_factory.mktemp("rates") / "area"
     result = synthesise(
         out,
@@ -50,7 +51,8 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Engine:
             f"FROM ({scored}) s JOIN pupils p USING (unique_id)",
             purpose="score",
         )
-    return engine
+    yield engine
+    engine.close()
 
 
 def share(db: Engine, table: str, condition: str, where: str = "TRUE") -> tuple[float, int]:

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -82,11 +84,12 @@ class Engine:
         self.execute("SET preserve_insertion_order = false", purpose="allow streaming order")
         # DuckDB draws its own progress bar on long queries; only the command line draws bars.
         self.execute("SET enable_progress_bar = false", purpose="no progress bar")
-        # Mode 0700, removed on close (or, failing that, when the engine is collected).
-        self._private: tempfile.TemporaryDirectory[str] | None = None
+        # Mode 0700, removed on close, or failing that when the engine is collected (quietly:
+        # an engine a caller let go of has nothing left to say).
+        self._private: weakref.finalize[[str], Engine] | None = None
         if temp_dir is None:
-            self._private = tempfile.TemporaryDirectory(prefix="linkwell-spill-")
-            temp_dir = Path(self._private.name)
+            temp_dir = Path(tempfile.mkdtemp(prefix="linkwell-spill-"))
+            self._private = weakref.finalize(self, _remove_folder, str(temp_dir))
         temp_dir.mkdir(parents=True, exist_ok=True)
         self.execute(f"SET temp_directory = {quote_string(temp_dir)}", purpose="set spill dir")
         self.execute(
@@ -192,7 +195,7 @@ class Engine:
         """Close the connection; the engine cannot be used afterwards."""
         self._con.close()
         if self._private is not None:
-            self._private.cleanup()
+            self._private()
 
     def __enter__(self) -> Self:
         return self
@@ -224,3 +227,8 @@ def default_memory_limit() -> str:
     """DuckDB's memory limit unless one is given: half the machine's memory, at most 4 GiB."""
     physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return f"{min(_MAX_DEFAULT_MEMORY, physical // 2) // 2**20}MiB"
+
+
+def _remove_folder(path: str) -> None:
+    """Remove a private spill folder and whatever DuckDB left in it."""
+    shutil.rmtree(path, ignore_errors=True)
