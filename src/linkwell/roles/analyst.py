@@ -11,7 +11,6 @@ opened release.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -23,6 +22,7 @@ from linkwell.progress import SILENT, Progress
 from linkwell.report import ReportBundle, write_report
 from linkwell.schema.release_check import check_release, release_columns
 from linkwell.seal import PackageKind, payloads
+from linkwell.transport.local import sha256_file
 from linkwell.workspace import Opened, Workspace
 
 __all__ = ["IntakeResult", "open_release", "report"]
@@ -85,11 +85,7 @@ def open_release(ws: Workspace, *, progress: Progress = SILENT) -> IntakeResult:
 
 def _check_intact(opened: Opened) -> None:
     """Refuse a release changed since it was opened: the analysis reads the signed bytes only."""
-    digest = hashlib.sha256()
-    with opened.path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != opened.manifest.plaintext_sha256:
+    if sha256_file(opened.path)[0] != opened.manifest.plaintext_sha256:
         raise StorageError(
             "the opened release differs from the one its sender signed: it changed on this disk",
             file=opened.path,
