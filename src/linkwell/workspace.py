@@ -611,10 +611,14 @@ class Workspace:
 
     def _refuse(self, package: Path, exc: PackageError) -> None:
         self.audit.append(AuditAction.REFUSED, detail=_detail(exc))
+        self._set_aside(package, exc)
+
+    def _set_aside(self, package: Path, why: LinkwellError) -> None:
+        """Move a refused package into the quarantine, with a note of why."""
         quarantine = self.folder("quarantine")
         package.rename(quarantine / package.name)
         write_text_atomic(
-            quarantine / f"{package.name}.reason.txt", f"{type(exc).__name__}: {exc}\n"
+            quarantine / f"{package.name}.reason.txt", f"{type(why).__name__}: {why}\n"
         )
 
     def discard(self, opened: Opened, why: LinkwellError) -> None:
@@ -628,13 +632,9 @@ class Workspace:
         opened.path.unlink(missing_ok=True)
         opened.path.with_suffix(".json").unlink(missing_ok=True)
         fsync_dir(opened.path.parent)
-        quarantine = self.folder("quarantine")
         for package in self.inbox_packages():
             if package.name == f"{opened.manifest.package_id}{PACKAGE_SUFFIX}":
-                package.rename(quarantine / package.name)
-                write_text_atomic(
-                    quarantine / f"{package.name}.reason.txt", f"{type(why).__name__}: {why}\n"
-                )
+                self._set_aside(package, why)
 
     def opened(self, kinds: Collection[PackageKind]) -> list[Opened]:
         """Every opened payload of ``kinds`` in this workspace, for this project and wave."""
