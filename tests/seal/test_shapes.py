@@ -14,6 +14,7 @@ import linkwell.seal.package
 from linkwell.errors import PackageFormatError, SchemaError
 from linkwell.seal import DatasetRef, PackageKind, ReceiptLedger, open_package
 from linkwell.seal.shapes import payload_shape_problem
+from tests.imports import modules_loaded_by
 from tests.seal.conftest import NOW, Sealer, World, listing, write_shaped
 
 
@@ -100,3 +101,12 @@ def test_content_of_an_unknown_dataset_is_refused(world: World) -> None:
     problem = payload_shape_problem(PackageKind.CONTENT, unknown, ["row_ref"], world.project)
     assert problem is not None
     assert "unknown dataset" in problem
+
+
+def test_sealing_loads_no_database_engine() -> None:
+    # Judging a package's shape needs the dataset definitions, not the readers: every package
+    # command (and the memory bound of a package's opening) would carry DuckDB otherwise.
+    loaded = modules_loaded_by("linkwell.seal")
+    assert "linkwell.seal.shapes" in loaded
+    assert "duckdb" not in loaded
+    assert "linkwell.schema.readers" not in loaded

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
+from linkwell.config import ProjectConfig, SourceKind
 from linkwell.schema.areas import UrbanRuralFold
+from linkwell.schema.definitions import load_dataset
 
 __all__ = [
     "AUTHORITY_LINKED",
@@ -20,6 +22,7 @@ __all__ = [
     "LONGITUDINAL_ID",
     "RELEASE_ID",
     "SURVEY",
+    "release_columns",
     "simd_column",
     "urban_rural_column",
 ]
@@ -47,3 +50,23 @@ def simd_column(resolution: Literal["decile", "quintile"]) -> str:
 def urban_rural_column(fold: UrbanRuralFold) -> str:
     """Release column holding the urban/rural class at ``fold``."""
     return f"urban_rural_{fold}"
+
+
+# Authority fields that reach the release only recoded (areas) or not at all (school).
+_AUTHORITY_RECODED = frozenset({"school", "simd_decile", "urban_rural"})
+
+
+def release_columns(project: ProjectConfig) -> frozenset[str]:
+    """Every column a release of ``project`` may carry, under its release policy."""
+    policy = project.release
+    allowed = {RELEASE_ID, SURVEY, AUTHORITY_LINKED}
+    allowed |= {simd_column(policy.simd), urban_rural_column(policy.urban_rural)}
+    if policy.longitudinal_id:
+        allowed.add(LONGITUDINAL_ID)
+    for source in project.sources:
+        dataset = load_dataset(source.dataset, source.dataset_version)
+        names = {f.name for f in dataset.content_fields}
+        if source.kind is SourceKind.AUTHORITY:
+            names -= _AUTHORITY_RECODED
+        allowed |= names
+    return frozenset(allowed)

@@ -14,25 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from linkwell.config import ProjectConfig, SourceKind
 from linkwell.engine import Engine, quote_ident
 from linkwell.errors import SeparationError
-from linkwell.schema.definitions import load_dataset
 from linkwell.schema.ids import damm_sql
-from linkwell.schema.release import (
-    AUTHORITY_LINKED,
-    FORBIDDEN_COLUMNS,
-    LONGITUDINAL_ID,
-    RELEASE_ID,
-    SURVEY,
-    simd_column,
-    urban_rural_column,
-)
+from linkwell.schema.release import FORBIDDEN_COLUMNS, release_columns
 
 __all__ = ["check_release", "release_columns"]
 
-# Authority fields that reach the release only recoded (areas) or not at all (school).
-_AUTHORITY_RECODED = frozenset({"school", "simd_decile", "urban_rural"})
 # Types whose values, written as text, can never be ten digits (at most 5, or true/false): a
 # release holds dozens of such flags and answers, and scanning them could never find an ID.
 _TOO_NARROW_FOR_AN_ID = frozenset({"BOOLEAN", "TINYINT", "SMALLINT", "UTINYINT", "USMALLINT"})
@@ -64,22 +52,6 @@ def _id_hits_sql(column: str, kind: str) -> str:
         )
         return f"count(*) FILTER (WHERE {damm_sql(text)})"
     return f"count(*) FILTER (WHERE {damm_sql(f'CAST({ident} AS VARCHAR)')})"
-
-
-def release_columns(project: ProjectConfig) -> frozenset[str]:
-    """Every column a release of ``project`` may carry, under its release policy."""
-    policy = project.release
-    allowed = {RELEASE_ID, SURVEY, AUTHORITY_LINKED}
-    allowed |= {simd_column(policy.simd), urban_rural_column(policy.urban_rural)}
-    if policy.longitudinal_id:
-        allowed.add(LONGITUDINAL_ID)
-    for source in project.sources:
-        dataset = load_dataset(source.dataset, source.dataset_version)
-        names = {f.name for f in dataset.content_fields}
-        if source.kind is SourceKind.AUTHORITY:
-            names -= _AUTHORITY_RECODED
-        allowed |= names
-    return frozenset(allowed)
 
 
 def check_release(engine: Engine, release: Path, *, allowed: Iterable[str]) -> dict[str, int]:

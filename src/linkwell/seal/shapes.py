@@ -16,9 +16,8 @@ from typing import Final
 
 from linkwell.config import ProjectConfig
 from linkwell.errors import SchemaError
-from linkwell.schema import load_dataset
-from linkwell.schema.release import RELEASE_ID
-from linkwell.schema.release_check import release_columns
+from linkwell.schema.definitions import load_dataset
+from linkwell.schema.release import RELEASE_ID, release_columns
 from linkwell.seal import payloads
 from linkwell.seal.manifest import DatasetRef
 from linkwell.seal.routes import PackageKind
