@@ -464,16 +464,18 @@ def _check_float32(
 
     A 10-digit ID exported as a 32-bit float arrives rounded, and about one rounded ID in ten
     still passes the check digit: the wrong child. Above 2**24 not every whole number exists
-    as a 32-bit float, so no such value can be trusted to be the one exported.
+    as a 32-bit float, so no such value can be trusted to be the one exported. All such columns
+    are checked in one pass over the file.
     """
-    for (column, kind), name in zip(columns, header, strict=True):
-        if kind != "FLOAT":
-            continue
-        row = engine.scalar(
-            f"SELECT min(file_row_number) + 1 FROM {source} "
-            f"WHERE abs({quote_ident(column)}) > {_FLOAT32_EXACT}",
-            purpose="check 32-bit float columns",
-        )
+    floats = [(c, n) for (c, kind), n in zip(columns, header, strict=True) if kind == "FLOAT"]
+    if not floats:
+        return
+    firsts = ", ".join(
+        f"min(file_row_number) FILTER (WHERE abs({quote_ident(c)}) > {_FLOAT32_EXACT}) + 1"
+        for c, _name in floats
+    )
+    (rows,) = engine.fetchall(f"SELECT {firsts} FROM {source}", purpose="check 32-bit floats")
+    for (_column, name), row in zip(floats, rows, strict=True):
         if row is not None:
             raise ReadError(
                 "the column is stored as 32-bit floating point, which holds whole numbers "
