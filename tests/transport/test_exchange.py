@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from linkwell.errors import IdentityError, StorageError
+from linkwell.errors import IdentityError, StorageError, TransportError
 from linkwell.transport import exchange
 from linkwell.transport.base import PackageNames
 from linkwell.transport.exchange import ReceiveDirs, receive_from
 from linkwell.transport.folder import FolderMailbox
-from linkwell.transport.receipts import ReceiptBook, ReceiptState, RefusalReason
+from linkwell.transport.receipts import Receipt, ReceiptBook, ReceiptState, RefusalReason
 from tests.transport.fakeseal import FakeAcceptor, make_package
 
 
@@ -231,8 +231,6 @@ def test_an_unknown_file_in_the_accepted_folder_is_not_overwritten(
 
 
 def test_receipt_book_survives_reopening(tmp_path: Path) -> None:
-    from linkwell.transport.receipts import Receipt
-
     path = tmp_path / "r.duckdb"
     with ReceiptBook(path) as book:
         book.decide(
@@ -251,10 +249,103 @@ def test_receipt_book_survives_reopening(tmp_path: Path) -> None:
             )
         )
     with ReceiptBook(path) as book:
-        assert book.get("a.lwp") is not None
-        assert book.get("c.lwp") is None
+        assert book.get("a.lwp", "0" * 64) is not None
+        assert book.get("a.lwp", "1" * 64) is None
+        assert book.get("c.lwp", "0" * 64) is None
         assert book.holds_content("0" * 64)
         assert not book.holds_content("1" * 64)
         assert book.holds_package("a")
         assert [r.name for r in book.all()] == ["a.lwp", "b.lwp"]
-        assert book.get("b.lwp").package_id is None  # type: ignore[union-attr]
+        assert book.get("b.lwp", "1" * 64).package_id is None  # type: ignore[union-attr]
+
+
+def test_a_book_of_one_row_per_name_is_upgraded_with_its_decisions(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "r.duckdb"
+    with duckdb.connect(str(path)) as old:
+        old.execute(
+            "CREATE TABLE receipts (name TEXT PRIMARY KEY, state TEXT NOT NULL, "
+            "sha256 TEXT NOT NULL, size BIGINT NOT NULL, package_id TEXT UNIQUE, reason TEXT, "
+            "detail TEXT NOT NULL, decided_at TEXT NOT NULL, placed BOOLEAN NOT NULL, "
+            "acknowledged BOOLEAN NOT NULL)"
+        )
+        old.execute(
+            "INSERT INTO receipts VALUES ('a.lwp', 'accepted', ?, 5, 'a', NULL, '', "
+            "'2026-11-01T00:00:00.000000+00:00', true, false), ('b.lwp', 'quarantined', ?, 3, "
+            "NULL, 'no-digest', 'why', '2026-11-02T00:00:00.000000+00:00', true, true)",
+            ["0" * 64, "1" * 64],
+        )
+    with ReceiptBook(path) as book:
+        first, second = book.all()
+        assert (first.name, first.stored_as, first.package_id) == ("a.lwp", "a.lwp", "a")
+        assert (second.stored_as, second.reason) == ("b.lwp", RefusalReason.NO_DIGEST)
+        assert [r.name for r in book.unacknowledged()] == ["a.lwp"]
+        # the upgraded book keeps its rules: the name refused before takes new bytes
+        later = book.decide(
+            Receipt(name="b.lwp", state=ReceiptState.QUARANTINED, sha256="2" * 64, size=1)
+        )
+        assert later.stored_as == "b.lwp." + "2" * 16
+    with ReceiptBook(path) as book:
+        assert len(book.all()) == 3
+
+
+def test_junk_under_a_coming_package_s_name_does_not_make_it_look_received(
+    tmp_path: Path, shared: Path, dirs: ReceiveDirs
+) -> None:
+    """Package ids are public: a name refused once is judged again when other bytes come."""
+    genuine = make_package(tmp_path / "outgoing", 20_000)
+    junk = tmp_path / "junk" / genuine.name
+    junk.parent.mkdir()
+    junk.write_bytes(b"not a package at all")
+    FolderMailbox(shared, "intruder").deliver(junk, to="nrs")
+    first = receive_from(FolderMailbox(shared, "nrs"), dirs=dirs, accept=FakeAcceptor())
+    assert [q.reason for q in first.quarantined] == [RefusalReason.REFUSED]
+    FolderMailbox(shared, "ipsos").deliver(genuine, to="nrs")
+    report = receive_from(FolderMailbox(shared, "nrs"), dirs=dirs, accept=FakeAcceptor())
+    assert [r.name for r in report.accepted] == [genuine.name]
+    assert report.already_received == ()
+    assert (dirs.accepted / genuine.name).read_bytes() == genuine.read_bytes()
+    assert (dirs.quarantine / genuine.name).read_bytes() == junk.read_bytes()
+    assert list(_inbox(shared).iterdir()) == []
+
+
+def test_a_second_refusal_under_one_name_is_kept_beside_the_first(
+    tmp_path: Path, shared: Path, dirs: ReceiveDirs
+) -> None:
+    name = make_package(tmp_path / "outgoing", 100).name
+    kept: list[Path] = []
+    for attempt in (b"first junk", b"second junk"):
+        junk = tmp_path / attempt.decode().replace(" ", "-") / name
+        junk.parent.mkdir()
+        junk.write_bytes(attempt)
+        FolderMailbox(shared, "intruder").deliver(junk, to="nrs")
+        report = receive_from(FolderMailbox(shared, "nrs"), dirs=dirs, accept=FakeAcceptor())
+        (refused,) = report.quarantined
+        assert refused.path.read_bytes() == attempt
+        note = json.loads(refused.path.with_name(refused.path.name + ".reason.json").read_text())
+        assert note["sha256"] == hashlib.sha256(attempt).hexdigest()
+        kept.append(refused.path)
+    assert kept[0].name == name
+    assert kept[1].name == f"{name}.{hashlib.sha256(b'second junk').hexdigest()[:16]}"
+
+
+def test_a_refused_file_still_in_the_inbox_is_not_decided_twice(
+    tmp_path: Path, shared: Path, dirs: ReceiveDirs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server could not clear it: each run sees the same bytes and leaves them be."""
+    package = _send(tmp_path, shared)
+    (_inbox(shared) / f"{package.name}.sha256").unlink()
+
+    def unreachable(self: FolderMailbox, name: str) -> None:
+        raise TransportError("the server is away", hint="try later")
+
+    monkeypatch.setattr(FolderMailbox, "acknowledge", unreachable)
+    first = receive_from(FolderMailbox(shared, "nrs"), dirs=dirs, accept=FakeAcceptor())
+    assert [q.reason for q in first.quarantined] == [RefusalReason.NO_DIGEST]
+    again = receive_from(FolderMailbox(shared, "nrs"), dirs=dirs, accept=FakeAcceptor())
+    assert (again.quarantined, again.already_received) == ((), (package.name,))
+    assert again.unacknowledged == 1
+    assert list(dirs.incoming.iterdir()) == []
+    with ReceiptBook(dirs.receipts) as book:
+        assert len(book.all()) == 1

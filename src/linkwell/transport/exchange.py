@@ -210,10 +210,14 @@ def receive_from(
         quarantined: list[QuarantinedFile] = []
         seen: list[str] = []
         for entry in transport.list_inbox():
-            if book.get(entry.name) is not None:
+            expected = transport.read_digest(entry.name)
+            decided = None if expected is None else book.get(entry.name, expected)
+            receipt = decided or _take_in(
+                transport, book, dirs, entry, expected=expected, accept=accept, progress=progress
+            )
+            if receipt is None or receipt is decided:
                 seen.append(entry.name)
                 continue
-            receipt = _take_in(transport, book, dirs, entry, accept=accept, progress=progress)
             _place(book, dirs, receipt)
             if receipt.state is ReceiptState.ACCEPTED:
                 accepted.append(_received(dirs, receipt))
@@ -234,12 +238,19 @@ def _take_in(
     dirs: ReceiveDirs,
     entry: InboxEntry,
     *,
+    expected: str | None,
     accept: Accept,
     progress: Progress,
-) -> Receipt:
-    """Download, verify and judge one inbox file; the decision is recorded before returning."""
-    expected = transport.read_digest(entry.name)
+) -> Receipt | None:
+    """Download, verify and judge one inbox file; the decision is recorded before returning.
+
+    None if these very bytes were decided before under this name (a refused file the server has
+    not cleared yet, whose digest file is missing or wrong): the download is removed.
+    """
     sha256 = _download(transport, dirs, entry, expected=expected, progress=progress)
+    if book.get(entry.name, sha256) is not None:
+        _remove(dirs.incoming / entry.name)
+        return None
     kill_point("transport.receive.before-accept")
     verdict = _check_bytes(book, sha256, expected) or _check_package(
         book, dirs.incoming / entry.name, accept
@@ -264,9 +275,9 @@ def _take_in(
             detail=detail,
         )
         logger.warning("package %s refused on receipt: %s", entry.name, reason.value)
-    book.decide(receipt)
+    decided = book.decide(receipt)
     kill_point("transport.receive.before-place")
-    return receipt
+    return decided
 
 
 def _download(
@@ -287,10 +298,7 @@ def _download(
         sha256, _ = sha256_file(candidate)
         if sha256 == expected:
             return sha256
-        try:
-            candidate.unlink()
-        except OSError as exc:
-            raise local_error(exc, candidate, doing="remove a stale download") from exc
+        _remove(candidate)
     partial = dirs.incoming / PackageNames.partial(entry.name, expected or "0" * 16)
     fetched = transport.fetch(entry.name, partial, size=entry.size, progress=progress)
     if expected is not None and fetched.sha256 != expected and fetched.resumed_from:
@@ -349,9 +357,9 @@ def _place(book: ReceiptBook, dirs: ReceiveDirs, receipt: Receipt) -> None:
     """Move a decided file from incoming into its folder, then record that it is there."""
     source = dirs.incoming / receipt.name
     folder = dirs.accepted if receipt.state is ReceiptState.ACCEPTED else dirs.quarantine
-    target = folder / receipt.name
+    target = folder / receipt.stored_as
     if receipt.state is ReceiptState.QUARANTINED:
-        write_text_atomic(folder / f"{receipt.name}{REASON_SUFFIX}", _reason_note(receipt))
+        write_text_atomic(folder / f"{receipt.stored_as}{REASON_SUFFIX}", _reason_note(receipt))
     if source.exists():
         if not commit_no_overwrite(source, target):
             raise StorageError(
@@ -365,7 +373,7 @@ def _place(book: ReceiptBook, dirs: ReceiveDirs, receipt: Receipt) -> None:
             file=target,
             hint="something outside linkwell removed it; ask the sender to send it again",
         )
-    book.mark_placed(receipt.name)
+    book.mark_placed(receipt)
 
 
 def _finish_interrupted(book: ReceiptBook, dirs: ReceiveDirs) -> None:
@@ -386,7 +394,7 @@ def _acknowledge(transport: Transport, book: ReceiptBook) -> int:
                 "could not acknowledge %s yet (%s); will retry next time", receipt.name, exc
             )
             return len(waiting) - index
-        book.mark_acknowledged(receipt.name)
+        book.mark_acknowledged(receipt)
         kill_point("transport.receive.after-acknowledge")
     return 0
 
@@ -409,7 +417,7 @@ def _received(dirs: ReceiveDirs, receipt: Receipt) -> ReceivedPackage:
     return ReceivedPackage(
         name=receipt.name,
         package_id=receipt.package_id or "",
-        path=dirs.accepted / receipt.name,
+        path=dirs.accepted / receipt.stored_as,
         size=receipt.size,
         sha256=receipt.sha256,
     )
@@ -420,8 +428,15 @@ def _quarantined(dirs: ReceiveDirs, receipt: Receipt) -> QuarantinedFile:
         name=receipt.name,
         reason=receipt.reason or RefusalReason.REFUSED,
         detail=receipt.detail,
-        path=dirs.quarantine / receipt.name,
+        path=dirs.quarantine / receipt.stored_as,
     )
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError as exc:
+        raise local_error(exc, path, doing="remove a stale download") from exc
 
 
 def _rename(source: Path, dest: Path) -> None:

@@ -1,10 +1,16 @@
 """The receiving party's own record of every package file its transport has taken in.
 
-One row per inbox file name: the decision (accepted, with its package id, or quarantined, with the
-reason), the digest and size, and two flags for the steps that follow a decision: the file was
-put in its place (accepted or quarantine folder) and the server was told it may clear it. The
-decision is committed before the file moves, so a crash in between is finished on the next run
-rather than deciding twice; a name, a content digest or a package id is never accepted twice.
+One row per inbox file, known by its name *and* its content digest: the decision (accepted, with
+its package id, or quarantined, with the reason), the digest and size, the name the file is kept
+under, and two flags for the steps that follow a decision: the file was put in its place
+(accepted or quarantine folder) and the server was told it may clear it. The decision is
+committed before the file moves, so a crash in between is finished on the next run rather than
+deciding twice; a name, a content digest or a package id is never accepted twice.
+
+A name alone does not identify a file: package ids are public (they are file names), so anyone
+able to write to an inbox could send junk under the id of a package yet to come. Once refused,
+that name must not make the genuine package, arriving later with other bytes, look received:
+it is judged in its own right, and a second refusal under one name is kept beside the first.
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ from linkwell.engine import Engine
 __all__ = ["Receipt", "ReceiptBook", "ReceiptState", "RefusalReason"]
 
 _SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS receipts (
-    name TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS {table} (
+    name TEXT NOT NULL,
     state TEXT NOT NULL,
     sha256 TEXT NOT NULL,
     size BIGINT NOT NULL,
@@ -32,12 +38,18 @@ CREATE TABLE IF NOT EXISTS receipts (
     detail TEXT NOT NULL,
     decided_at TEXT NOT NULL,
     placed BOOLEAN NOT NULL,
-    acknowledged BOOLEAN NOT NULL
+    acknowledged BOOLEAN NOT NULL,
+    stored_as TEXT NOT NULL,
+    PRIMARY KEY (name, sha256),
+    UNIQUE (state, stored_as)
 )
 """
 _COLUMNS: Final = (
-    "name, state, sha256, size, package_id, reason, detail, decided_at, placed, acknowledged"
+    "name, state, sha256, size, package_id, reason, detail, decided_at, placed, acknowledged, "
+    "stored_as"
 )
+_FIRST_COLUMNS: Final = _COLUMNS.removesuffix(", stored_as")
+"""A book written before files were known by their content: one row per name."""
 
 
 class ReceiptState(StrEnum):
@@ -80,6 +92,8 @@ class Receipt(BaseModel):
     """Stored as ISO-8601 text: reading a time-zone-aware column would load ICU for nothing."""
     placed: bool = False
     acknowledged: bool = False
+    stored_as: str = ""
+    """The file's name in the accepted or quarantine folder; the book sets it when deciding."""
 
 
 class ReceiptBook:
@@ -92,11 +106,14 @@ class ReceiptBook:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._engine = Engine(path, threads=1)
-        self._engine.execute(_SCHEMA, purpose="create the receipts table")
+        self._upgrade()
+        self._engine.execute(_SCHEMA.format(table="receipts"), purpose="create the receipts table")
 
-    def get(self, name: str) -> Receipt | None:
-        """The decision about inbox file ``name``, if one was made."""
-        rows = self._select("WHERE name = ?", [name], purpose="look up a receipt")
+    def get(self, name: str, sha256: str) -> Receipt | None:
+        """The decision about the inbox file ``name`` holding these bytes, if one was made."""
+        rows = self._select(
+            "WHERE name = ? AND sha256 = ?", [name, sha256], purpose="look up a receipt"
+        )
         return rows[0] if rows else None
 
     def holds_content(self, sha256: str) -> bool:
@@ -119,11 +136,21 @@ class ReceiptBook:
             )
         )
 
-    def decide(self, receipt: Receipt) -> None:
-        """Record a decision; it is durable when this returns (DuckDB syncs its log on commit)."""
+    def decide(self, receipt: Receipt) -> Receipt:
+        """Record a decision, durable when this returns (DuckDB syncs its log on commit).
+
+        Returns the decision with the name its file is kept under: its own name, or, when its
+        folder keeps another file of that name, the name followed by its digest's start.
+        """
         package_id = receipt.package_id if receipt.state is ReceiptState.ACCEPTED else None
+        earlier = self._engine.scalar(
+            "SELECT count(*) FROM receipts WHERE state = ? AND stored_as = ?",
+            [receipt.state.value, receipt.name],
+            purpose="look for a file kept under this name",
+        )
+        stored_as = f"{receipt.name}.{receipt.sha256[:16]}" if earlier else receipt.name
         self._engine.execute(
-            f"INSERT INTO receipts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO receipts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 receipt.name,
                 receipt.state.value,
@@ -135,21 +162,25 @@ class ReceiptBook:
                 receipt.decided_at.astimezone(UTC).isoformat(timespec="microseconds"),
                 receipt.placed,
                 receipt.acknowledged,
+                stored_as,
             ],
             purpose="record a receipt",
         )
+        return receipt.model_copy(update={"stored_as": stored_as, "package_id": package_id})
 
-    def mark_placed(self, name: str) -> None:
-        """Record that the file named ``name`` now lies in its accepted or quarantine folder."""
+    def mark_placed(self, receipt: Receipt) -> None:
+        """Record that the decided file now lies in its accepted or quarantine folder."""
         self._engine.execute(
-            "UPDATE receipts SET placed = true WHERE name = ?", [name], purpose="mark placed"
+            "UPDATE receipts SET placed = true WHERE name = ? AND sha256 = ?",
+            [receipt.name, receipt.sha256],
+            purpose="mark placed",
         )
 
-    def mark_acknowledged(self, name: str) -> None:
-        """Record that the server was told it may clear ``name``."""
+    def mark_acknowledged(self, receipt: Receipt) -> None:
+        """Record that the server was told it may clear the decided file."""
         self._engine.execute(
-            "UPDATE receipts SET acknowledged = true WHERE name = ?",
-            [name],
+            "UPDATE receipts SET acknowledged = true WHERE name = ? AND sha256 = ?",
+            [receipt.name, receipt.sha256],
             purpose="mark acknowledged",
         )
 
@@ -179,6 +210,32 @@ class ReceiptBook:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def _upgrade(self) -> None:
+        """Rewrite a book of one row per name as one of files known by name and content."""
+        columns = {
+            row[0]
+            for row in self._engine.fetchall(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'receipts'",
+                purpose="read the receipts table's columns",
+            )
+        }
+        if not columns or "stored_as" in columns:
+            return
+        self._engine.execute("BEGIN TRANSACTION", purpose="upgrade the receipt book")
+        self._engine.execute(
+            _SCHEMA.format(table="receipts_upgraded"), purpose="upgrade the receipt book"
+        )
+        self._engine.execute(
+            f"INSERT INTO receipts_upgraded ({_COLUMNS}) "
+            f"SELECT {_FIRST_COLUMNS}, name FROM receipts",
+            purpose="upgrade the receipt book",
+        )
+        self._engine.execute("DROP TABLE receipts", purpose="upgrade the receipt book")
+        self._engine.execute(
+            "ALTER TABLE receipts_upgraded RENAME TO receipts", purpose="upgrade the receipt book"
+        )
+        self._engine.execute("COMMIT", purpose="upgrade the receipt book")
 
     def _select(self, where: str, params: list[object], *, purpose: str) -> tuple[Receipt, ...]:
         rows = self._engine.fetchall(
