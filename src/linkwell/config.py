@@ -14,13 +14,15 @@ import binascii
 import hashlib
 import json
 import tomllib
-from datetime import datetime
+from contextlib import suppress
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -98,12 +100,44 @@ class IdentityCard(_Model):
     ``encryption_key`` is an age X25519 recipient (``age1…``) and ``signing_key`` an Ed25519
     public key (``ed25519:`` + base64). A retired card still verifies and opens packages made
     before rotation but is never used for new ones.
+
+    ``retired`` is ``true``, or better the time of the rotation: a package signed with the card
+    that claims to be made after that time is refused, so an old key kept in use (or taken)
+    cannot go on sending. A signer can backdate its package, but a package may live only
+    ``package_ttl_days``, so from that long after the rotation nothing it signs opens.
     """
 
     encryption_key: Annotated[str, StringConstraints(pattern=r"^age1[02-9ac-hj-np-z]{58}$")]
     signing_key: Annotated[str, StringConstraints(pattern=r"^ed25519:[A-Za-z0-9+/]{43}=$")]
     created: datetime
-    retired: bool = False
+    retired: bool | AwareDatetime = False
+
+    @field_validator("retired", mode="before")
+    @classmethod
+    def _retired_is_a_flag_or_a_zoned_time(cls, value: object) -> object:
+        if isinstance(value, str):  # a time in quotes, as JSON or a hand-written file has it
+            with suppress(ValueError):
+                value = datetime.fromisoformat(value)
+        if isinstance(value, bool) or (isinstance(value, datetime) and value.tzinfo):
+            return value
+        msg = (
+            "retired is true, false or the time of the rotation with its zone "
+            "(e.g. 2026-06-01T09:30:00Z)"
+        )
+        raise ValueError(msg)
+
+    @model_validator(mode="after")
+    def _retired_after_created(self) -> Self:
+        created = self.created if self.created.tzinfo else self.created.replace(tzinfo=UTC)
+        if isinstance(self.retired, datetime) and self.retired < created:
+            msg = "a card cannot be retired before it was created"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def retired_at(self) -> datetime | None:
+        """When the card was retired, if the project file says (``retired = true`` does not)."""
+        return self.retired if isinstance(self.retired, datetime) else None
 
 
 _REMOTE_PATH = r"^/[A-Za-z0-9._/-]*$"
@@ -140,7 +174,7 @@ class Party(_Model):
     @property
     def active_identity(self) -> IdentityCard:
         """The newest identity not retired: the one new packages are sealed to."""
-        active = [card for card in self.identities if not card.retired]
+        active = [card for card in self.identities if card.retired is False]
         if not active:
             raise ConfigError(
                 f"party {self.name!r} has no identity that is not retired",

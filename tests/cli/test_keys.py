@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,18 @@ def test_show_project_cards(runner: CliRunner, world: World, tmp_path: Path) -> 
     assert "ipsos" not in result.output
     unknown = runner.invoke(main, ["keys", "show", str(path), "--party", "nobody"])
     assert unknown.exit_code == 2
+
+
+def test_show_says_when_a_card_was_retired(runner: CliRunner, world: World, tmp_path: Path) -> None:
+    old = world.me("nrs")
+    world.rotate("nrs", when=datetime(2026, 6, 1, 9, 0, tzinfo=UTC))
+    world.retired_at[old.fingerprint] = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
+    path = tmp_path / "project.toml"
+    path.write_text(tomli_w.dumps(world.project.model_dump(mode="json", exclude_none=True)))
+    result = runner.invoke(main, ["keys", "show", str(path), "--party", "nrs"])
+    assert result.exit_code == 0, result.output
+    assert "retired 2026-06-01 09:30 UTC" in result.output
+    assert result.output.count("active") == 1
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,43 @@ def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
         load_project(path)
     with pytest.raises(ConfigError, match="not found"):
         load_project(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    ("retired", "retired_at"),
+    [
+        ("true", None),
+        ("false", None),
+        ("2026-06-01T09:30:00Z", "2026-06-01T09:30:00+00:00"),
+        ('"2026-06-01T10:30:00+01:00"', "2026-06-01T09:30:00+00:00"),
+    ],
+)
+def test_a_card_is_retired_by_a_flag_or_better_a_time(
+    tmp_path: Path, retired: str, retired_at: str | None
+) -> None:
+    path = tmp_path / "project.toml"
+    text = _project()
+    path.write_text(text.replace("Z\n", f"Z\nretired = {retired}\n", 1))
+    card = load_project(path).parties[0].identities[0]
+    assert card.retired_at == (None if retired_at is None else datetime.fromisoformat(retired_at))
+    assert (card.retired is not False) is (retired != "false")
+
+
+@pytest.mark.parametrize(
+    ("retired", "words"),
+    [
+        ("2025-12-31T00:00:00Z", "retired before it was created"),
+        ("2026-06-01T09:30:00", "with its zone"),
+        ('"2026-06-01"', "with its zone"),
+        ('"yes"', "true, false or the time"),
+    ],
+)
+def test_a_retirement_that_cannot_be_is_refused_naming_the_card(
+    tmp_path: Path, retired: str, words: str
+) -> None:
+    path = tmp_path / "project.toml"
+    path.write_text(_project().replace("Z\n", f"Z\nretired = {retired}\n", 1))
+    with pytest.raises(ConfigError, match=words) as info:
+        load_project(path)
+    assert info.value.field is not None
+    assert info.value.field.startswith("parties.0.identities.0")

@@ -82,7 +82,7 @@ def project_dict(
     }
 
 
-def card_dict(identity: SecretIdentity, *, retired: bool = False) -> dict[str, Any]:
+def card_dict(identity: SecretIdentity, *, retired: bool | datetime = False) -> dict[str, Any]:
     return {**identity.card().model_dump(), "retired": retired}
 
 
@@ -92,6 +92,7 @@ class World:
 
     identities: dict[str, list[SecretIdentity]]
     retired: set[str] = field(default_factory=set)  # fingerprints retired in the project file
+    retired_at: dict[str, datetime] = field(default_factory=dict)  # ... with the time written
     removed: set[str] = field(default_factory=set)  # fingerprints left out of the project file
     project_id: str = "rcs-test"
     wave: int = 1
@@ -104,7 +105,9 @@ class World:
     def project(self) -> ProjectConfig:
         cards = {
             name: [
-                card_dict(i, retired=i.fingerprint in self.retired)
+                card_dict(
+                    i, retired=self.retired_at.get(i.fingerprint, i.fingerprint in self.retired)
+                )
                 for i in ids
                 if i.fingerprint not in self.removed
             ]

@@ -22,6 +22,7 @@ from linkwell.errors import (
     ReadError,
     ReplayError,
     RoleError,
+    SignatureError,
     StorageError,
     UnknownSenderError,
 )
@@ -274,6 +275,24 @@ def test_sender_rotation_retired_allowed_removed_refused(
     with pytest.raises(UnknownSenderError):
         _open(world, signed_before_too, ledger, inbox / "b.parquet")
     assert not (inbox / "b.parquet").exists()
+
+
+def test_a_card_retired_at_a_time_signs_nothing_made_after_it(
+    world: World, seal: Sealer, inbox: Path, ledger: ReceiptLedger
+) -> None:
+    """The old key kept in use after rotation: what it made before opens, nothing later."""
+    old = world.me("ipsos")
+    before, _ = seal(now=NOW)
+    after, after_manifest = seal(now=NOW + timedelta(minutes=20))
+    world.retired_at[old.fingerprint] = NOW + timedelta(minutes=10)
+    assert world.project.party("ipsos").identities[0].retired_at == NOW + timedelta(minutes=10)
+    _open(world, before, ledger, inbox / "a.parquet")
+    with pytest.raises(SignatureError, match="retired at") as refused:
+        _open(world, after, ledger, inbox / "b.parquet")
+    assert refused.value.hint is not None
+    assert "current identity" in refused.value.hint
+    assert not (inbox / "b.parquet").exists()
+    assert ledger.state(after_manifest.package_id) is None
 
 
 def test_existing_destination_is_never_overwritten(

@@ -79,7 +79,8 @@ def new(party: str, role: str, out: Path, passphrase: str) -> None:
 
     Writes <party>-<time>.identity.age (encrypted with the passphrase, mode 0600) and
     card.toml into the keyring folder. Paste card.toml under the party's entry in the
-    project file; to rotate, run this again and mark the old card retired = true.
+    project file; to rotate, run this again and mark the old card retired with the
+    time of the rotation (retired = 2026-06-01T09:30:00Z).
 
     \b
     Example:
@@ -94,7 +95,12 @@ def new(party: str, role: str, out: Path, passphrase: str) -> None:
 
 def _describe(info: CardInfo) -> str:
     who = f"{info.party} ({info.role.value})" if info.party and info.role else "card"
-    state = "retired" if info.card.retired else "active"
+    retired_at = info.card.retired_at
+    state = (
+        "active"
+        if info.card.retired is False
+        else "retired" + ("" if retired_at is None else f" {retired_at:%Y-%m-%d %H:%M} UTC")
+    )
     return (
         f"{who}  created {info.card.created:%Y-%m-%d %H:%M} UTC  {state}\n"
         f"  fingerprint: {format_fingerprint(info.fingerprint)}"

@@ -227,7 +227,8 @@ def card_toml(identity: SecretIdentity) -> str:
         f"# Identity card of party {identity.party!r} ({identity.role.value}).\n"
         f"# Fingerprint: {format_fingerprint(fingerprint(card))}\n"
         "# Paste this block under the party's [[parties]] entry in the project file; when it\n"
-        "# replaces an older card, keep the older one there with retired = true.\n"
+        "# replaces an older card, keep the older one there with retired = <the time now>,\n"
+        "# e.g. retired = 2026-06-01T09:30:00Z: it opens older packages, none made later.\n"
         "[[parties.identities]]\n" + body
     )
 

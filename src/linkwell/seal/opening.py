@@ -149,6 +149,19 @@ def _card(party: Party, wanted: str) -> IdentityCard:
     return next(card for card in party.identities if fingerprint(card) == wanted)
 
 
+def _check_not_after_retirement(manifest: Manifest, card: IdentityCard, file: Path) -> None:
+    """A card retired at a known time signs nothing made after it (see ``IdentityCard``)."""
+    retired_at = card.retired_at
+    if retired_at is not None and manifest.created > retired_at:
+        raise SignatureError(
+            f"the package is signed with {manifest.sender.party!r}'s key retired at "
+            f"{retired_at:%Y-%m-%d %H:%M} UTC, but was made after it",
+            file=file,
+            hint=f"ask {manifest.sender.party!r} to seal it again with its current identity; if "
+            "the old key may have leaked, remove its card from the project file",
+        )
+
+
 def _check_log_head(manifest: Manifest, sender: Party, file: Path) -> None:
     head = manifest.sender_log_head
     if head is None:
@@ -180,6 +193,7 @@ def _verify(fd: int, size: int, file: Path, project: ProjectConfig) -> _Verified
     sender = _registered_sender(project, manifest, file)
     card = _card(sender, manifest.sender.fingerprint)
     verify_manifest_signature(layout.manifest, signature, card.signing_key, file=file)
+    _check_not_after_retirement(manifest, card, file)
     _check_log_head(manifest, sender, file)
     return _Verified(manifest, sender, layout)
 
