@@ -157,6 +157,32 @@ def test_pupils_whose_authority_code_is_no_projects_are_counted_not_lost(
     assert sum(listed.participants.values()) == len(set(ids) - off)  # lower case still listed
 
 
+def test_an_authority_code_in_another_case_is_sent_as_the_project_writes_it(
+    survey_workspace: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    """Listed in any case, so counted in any case: the analysis must see one authority."""
+    ws, input_file = survey_workspace
+    table = pq.read_table(input_file)
+    codes = table.column("LACode").to_pylist()
+    changed_codes = [
+        None if c is None else (str(c).lower() if i % 3 == 0 else "S1200000" if i % 7 == 1 else c)
+        for i, c in enumerate(codes)
+    ]
+    changed = tmp_path / "codes.parquet"
+    column = table.schema.get_field_index("LACode")
+    pq.write_table(
+        table.set_column(column, "LACode", pa.array(changed_codes, pa.string())), changed
+    )
+    provider.split(ws, source=SOURCE, input_file=changed)
+    content = pq.read_table(ws.step_dir(f"split-{SOURCE}") / "content.parquet")
+    listed = {str(s.authority_code) for s in ws.project.sources if s.authority_code}
+    sent = set(content.column("authority").to_pylist()) - {None}
+    assert sent == (listed & {c for c in codes if c is not None}) | {"S1200000"}
+    assert len(content) == len(
+        pq.read_table(ws.step_dir(f"split-{SOURCE}") / "identifiers.parquet")
+    )
+
+
 def test_the_provider_commands_name_personal_columns_they_dropped(
     survey_workspace: tuple[Workspace, Path], tmp_path: Path
 ) -> None:

@@ -96,11 +96,15 @@ def split_extract(
     participants: Sequence[Path] | None,
     identifiers_dest: Path,
     content_dest: Path,
+    authority_codes: Sequence[str] = (),
 ) -> SplitCounts:
     """Split validated rows into the identifiers and content files.
 
     ``participants`` (for an authority) are the opened participants payloads from every survey
     provider; rows of pupils in none of them are withheld. ``None`` means no filter (a survey).
+    ``authority_codes`` are the project's: a survey row's ``authority`` matching one in another
+    case is written as the project writes it, since the participants lists match codes in any
+    case and the analysis must not count ``s12000005`` apart from ``S12000005``.
     """
     params: dict[str, object] = {"accepted": str(accepted)}
     source = "read_parquet($accepted)"
@@ -134,7 +138,11 @@ def split_extract(
             {"n": numbers, "row_ref": random_tokens(shared), "shuffle": random_tokens(shared)}
         ),
     )
-    content = ", ".join(quote_ident(f.name) for f in dataset.content_fields)
+    content = ", ".join(
+        _as_listed(f.name) if f.name == "authority" and authority_codes else quote_ident(f.name)
+        for f in dataset.content_fields
+    )
+    listed = {"codes": [code.upper() for code in authority_codes], "listed": list(authority_codes)}
     try:
         engine.copy_to_parquet(
             "SELECT r.row_ref, s.unique_id FROM to_share s JOIN row_refs r USING (n) "
@@ -146,11 +154,21 @@ def split_extract(
             f"SELECT r.row_ref, {content} FROM to_share s JOIN row_refs r USING (n) "
             "ORDER BY r.shuffle",
             content_dest,
+            listed if authority_codes else None,
             purpose="write the content file",
         )
     finally:
         engine.unregister("row_refs")
     return SplitCounts(accepted_rows, shared, accepted_rows - shared)
+
+
+def _as_listed(field: str) -> str:
+    """SQL for ``field`` written as the project lists its code, when it matches one in any case."""
+    column = quote_ident(field)
+    return (
+        f"coalesce(list_extract($listed, list_position($codes, upper({column}))), {column}) "
+        f"AS {column}"
+    )
 
 
 class ValidationCounts(BaseModel):
@@ -355,6 +373,11 @@ def split(
                 participants=participants,
                 identifiers_dest=staging / "identifiers.parquet",
                 content_dest=staging / "content.parquet",
+                authority_codes=[
+                    str(s.authority_code)
+                    for s in ws.project.sources
+                    if s.kind is SourceKind.AUTHORITY and own.kind is SourceKind.SURVEY
+                ],
             )
             ws.audit.append(
                 AuditAction.SPLIT,
