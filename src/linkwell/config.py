@@ -189,8 +189,9 @@ class ColumnMapping(_Model):
 
     ``columns`` maps the provider's column name to our field name; columns not named keep their
     name. Yes/no fields accept ``true_codes`` and ``false_codes`` (compared case-insensitively
-    after trimming); ``codes`` maps, per field, the provider's codes to ours; a cell equal to one
-    of ``missing_codes`` counts as missing.
+    after trimming); ``codes`` maps, per field, the provider's codes to ours, also compared
+    case-insensitively after trimming (so two codes differing only in case cannot mean different
+    things); a cell equal to one of ``missing_codes`` counts as missing.
     """
 
     columns: dict[str, str] = Field(default_factory=dict)
@@ -211,6 +212,14 @@ class ColumnMapping(_Model):
         if overlap:
             msg = "a code cannot mean both yes and no"
             raise ValueError(msg)
+        for field_name, codes in self.codes.items():
+            folded = [code.strip().lower() for code in codes]
+            if len(set(folded)) < len(folded):
+                msg = (
+                    f"codes of {field_name!r} repeat a code in another case or with spaces; "
+                    "codes are compared in any case, so give each once"
+                )
+                raise ValueError(msg)
         return self
 
 

@@ -251,6 +251,18 @@ def test_a_code_a_spreadsheet_would_run_is_quarantined_without_quoting_it(
     assert b"4471" not in data
 
 
+def test_a_school_code_a_spreadsheet_shortened_is_quarantined_and_a_float_one_read(
+    tmp_path: Path,
+) -> None:
+    """Exported from a spreadsheet or a float column, one school must not count as two."""
+    codes = ["9346726", "9346726.0", "9.35E+06", "9.346726e6", "5237521"]
+    rows = [clean_row(make_id(n), school=c) for n, c in enumerate(codes, start=1)]
+    result = run(write_csv(tmp_path / "c.csv", rows))
+    assert quarantine(result) == Counter((n, "school", "code-format") for n in (3, 4))
+    accepted = [r["school"] for r in pq.read_table(result.accepted).to_pylist()]
+    assert sorted(accepted) == ["5237521", "9346726", "9346726"]
+
+
 def test_every_row_quarantined_still_writes_outputs(tmp_path: Path) -> None:
     rows = [clean_row("12345"), clean_row("67890")]
     result = run(write_csv(tmp_path / "bad.csv", rows))

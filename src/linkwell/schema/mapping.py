@@ -199,8 +199,10 @@ def mapped_query(plan: MappingPlan, relation: str) -> tuple[str, dict[str, objec
     """SQL giving ``_row`` and every field as canonical text, with its named parameters.
 
     ``relation`` is trusted SQL naming the landed table. Layers: trim; apply missing codes;
-    translate per-field codes (a code mapped to an empty string means missing); canonicalise
-    category codes case-insensitively and yes/no codes to ``true``/``false``.
+    translate per-field codes, in any case (a code mapped to an empty string means missing);
+    canonicalise category codes case-insensitively, yes/no codes to ``true``/``false``, and a
+    code written as a whole number with a decimal point (``9346726.0``, as a spreadsheet or a
+    float column exports it) to its digits, or one school would count as two.
     """
     mapping = plan.mapping
     params: dict[str, object] = {
@@ -223,11 +225,11 @@ def mapped_query(plan: MappingPlan, relation: str) -> tuple[str, dict[str, objec
         )
         codes = mapping.codes.get(field.name)
         if codes:
-            params[f"from_{index}"] = [k.strip(BLANKS) for k in codes]
+            params[f"from_{index}"] = [k.strip(BLANKS).lower() for k in codes]
             params[f"to_{index}"] = [v.strip(BLANKS) for v in codes.values()]
             translated.append(
-                f"NULLIF(coalesce(list_extract($to_{index}, list_position($from_{index}, {name})),"
-                f" {name}), '') AS {name}"
+                f"NULLIF(coalesce(list_extract($to_{index}, list_position($from_{index}, "
+                f"lower({name}))), {name}), '') AS {name}"
             )
         else:
             translated.append(name)
@@ -242,6 +244,11 @@ def mapped_query(plan: MappingPlan, relation: str) -> tuple[str, dict[str, objec
             canonical.append(
                 f"coalesce(list_extract($codes_{index}, list_position($lower_{index}, "
                 f"lower({name}))), {name}) AS {name}"
+            )
+        elif field.type is FieldType.CODE:
+            canonical.append(
+                f"CASE WHEN regexp_full_match({name}, '[0-9]+\\.0+') "
+                f"THEN split_part({name}, '.', 1) ELSE {name} END AS {name}"
             )
         else:
             canonical.append(name)

@@ -40,6 +40,8 @@ with ``=``, ``+``, ``-`` or ``@``, which a spreadsheet opening a published table
 start of a formula. School and authority codes become the report's row labels, so a code such as
 ``=HYPERLINK(...)`` would otherwise run in every reader's spreadsheet."""
 
+_SHORTENED: Final = r"[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+"
+"""A code written in scientific notation: a spreadsheet showed a long number so, dropping digits."""
 _INTEGER: Final = r"[+-]?[0-9]+(\.0*)?"
 _NUMBER: Final = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
 
@@ -214,6 +216,10 @@ def _field_checks(field: FieldDef) -> list[_Found]:
             f"{name!r} starts with =, +, - or @ or holds a control character, which a "
             "spreadsheet would run as a formula; give the code as letters and digits",
             f"{present} AND NOT regexp_full_match({text}, '{CODE_PATTERN}')")  # fmt: skip
+        add(Rule.CODE_FORMAT,
+            f"{name!r} looks like a number a spreadsheet shortened (such as 9.35E+06), so its "
+            "last digits are lost; export the column as text and send the file again",
+            f"regexp_full_match({text}, '{_SHORTENED}')")  # fmt: skip
     if field.type is FieldType.ID:
         pattern = ID_PATTERN.pattern.removeprefix("^").removesuffix("$")
         add(Rule.ID_FORMAT, f"{name!r} is not a survey ID: it must be 10 digits, the first not 0",
