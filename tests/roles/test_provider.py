@@ -17,7 +17,7 @@ from linkwell.audit.log import read_log
 from linkwell.cli import main
 from linkwell.config import FolderTransport
 from linkwell.demo import demo_parties, write_project_file
-from linkwell.errors import InputError, ReadError
+from linkwell.errors import InputError, ReadError, ValidationError
 from linkwell.fileio import write_text_atomic
 from linkwell.roles import provider
 from linkwell.seal import card_toml, create_identity, new_identity
@@ -181,6 +181,22 @@ def test_an_authority_code_in_another_case_is_sent_as_the_project_writes_it(
     assert len(content) == len(
         pq.read_table(ws.step_dir(f"split-{SOURCE}") / "identifiers.parquet")
     )
+
+
+def test_a_file_with_no_valid_row_is_refused_pointing_at_its_problems(
+    survey_workspace: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    ws, input_file = survey_workspace
+    table = pq.read_table(input_file)
+    broken = tmp_path / "broken.parquet"
+    stages = pa.array(["P9"] * table.num_rows, pa.string())
+    stage = next(n for n in table.column_names if n.lower() == "stage")
+    pq.write_table(table.set_column(table.schema.get_field_index(stage), stage, stages), broken)
+    with pytest.raises(ValidationError, match="no row of the file passed") as refused:
+        provider.split(ws, source=SOURCE, input_file=broken)
+    listed = Path(str(refused.value.hint).split("listed in ", 1)[1].split(" (", 1)[0])
+    assert listed.is_file()
+    assert "linkwell validate" in str(refused.value.hint)
 
 
 def test_the_provider_commands_name_personal_columns_they_dropped(

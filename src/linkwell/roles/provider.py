@@ -251,7 +251,8 @@ def _validate(
         raise ValidationError(
             "no row of the file passed validation; nothing can be shared",
             file=input_file,
-            hint=f"see the problems listed in {result.quarantine_csv}",
+            hint=f"see the problems listed in {result.quarantine_csv} (cleared when the step "
+            "runs again; 'linkwell validate FILE --out DIR' keeps the same list where you choose)",
         )
     ws.audit.append(
         AuditAction.VALIDATED,
