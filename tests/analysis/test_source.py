@@ -84,3 +84,45 @@ def test_resolutions_follow_the_columns(weighted_release_path: Path, release_pat
     assert (coarse.simd, coarse.urban_rural, coarse.weighted) == ("quintile", 6, True)
     fine = _prepare(release_path)
     assert (fine.simd, fine.urban_rural, fine.authorities) == ("decile", 8, 2)
+
+
+def _analysis_rows(path: Path) -> list[tuple[object, ...]]:
+    with Engine() as engine:
+        prepare_release(engine, path, DisclosurePolicy())
+        return engine.fetchall("SELECT * FROM analysis ORDER BY ALL", purpose="read")
+
+
+def test_a_release_re_saved_with_whole_numbers_as_floats_is_scored_the_same(
+    tmp_path: Path,
+) -> None:
+    """Integer arithmetic on a float column would prorate scales into other needs unseen."""
+    table = make_release_table(400)
+    pq.write_table(table, tmp_path / "as-sealed.parquet")
+    floats = pa.table(
+        {
+            name: column.cast(pa.float64()) if pa.types.is_integer(column.type) else column
+            for name, column in zip(table.column_names, table.columns, strict=True)
+        }
+    )
+    assert any(pa.types.is_floating(t) for t in floats.schema.types)
+    pq.write_table(floats, tmp_path / "re-saved.parquet")
+    assert _analysis_rows(tmp_path / "re-saved.parquet") == _analysis_rows(
+        tmp_path / "as-sealed.parquet"
+    )
+
+
+@pytest.mark.parametrize(("value", "column"), [(1.5, "sdq_03"), (11.0, "simd_decile")])
+def test_a_fraction_or_a_value_out_of_range_is_refused_with_its_row(
+    tmp_path: Path, value: float, column: str
+) -> None:
+    table = make_release_table(50)
+    index = table.schema.get_field_index(column)
+    values = table.column(column).cast(pa.float64()).to_pylist()
+    values[7] = value
+    pq.write_table(
+        table.set_column(index, column, pa.array(values, pa.float64())), tmp_path / "r.parquet"
+    )
+    with pytest.raises(ValidationError, match="not a whole number") as info:
+        _prepare(tmp_path / "r.parquet")
+    assert (info.value.field, info.value.row) == (column, 8)
+    assert str(value) not in str(info.value)

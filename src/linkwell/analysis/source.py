@@ -2,9 +2,12 @@
 
 The release Parquet file is checked before anything is computed: it must not hold any column of
 ``schema.release.FORBIDDEN_COLUMNS`` (an analyst must never see an identifier), it must hold the
-columns every table needs, and it must not be empty. It is then scored with the shipped
-instruments' rules (``schema.scoring.score_query``) and materialised once as ``analysis``: the
-breakdown dimensions, the survey weight, and one nullable boolean per need and per service.
+columns every table needs, and it must not be empty. Its whole-number columns (answers, areas)
+must hold whole numbers in their field's range, whatever type a tool that re-saved the file gave
+them, and are read as integers: scoring's integer arithmetic on a float column would silently
+give other scores. It is then scored with the shipped instruments' rules
+(``schema.scoring.score_query``) and materialised once as ``analysis``: the breakdown
+dimensions, the survey weight, and one nullable boolean per need and per service.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from linkwell.analysis.services import ServiceMeasure, applicable_services
 from linkwell.config import DisclosurePolicy
 from linkwell.engine import Engine, quote_ident, quote_string
 from linkwell.errors import LinkwellError, ReadError, SeparationError, ValidationError
-from linkwell.schema import load_dataset
+from linkwell.schema import FieldType, load_dataset
 from linkwell.schema.areas import UrbanRuralFold, simd_quintile_sql
 from linkwell.schema.release import AUTHORITY_LINKED, FORBIDDEN_COLUMNS, SURVEY
 from linkwell.schema.rules import CODE_PATTERN
@@ -135,6 +138,53 @@ def _check_labels(engine: Engine, path: Path) -> None:
             )
 
 
+def _whole_number_ranges(columns: list[str]) -> dict[str, tuple[int, int]]:
+    """The release's columns that hold whole numbers, each with the range its field allows."""
+    ranges: dict[str, tuple[int, int]] = {"simd_decile": (1, 10), "simd_quintile": (1, 5)}
+    ranges |= {f"urban_rural_{fold}": (1, fold) for fold in (8, 6, 3, 2)}
+    for dataset_id in ("survey-secondary", "survey-primary", "authority"):
+        for field in load_dataset(dataset_id, 1).fields:
+            if field.type is FieldType.INTEGER and field.name != "simd_decile":
+                low, high = int(field.minimum or 0), int(field.maximum or 0)
+                known = ranges.get(field.name, (low, high))
+                ranges[field.name] = (min(low, known[0]), max(high, known[1]))
+    present = set(columns)
+    return {name: span for name, span in ranges.items() if name in present}
+
+
+def _check_whole_numbers(engine: Engine, path: Path, ranges: dict[str, tuple[int, int]]) -> None:
+    """Refuse a release whose answer or area column holds anything but a whole number in range.
+
+    The linker's release holds integers; a file re-saved by another tool may hold doubles
+    (``2.0``) or text, which are read as the numbers they are, but never a fraction, a word or a
+    value outside the field's range, which would be scored into another need.
+    """
+    if not ranges:
+        return
+    firsts = []
+    for name, (low, high) in ranges.items():
+        number = f"TRY_CAST({quote_ident(name)} AS DOUBLE)"
+        firsts.append(
+            f"min(file_row_number) FILTER (WHERE {quote_ident(name)} IS NOT NULL AND NOT "
+            f"coalesce({number} = floor({number}) AND {number} BETWEEN {low} AND {high}, false))"
+        )
+    found = engine.fetchall(
+        f"SELECT {', '.join(firsts)} FROM read_parquet($path, file_row_number = true)",
+        {"path": str(path)},
+        purpose="check the release's whole numbers",
+    )[0]
+    for (name, (low, high)), first in zip(ranges.items(), found, strict=True):
+        if first is not None:
+            raise ValidationError(
+                f"the release holds a value that is not a whole number from {low} to {high}",
+                file=path,
+                row=int(first) + 1,
+                field=name,
+                hint="analyse the release the linker sealed, as it was sealed; a file re-saved by "
+                "another tool may have changed its values",
+            )
+
+
 def _resolutions(
     columns: list[str],
 ) -> tuple[Literal["decile", "quintile"] | None, UrbanRuralFold | None]:
@@ -192,8 +242,16 @@ def prepare_release(engine: Engine, path: Path, policy: DisclosurePolicy) -> Pre
     """Check the release at ``path``, score it, and materialise :data:`ANALYSIS_TABLE`."""
     columns = _columns(engine, path)
     _check_columns(path, columns)
+    ranges = _whole_number_ranges(columns)
+    _check_whole_numbers(engine, path, ranges)
+    as_integers = ", ".join(
+        f"CAST(TRY_CAST({quote_ident(name)} AS DOUBLE) AS INTEGER) AS {quote_ident(name)}"
+        for name in ranges
+    )
+    replace = f" REPLACE ({as_integers})" if ranges else ""
     engine.execute(
-        f"CREATE OR REPLACE VIEW {_RELEASE} AS SELECT * FROM read_parquet({quote_string(path)})",
+        f"CREATE OR REPLACE VIEW {_RELEASE} AS "
+        f"SELECT *{replace} FROM read_parquet({quote_string(path)})",
         purpose="open release",
     )
     children = int(engine.scalar(f"SELECT count(*) FROM {_RELEASE}", purpose="count release"))
