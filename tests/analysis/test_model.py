@@ -69,6 +69,33 @@ def test_small_cells_withhold_the_model(tmp_path: Path) -> None:
         results = {r.need: r for r in fit_models(engine, prepared, policy)}
     assert results["bullied_weekly"].status is ModelStatus.WITHHELD
     assert results["bullied_weekly"].odds_ratio is None
+    assert results["bullied_weekly"].note == ""  # why would say a count is small
+
+
+def test_a_published_model_names_its_factors_not_the_levels_kept() -> None:
+    """The levels kept would show which ones held fewer than the threshold with a service."""
+    from linkwell.analysis.model import ModelResult
+    from linkwell.report.workbook import _model_row
+
+    model = ModelResult(
+        "bullied_weekly",
+        ModelStatus.ESTIMATED,
+        120,
+        odds_ratio=2.0,
+        lower=1.5,
+        upper=2.7,
+        covariates=(
+            "SIMD quintile 1",
+            "SIMD quintile 2",
+            "SIMD quintile 3",
+            "sex male",
+            "stage S2",
+        ),
+    )
+    assert model.adjusted_for == ("SIMD quintile", "sex", "stage")
+    row = _model_row(model, {}, 5)
+    assert "SIMD quintile, sex, stage" in row
+    assert not any("quintile 3" in str(value) or "S2" in str(value) for value in row)
 
 
 def test_many_schools_give_school_clustered_errors(tmp_path: Path) -> None:

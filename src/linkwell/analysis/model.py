@@ -9,7 +9,10 @@ GLM. Standard errors are robust: clustered by school when there are at least
 individual-level sandwich. Covariate levels with fewer than the threshold of children with or
 without a service are merged into the reference level, so sparse levels cannot cause separation;
 a model whose need x service cells fall below the threshold is withheld (disclosure control for
-models), and one that still fails to converge is reported as not estimable.
+models), and one that still fails to converge is reported as not estimable. What is published of
+a model says nothing of its small counts: a withheld model carries no reason (the report states
+the rule once), and the covariates are named by factor, not level, since the levels kept would
+show which fell below the threshold.
 """
 
 from __future__ import annotations
@@ -62,8 +65,14 @@ class ModelResult:
     lower: float | None = None
     upper: float | None = None
     covariates: tuple[str, ...] = ()
+    """The indicator columns fitted ("SIMD quintile 2"), for checking; never published."""
     variance: str = ""
     note: str = ""
+
+    @property
+    def adjusted_for(self) -> tuple[str, ...]:
+        """The factors the model allows for, as published: without the levels kept."""
+        return tuple(dict.fromkeys(name.rsplit(" ", 1)[0] for name in self.covariates))
 
 
 @dataclass(frozen=True)
@@ -195,17 +204,10 @@ def _fit(need: NeedMeasure, table: pa.Table, policy: DisclosurePolicy) -> ModelR
         (n - y)[~has_need].sum(),
     ]
     if min(cells) < policy.threshold:
-        return ModelResult(
-            need.name,
-            ModelStatus.WITHHELD,
-            children,
-            note=f"fewer than {policy.threshold} children in a need x service cell",
-        )
+        return ModelResult(need.name, ModelStatus.WITHHELD, children)
     design = _design(table, policy.threshold)
     if children - design.x.shape[1] < policy.threshold:
-        return ModelResult(
-            need.name, ModelStatus.WITHHELD, children, note="too few residual degrees of freedom"
-        )
+        return ModelResult(need.name, ModelStatus.WITHHELD, children)
     endog = np.column_stack([design.events, design.weight - design.events])
     try:
         with warnings.catch_warnings():

@@ -78,7 +78,7 @@ def _model_row(model: ModelResult, titles: dict[str, str], base: int) -> list[ob
         model.status.value,
         children,
         *numbers,
-        ", ".join(model.covariates),
+        ", ".join(model.adjusted_for),
         model.variance,
         model.note,
     ]
