@@ -19,7 +19,15 @@ from linkwell.analysis.groups import BreakdownPlan
 from linkwell.analysis.source import ANALYSIS_TABLE
 from linkwell.engine import Engine, quote_ident
 
-__all__ = ["Atom", "aggregate", "measure_column"]
+__all__ = ["MEMBERS", "Atom", "aggregate", "measure_column"]
+
+MEMBERS = "members"
+"""Result column identifying a group's children: the XOR of a hash of each one's row.
+
+Two groups of different breakdowns holding exactly the same children (the unlinked children are
+both SIMD's and urban/rural's "not known") have the same value and size; every count of one is
+then a count of the other, which an intruder can read across the two tables.
+"""
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,7 @@ def aggregate(
     select = [quote_ident(d) for d in dims]
     select += [f"grouping({quote_ident(d)}) AS {quote_ident('g:' + d)}" for d in dims]
     select += _aggregates(atoms, weighted=weighted, dominance_n=dominance_n)
+    select.append(f"bit_xor(hash(rowid)) AS {quote_ident(MEMBERS)}")
     sql = (
         f"SELECT {', '.join(select)} FROM {quote_ident(ANALYSIS_TABLE)} "
         f"GROUP BY GROUPING SETS ({sets}) "

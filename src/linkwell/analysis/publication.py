@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from linkwell.analysis.aggregate import Atom, aggregate, measure_column
+from linkwell.analysis.aggregate import MEMBERS, Atom, aggregate, measure_column
 from linkwell.analysis.cells import CellSystem, CellSystemBuilder, Pop, PopKey
 from linkwell.analysis.collector import without_cycle_collection
 from linkwell.analysis.groups import ALL_LEVEL, Breakdown, BreakdownPlan, GroupKey, Level
@@ -43,7 +43,12 @@ class TableKind(StrEnum):
 
 
 _KINDS: Final[dict[Breakdown, tuple[TableKind, ...]]] = {
-    Breakdown.SEX_STAGE: (TableKind.PREVALENCE, TableKind.SERVICES, TableKind.REACH),
+    Breakdown.SEX_STAGE: (
+        TableKind.PREVALENCE,
+        TableKind.SERVICES,
+        TableKind.REACH,
+        TableKind.LINKAGE,
+    ),
     Breakdown.SIMD: (TableKind.PREVALENCE, TableKind.SERVICES, TableKind.REACH),
     Breakdown.URBAN_RURAL: (TableKind.PREVALENCE, TableKind.SERVICES, TableKind.REACH),
     Breakdown.AUTHORITY: (
@@ -53,9 +58,19 @@ _KINDS: Final[dict[Breakdown, tuple[TableKind, ...]]] = {
         TableKind.MATRIX,
         TableKind.LINKAGE,
     ),
-    Breakdown.SCHOOL: (TableKind.PREVALENCE, TableKind.SERVICES, TableKind.REACH),
+    Breakdown.SCHOOL: (
+        TableKind.PREVALENCE,
+        TableKind.SERVICES,
+        TableKind.REACH,
+        TableKind.LINKAGE,
+    ),
 }
+"""Linkage by stage, sex and school is published as a table of its own, under disclosure control
+like every other count: a rate from the linker's exact counts beside the tables' linked children
+gave away how many children of a school were not linked."""
 _TOP_LEVELS: Final = frozenset({"authority", "all"})
+_FROM_AUTHORITY: Final = frozenset({Breakdown.SIMD, Breakdown.URBAN_RURAL})
+"""Breakdowns by a class only the authority's row gives: known for linked children alone."""
 _MARGINS: Final = frozenset(kind for kind in Pop if kind.margin)
 _TOTALS: Final = frozenset(kind for kind in Pop if kind.is_total)
 _RANKS: Final = {kind: 2 if kind is Pop.LINKED else int(kind.margin) for kind in Pop}
@@ -219,15 +234,19 @@ class _Row:
         return sum(self.stat(stat, atom) for atom in atoms)
 
 
-def _rows(plan: BreakdownPlan, table: pa.Table) -> Iterator[tuple[Level, GroupKey, _Row]]:
-    columns = table.select([*plan.dims, *(f"g:{d}" for d in plan.dims)]).to_pydict()
+def _rows(
+    plan: BreakdownPlan, table: pa.Table
+) -> Iterator[tuple[Level, GroupKey, _Row, tuple[int, int]]]:
+    """Each counted group, with its children's identity: their rows' hash and their number."""
+    columns = table.select([*plan.dims, *(f"g:{d}" for d in plan.dims), MEMBERS]).to_pydict()
     counts = _Counts(table)
     for position in range(table.num_rows):
         dims = [d for d in plan.dims if columns[f"g:{d}"][position] == 0]
         level = plan.level_of(dims)
         key = plan.canonical(level, tuple((d, columns[d][position]) for d in level.dims))
         if key is not None:
-            yield level, key, _Row(counts, position)
+            row = _Row(counts, position)
+            yield level, key, row, (columns[MEMBERS][position], row.n("surveyed"))
 
 
 class _Assembler:
@@ -280,6 +299,26 @@ class _Assembler:
             self._services(breakdown, level, group, row, linked)
         for need, service in _joint_pairs(self.prepared, kinds):
             self._joint(need, service, level, group, row)
+        if breakdown in _FROM_AUTHORITY and all(value is not None for _, value in group):
+            self._all_linked(group, row)
+
+    def _all_linked(self, group: GroupKey, row: _Row) -> None:
+        """In a known SIMD or urban/rural group every child is linked, as anyone can know.
+
+        These classes come from the authority's row, which only linked children have; so here the
+        children with a need *are* those with it who were linked, and an intruder reads one count
+        from the other. (Equal counts elsewhere are not recorded as equal: where they are equal by
+        chance, saying so would give away the very count protected, e.g. that no child with the
+        need went unlinked.)
+        """
+        if row.n("not_linked"):
+            return  # not a release as the linker makes it; then nothing is known by design
+        b = self.builder
+        for need in self.prepared.needs:
+            yes = b.find((PopKey(Pop.NEED_YES, need.name), group))
+            linked = b.find((PopKey(Pop.NEED_LINKED, need.name), group))
+            if yes is not None and linked is not None:
+                b.equal(yes, [linked])
 
     def _needs(self, level: Level, group: GroupKey, row: _Row, surveyed: int | None) -> None:
         b = self.builder
@@ -406,6 +445,24 @@ def _hierarchy(
                 builder.equal(total, [int(p) for p in parts])  # type: ignore[arg-type]
 
 
+def _twins(
+    builder: CellSystemBuilder, members: dict[tuple[int, int], list[GroupKey]], pops: list[PopKey]
+) -> None:
+    """Record that two groups of the same children count every population the same.
+
+    Groups of different breakdowns can hold exactly the same children: SIMD's and urban/rural's
+    "not known" are both the unlinked children (both come from the authority's row). A count
+    withheld in one table and published in the other would otherwise be read straight across.
+    """
+    for groups in members.values():
+        first, *others = dict.fromkeys(groups)
+        for other in others:
+            for pop in pops:
+                one, two = builder.find((pop, first)), builder.find((pop, other))
+                if one is not None and two is not None:
+                    builder.equal(one, [two])
+
+
 def build_publication(
     engine: Engine,
     prepared: PreparedRelease,
@@ -418,6 +475,8 @@ def build_publication(
     builder = CellSystemBuilder()
     assembler = _Assembler(builder, prepared)
     groups: dict[Breakdown, tuple[tuple[Level, tuple[GroupKey, ...]], ...]] = {}
+    members: dict[tuple[int, int], list[GroupKey]] = defaultdict(list)
+    pops: dict[PopKey, None] = {}
     with progress.task("counting", total=len(plans)) as task:
         for plan in plans:
             table = aggregate(
@@ -430,10 +489,12 @@ def build_publication(
             found: dict[Level, list[GroupKey]] = defaultdict(list)
             assembler.pops = {}
             with without_cycle_collection():
-                for level, key, row in _rows(plan, table):
+                for level, key, row, identity in _rows(plan, table):
                     found[level].append(key)
+                    members[identity].append(key)
                     assembler.add(plan.breakdown, level, key, row)
                 _hierarchy(builder, plan, found, assembler.pops)
+                pops.update(dict.fromkeys(assembler.pops))
             groups[plan.breakdown] = (
                 *(
                     (level, tuple(found.get(level, [])))
@@ -444,6 +505,7 @@ def build_publication(
             )
             task.advance(1)
     with without_cycle_collection():
+        _twins(builder, members, list(pops))
         system = builder.build()
     return Publication(
         prepared=prepared,

@@ -226,7 +226,7 @@ def write_report(
     """
     _check_destinations(out_dir, disclosure_log)
     if quality is not None:  # refuse a bad quality table before the long analysis
-        read_quality(quality, threshold=policy.threshold)
+        read_quality(quality)
     with WorkbookWriter(out_dir / _WORKBOOK, title=REPORT_TITLE, process=_apart(workers)) as book:
         analysis = analyse(
             release,
@@ -290,9 +290,7 @@ def _write_bundle(
     """Everything but the tables' sheets, which ``book`` has been given."""
     policy = analysis.policy
     release = analysis.release.path
-    linkage: LinkageQuality | None = (
-        read_quality(quality, threshold=policy.threshold) if quality is not None else None
-    )
+    linkage: LinkageQuality | None = read_quality(quality) if quality is not None else None
     release_sha = _sha256(release)
     with progress.task("writing the report", total=4) as task:
         index = TableIndex(analysis)
@@ -323,7 +321,6 @@ def _write_bundle(
             model_rows=model_rows(analysis, policy.rounding_base),
             method=method(analysis),
             caveats=notes,
-            quality_rows=linkage.rates if linkage else (),
             configuration=configuration,
             checksums=sorted(checksums.items()),
             workbook_name=_WORKBOOK,

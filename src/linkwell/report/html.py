@@ -52,7 +52,6 @@ class HtmlContent:
     model_rows: Sequence[Sequence[object]]
     method: dict[str, object]
     caveats: Sequence[str]
-    quality_rows: Sequence[tuple[str, str, str]]
     configuration: Sequence[tuple[str, str]]
     checksums: Sequence[tuple[str, str]]
     workbook_name: str
@@ -203,7 +202,6 @@ def render_html(analysis: Analysis, content: HtmlContent) -> str:
         services=services,
         method=content.method,
         caveats=content.caveats,
-        quality_rows=content.quality_rows,
         disclosure=_disclosure_view(analysis),
         configuration=content.configuration,
         checksums=content.checksums,

@@ -102,7 +102,8 @@ def caveats(analysis: Analysis, index: TableIndex, quality: LinkageQuality | Non
         if difference == 0:
             items.append(
                 "The linker's linkage-quality counts agree with the release: the same number of "
-                "surveyed children. Their linkage rates by group are below."
+                "surveyed children. Linkage by stage, sex, authority and school is in the linkage "
+                "tables."
             )
         else:
             size = (
@@ -112,7 +113,7 @@ def caveats(analysis: Analysis, index: TableIndex, quality: LinkageQuality | Non
             )
             items.append(
                 f"The linker's linkage-quality counts differ from the release by {size} children; "
-                "the tables use the release. Linkage rates reported by the linker are below."
+                "the tables use the release, linkage by group included (the linkage tables)."
             )
     items += [
         (

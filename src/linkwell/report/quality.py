@@ -3,9 +3,9 @@
 The quality table (Parquet or CSV, as the linker sends it) holds, per ``dimension`` (``all``,
 ``school``, ``stage``, ``sex``, ``survey``, ``authority``) and ``category``, the number of
 surveyed children and of those whose authority data was linked. Its totals are compared with the
-release. Its counts are not published: linkage differences by group are shown only as
-whole-number percentages for groups of at least twice the threshold, which says how complete
-the linkage is without adding counts that could be set against the disclosure-checked tables.
+release. Nothing of it is published, not even as rates: a school's rate from these exact counts,
+beside the tables' linked children of that school, gives how many were not linked. Linkage by
+group is published from the release, in the linkage tables, under disclosure control.
 """
 
 from __future__ import annotations
@@ -17,26 +17,17 @@ from typing import Final
 from linkwell.engine import Engine, quote_string
 from linkwell.errors import LinkwellError, ReadError, ValidationError
 
-__all__ = ["QUALITY_DIMENSIONS", "LinkageQuality", "read_quality"]
+__all__ = ["LinkageQuality", "read_quality"]
 
-QUALITY_DIMENSIONS: Final = ("stage", "sex", "survey", "authority", "school")
-_TITLES: Final = {
-    "stage": "Stage",
-    "sex": "Sex",
-    "survey": "Survey",
-    "authority": "Authority",
-    "school": "School",
-}
 _COLUMNS: Final = ("dimension", "category", "surveyed", "linked")
 
 
 @dataclass(frozen=True)
 class LinkageQuality:
-    """Totals and publishable rates from a linkage-quality table."""
+    """The totals of a linkage-quality table."""
 
     linked: int
     not_linked: int
-    rates: tuple[tuple[str, str, str], ...]
 
     @property
     def surveyed(self) -> int:
@@ -49,8 +40,8 @@ def _relation(path: Path) -> str:
     return f"{reader}({quote_string(path)})"
 
 
-def read_quality(path: Path, *, threshold: int) -> LinkageQuality:
-    """Read and check the quality table; rates only for groups of at least ``2 * threshold``."""
+def read_quality(path: Path) -> LinkageQuality:
+    """Read and check the quality table; its totals."""
     relation = _relation(path)
     with Engine() as engine:
         try:
@@ -98,16 +89,4 @@ def read_quality(path: Path, *, threshold: int) -> LinkageQuality:
                 hint="the linker's table starts with the row of dimension 'all'",
             )
         surveyed, linked = int(totals[0]), int(totals[1])
-        rates: list[tuple[str, str, str]] = []
-        for dim in QUALITY_DIMENSIONS:
-            rows = engine.fetchall(
-                f"SELECT CAST(category AS VARCHAR), linked, surveyed FROM {relation} "
-                "WHERE dimension = ? ORDER BY category NULLS LAST",
-                [dim],
-                purpose="quality rates",
-            )
-            for group, group_linked, total in rows:
-                if total and total >= 2 * threshold:
-                    label = "Not known" if group is None else str(group)
-                    rates.append((_TITLES[dim], label, f"{100 * group_linked / total:.0f}"))
-    return LinkageQuality(linked, surveyed - linked, tuple(rates))
+    return LinkageQuality(linked, surveyed - linked)
