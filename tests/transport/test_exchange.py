@@ -349,3 +349,30 @@ def test_a_refused_file_still_in_the_inbox_is_not_decided_twice(
     assert list(dirs.incoming.iterdir()) == []
     with ReceiptBook(dirs.receipts) as book:
         assert len(book.all()) == 1
+
+
+@pytest.mark.parametrize("broken", ["missing", "wrong"])
+def test_a_package_refused_for_its_digest_file_is_received_when_sent_again_right(
+    tmp_path: Path, shared: Path, dirs: ReceiveDirs, broken: str
+) -> None:
+    """A refusal for how the bytes arrived judged the transfer, not the package."""
+    package = _send(tmp_path, shared)
+    digest = _inbox(shared) / f"{package.name}.sha256"
+    digest.chmod(0o640)
+    if broken == "missing":
+        digest.unlink()
+    else:
+        digest.write_text(f"{'0' * 64}  {package.name}\n")
+    first = receive_from(FolderMailbox(shared, "nrs"), dirs=dirs, accept=FakeAcceptor())
+    assert [q.reason for q in first.quarantined] == [
+        RefusalReason.NO_DIGEST if broken == "missing" else RefusalReason.DIGEST_MISMATCH
+    ]
+    assert list(_inbox(shared).iterdir()) == []  # acknowledged: the sender may send it again
+    FolderMailbox(shared, "ipsos").deliver(package, to="nrs")
+    again = receive_from(FolderMailbox(shared, "nrs"), dirs=dirs, accept=FakeAcceptor())
+    assert [r.name for r in again.accepted] == [package.name]
+    assert (dirs.accepted / package.name).read_bytes() == package.read_bytes()
+    assert (dirs.quarantine / package.name).exists()  # the refused transfer is kept
+    with ReceiptBook(dirs.receipts) as book:
+        (receipt,) = book.all()
+        assert receipt.state is ReceiptState.ACCEPTED

@@ -212,6 +212,8 @@ def receive_from(
         for entry in transport.list_inbox():
             expected = transport.read_digest(entry.name)
             decided = None if expected is None else book.get(entry.name, expected)
+            if decided is not None and not decided.stands_for(expected):
+                decided = None
             receipt = decided or _take_in(
                 transport, book, dirs, entry, expected=expected, accept=accept, progress=progress
             )
@@ -248,7 +250,8 @@ def _take_in(
     not cleared yet, whose digest file is missing or wrong): the download is removed.
     """
     sha256 = _download(transport, dirs, entry, expected=expected, progress=progress)
-    if book.get(entry.name, sha256) is not None:
+    earlier = book.get(entry.name, sha256)
+    if earlier is not None and earlier.stands_for(expected):
         _remove(dirs.incoming / entry.name)
         return None
     kill_point("transport.receive.before-accept")

@@ -76,6 +76,9 @@ class RefusalReason(StrEnum):
     """A package with this id was accepted before."""
 
 
+_TRANSFER_REASONS: Final = frozenset({RefusalReason.NO_DIGEST, RefusalReason.DIGEST_MISMATCH})
+
+
 class Receipt(BaseModel):
     """One decision about one inbox file."""
 
@@ -94,6 +97,18 @@ class Receipt(BaseModel):
     acknowledged: bool = False
     stored_as: str = ""
     """The file's name in the accepted or quarantine folder; the book sets it when deciding."""
+
+    def stands_for(self, committed: str | None) -> bool:
+        """Whether this decision settles the same bytes arriving with digest ``committed``.
+
+        A refusal for how the file arrived (its digest file missing, or not its bytes' digest)
+        judged the transfer, not the package: the same bytes arriving again with their right
+        digest are judged afresh, or a genuine package sent once with a broken digest file could
+        never be received.
+        """
+        if self.reason not in _TRANSFER_REASONS:
+            return True
+        return committed != self.sha256
 
 
 class ReceiptBook:
@@ -143,6 +158,11 @@ class ReceiptBook:
         folder keeps another file of that name, the name followed by its digest's start.
         """
         package_id = receipt.package_id if receipt.state is ReceiptState.ACCEPTED else None
+        self._engine.execute(  # a refusal of the same bytes' transfer, now judged afresh
+            "DELETE FROM receipts WHERE name = ? AND sha256 = ? AND reason IN (?, ?)",
+            [receipt.name, receipt.sha256, *sorted(r.value for r in _TRANSFER_REASONS)],
+            purpose="supersede a refusal of a transfer",
+        )
         earlier = self._engine.scalar(
             "SELECT count(*) FROM receipts WHERE state = ? AND stored_as = ?",
             [receipt.state.value, receipt.name],
