@@ -238,3 +238,26 @@ def test_a_second_command_in_a_busy_workspace_is_refused(pair: Pair) -> None:
         pass  # never reached
     with other.exclusive():  # released with its holder
         pass
+
+
+def test_an_expired_package_is_quarantined_on_receipt(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Accepted and then stopping the step that opens it, as it was, helps nobody."""
+    from datetime import UTC, datetime
+
+    from linkwell.seal import opening
+
+    pair.sender.send()
+
+    class _Later(datetime):
+        @classmethod
+        def now(cls, tz: object = None) -> _Later:  # type: ignore[override]
+            return cls.fromtimestamp(datetime.now(UTC).timestamp() + 400 * 86400, tz=UTC)
+
+    monkeypatch.setattr(opening, "datetime", _Later)
+    report = pair.receiver.receive()
+    assert report.accepted == ()
+    (refused,) = report.quarantined
+    assert "ExpiredError" in refused.detail
+    assert pair.receiver.inbox_packages() == []

@@ -74,6 +74,7 @@ from linkwell.seal import (
     ReceiptLedger,
     ReceiptState,
     SecretIdentity,
+    check_package_time,
     fingerprint,
     inspect_package,
     load_keyring,
@@ -457,6 +458,7 @@ class Workspace:
                 )
             sender = self.project.party(manifest.sender.party)
             check_route(manifest.kind, sender.role, self.role, file=path)
+            check_package_time(manifest, self.project, file=path)
             with self.ledger() as ledger:
                 state = ledger.state(manifest.package_id)
                 if state is ReceiptState.RECEIVED and self.audit.recorded(

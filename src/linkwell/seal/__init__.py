@@ -25,7 +25,12 @@ from linkwell.seal.keyfile import (
 )
 from linkwell.seal.ledger import Receipt, ReceiptLedger, ReceiptState
 from linkwell.seal.manifest import FORMAT_VERSION, Column, DatasetRef, Manifest, PartyRef
-from linkwell.seal.opening import OpenedPackage, inspect_package, open_package
+from linkwell.seal.opening import (
+    OpenedPackage,
+    check_package_time,
+    inspect_package,
+    open_package,
+)
 from linkwell.seal.package import seal_package
 from linkwell.seal.routes import ROUTES, PackageKind, check_route, routes_markdown
 
@@ -48,6 +53,7 @@ __all__ = [
     "ReceiptState",
     "SecretIdentity",
     "card_toml",
+    "check_package_time",
     "check_route",
     "create_identity",
     "fingerprint",

@@ -61,7 +61,13 @@ from linkwell.seal.manifest import (
 from linkwell.seal.routes import PackageKind, check_expected_kind, check_route, check_source
 from linkwell.seal.shapes import payload_shape_problem
 
-__all__ = ["MAX_CLOCK_SKEW", "OpenedPackage", "inspect_package", "open_package"]
+__all__ = [
+    "MAX_CLOCK_SKEW",
+    "OpenedPackage",
+    "check_package_time",
+    "inspect_package",
+    "open_package",
+]
 
 MAX_CLOCK_SKEW: Final = timedelta(minutes=5)
 """How far in the future a package's creation time may lie (the parties' clocks differ)."""
@@ -314,7 +320,15 @@ def _check_shape(manifest: Manifest, project: ProjectConfig, file: Path) -> None
         )
 
 
-def _check_time(manifest: Manifest, project: ProjectConfig, now: datetime, file: Path) -> None:
+def check_package_time(
+    manifest: Manifest, project: ProjectConfig, *, file: Path, now: datetime | None = None
+) -> None:
+    """Refuse a package expired, claiming to be made in the future, or living too long.
+
+    Opening checks it; the transport's receipt check does too, so such a package is quarantined
+    on arrival rather than accepted and then stopping the step that opens it.
+    """
+    now = now or datetime.now(UTC)
     if now >= manifest.expires:
         raise ExpiredError(
             f"the package expired at {manifest.expires:%Y-%m-%d %H:%M} UTC",
@@ -459,7 +473,7 @@ def open_package(
         check_source(project, manifest.kind, manifest.source, verified.sender, file=path)
         check_expected_kind(manifest.kind, expect_kinds, file=path)
         _check_shape(manifest, project, path)
-        _check_time(manifest, project, moment, path)
+        check_package_time(manifest, project, file=path, now=moment)
         ledger.check_not_opened(manifest, file=path)
         _check_ciphertext(fd, verified, path, progress)
         _check_single_recipient(fd, verified.layout, path)
