@@ -274,6 +274,59 @@ def test_repair_refuses_a_tail_longer_than_any_write(tmp_path: Path) -> None:
     assert path.read_bytes() == before
 
 
+def test_a_last_entry_without_its_line_end_gets_it_back(tmp_path: Path) -> None:
+    """A write cut one byte short left a whole entry: cutting it would lose it."""
+    path = tmp_path / "nrs.log"
+    build_log(path, KEY, appends=6, every=4)
+    intact = path.read_bytes()
+    path.write_bytes(intact[:-1])
+    result = repair_log(path)
+    assert (result.line_end_added, result.bytes_removed, result.entry) == (True, 0, None)
+    assert path.read_bytes() == intact
+    at = intact.rindex(b'"prev_hash":"') + len(b'"prev_hash":"')
+    flipped = b"1" if intact[at : at + 1] != b"1" else b"2"
+    altered = intact[:at] + flipped + intact[at + 1 : -1]  # spliced in, its line end lost
+    path.write_bytes(altered)
+    with pytest.raises(AuditError, match="does not follow"):
+        repair_log(path)
+    assert path.read_bytes() == altered
+
+
+@pytest.mark.parametrize("joined", [2, 6])
+def test_repair_never_cuts_whole_entries_off(tmp_path: Path, joined: int) -> None:
+    """Line ends taken out of the last entries made them look like one torn line."""
+    path = tmp_path / "nrs.log"
+    build_log(path, KEY, appends=20, every=4)
+    lines = read(path)
+    kept, last = lines[:-joined], b"".join(line.rstrip(b"\n") for line in lines[-joined:])
+    path.write_bytes(b"".join(kept) + last)
+    before = path.read_bytes()
+    with pytest.raises(AuditError, match="not an interrupted write of one entry"):
+        repair_log(path)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("tail", [b"x" * 40, b'"action":"sent"', b'{"action":"sent"}'])
+def test_repair_never_cuts_what_no_write_of_an_entry_leaves(tmp_path: Path, tail: bytes) -> None:
+    path = tmp_path / "nrs.log"
+    build_log(path, KEY, appends=3)
+    with path.open("ab") as handle:
+        handle.write(tail)
+    before = path.read_bytes()
+    with pytest.raises(AuditError, match="not repaired"):
+        repair_log(path)
+    assert path.read_bytes() == before
+
+
+def test_a_whole_log_on_one_line_is_not_removed(tmp_path: Path) -> None:
+    path = tmp_path / "nrs.log"
+    build_log(path, KEY, appends=5)
+    path.write_bytes(path.read_bytes().replace(b"\n", b""))
+    with pytest.raises(AuditError, match="not repaired"):
+        repair_log(path)
+    assert path.exists()
+
+
 def test_repair_of_a_log_whose_only_line_is_torn_removes_it(tmp_path: Path) -> None:
     path = tmp_path / "nrs.log"
     path.write_bytes(b'{"action":"log-cr')

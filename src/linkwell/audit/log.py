@@ -11,6 +11,7 @@ ever cut back by :func:`repair_log`, explicitly and with a record of what was re
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from collections import deque
@@ -346,6 +347,46 @@ class RepairResult:
     bytes_removed: int
     entry: AuditEntry | None
     log_removed: bool = False
+    line_end_added: bool = False
+
+
+_ENTRY_START: Final = b'{"action":'
+"""How every entry's line begins: canonical JSON, keys sorted, ``action`` first."""
+
+
+def _torn_kind(torn: bytes) -> str | None:
+    """What an interrupted write of one entry's line can leave: ``"prefix"`` or ``"whole"``.
+
+    Such a write leaves a prefix of one line: it begins as every entry begins and holds no start
+    of a second entry; the prefix may be the whole entry but its line end. ``None`` for anything
+    else, which is not damage a crash makes: cutting it could erase entries.
+    """
+    if not (torn.startswith(_ENTRY_START) or _ENTRY_START.startswith(torn)):
+        return None
+    if torn.count(_ENTRY_START) > 1:
+        return None
+    try:
+        json.loads(torn)
+    except ValueError:  # JSONDecodeError, or bytes that are not text: cut short mid-character
+        return "prefix"
+    return "whole"
+
+
+def _add_line_end(fd: int, path: Path, size: int) -> RepairResult:
+    """Give back the line end of a whole last entry, if the log then reads as intact."""
+    append_bytes(fd, b"\n", path=path)
+    try:
+        read_tail(fd, path, end=size + 1, party=None)
+    except (AuditError, ConfigError) as exc:
+        truncate_to(fd, size, path=path)
+        raise AuditError(
+            "the audit log's last entry lacks its line end and does not follow the entries "
+            "before it; not repaired",
+            file=path,
+            hint="run `linkwell audit verify` on the log and keep it as evidence",
+        ) from exc
+    logger.info("audit: gave the last entry back its line end")
+    return RepairResult(bytes_removed=0, entry=None, line_end_added=True)
 
 
 def repair_log(path: Path, *, clock: Callable[[], datetime] = _utc_now) -> RepairResult:
@@ -368,6 +409,16 @@ def repair_log(path: Path, *, clock: Callable[[], datetime] = _utc_now) -> Repai
                 hint="run `linkwell audit verify` on the log and keep it as evidence",
             )
         torn = os.pread(fd, size - end, end)
+        kind = _torn_kind(torn)
+        if kind == "whole":
+            return _add_line_end(fd, path, size)
+        if kind is None:
+            raise AuditError(
+                "the audit log's last line is not an interrupted write of one entry (it holds a "
+                "whole entry, or more than one, or does not begin as an entry does); not repaired",
+                file=path,
+                hint="run `linkwell audit verify` on the log and keep it as evidence",
+            )
         if end == 0:
             truncate_to(fd, 0, path=path)
             path.unlink()

@@ -111,7 +111,9 @@ def repair(log: Path) -> None:
       linkwell audit repair workspace/audit.log
     """
     result = repair_log(log)
-    if result.log_removed:
+    if result.line_end_added:
+        stdout.print("the last entry lacked its line end; added it back (nothing was cut)")
+    elif result.log_removed:
         stdout.print(f"removed the log: its only line was torn ({result.bytes_removed} bytes)")
     elif result.entry is None:
         stdout.print("nothing to repair: the log's last line is complete")
