@@ -18,7 +18,7 @@ import tomli_w
 
 import linkwell.workspace
 from linkwell.audit import AuditAction, read_log
-from linkwell.errors import ConfigError, StorageError
+from linkwell.errors import AuditError, ConfigError, StorageError
 from linkwell.seal import (
     DatasetRef,
     PackageKind,
@@ -261,3 +261,26 @@ def test_an_expired_package_is_quarantined_on_receipt(
     (refused,) = report.quarantined
     assert "ExpiredError" in refused.detail
     assert pair.receiver.inbox_packages() == []
+
+
+@pytest.mark.parametrize("how", ["deleted", "emptied"])
+def test_a_lost_audit_log_is_refused_not_begun_again(pair: Pair, how: str) -> None:
+    """A log begun again at entry 0 would verify, hiding everything the lost one recorded."""
+    log = pair.sender.root / "audit.log"
+    assert log.stat().st_size > 0
+    if how == "deleted":
+        log.unlink()
+    else:
+        log.write_bytes(b"")
+    with pytest.raises(AuditError, match="missing or empty") as refused:
+        Workspace.open(pair.sender.root)
+    assert refused.value.file == str(log)
+    assert "backup" in (refused.value.hint or "")
+    assert (not log.exists()) if how == "deleted" else log.stat().st_size == 0
+    with pytest.raises(AuditError, match=r"no audit log|log is empty"):  # the library's own
+        pair.sender.audit.append(AuditAction.SENT)
+    assert (not log.exists()) if how == "deleted" else log.stat().st_size == 0
+
+
+def test_a_new_workspace_has_its_log_from_the_start(pair: Pair) -> None:
+    assert (pair.receiver.root / "audit.log").stat().st_size > 0

@@ -56,6 +56,7 @@ from linkwell.config import (
 )
 from linkwell.engine import Engine
 from linkwell.errors import (
+    AuditError,
     ConfigError,
     IdentityError,
     LinkwellError,
@@ -188,6 +189,7 @@ class Workspace:
             load_ssh_key(key_file)
         body = tomli_w.dumps(settings.model_dump(mode="json", exclude_none=True))
         write_text_atomic(root / WORKSPACE_FILE, body)
+        workspace._log(create=True).start()
         return workspace
 
     @classmethod
@@ -197,7 +199,20 @@ class Workspace:
         project_file = settings.project_file
         if not project_file.is_absolute():
             project_file = root / project_file
-        return cls(root, settings, load_project(project_file))
+        workspace = cls(root, settings, load_project(project_file))
+        workspace._check_log()
+        return workspace
+
+    def _check_log(self) -> None:
+        """Refuse, before anything is done, a workspace whose audit log was lost or emptied."""
+        log = self.root / "audit.log"
+        if self._has_history() and (not log.is_file() or log.stat().st_size == 0):
+            raise AuditError(
+                "the workspace's audit log is missing or empty, though the workspace has "
+                "received, sent or run steps",
+                file=log,
+                hint="restore the log from a backup; a new log would hide what it recorded",
+            )
 
     # -- folders ---------------------------------------------------------------------------------
 
@@ -278,7 +293,15 @@ class Workspace:
 
     @cached_property
     def audit(self) -> AuditLog:
-        """The party's audit log, writable with its active signing key."""
+        """The party's audit log, writable with its active signing key.
+
+        It is never begun again: only a workspace of an earlier linkwell that has done nothing
+        yet may still make its log on its first entry.
+        """
+        log = self.root / "audit.log"
+        return self._log(create=not log.exists() and not self._has_history())
+
+    def _log(self, *, create: bool) -> AuditLog:
         active = self.identity()
         earlier = [
             c.signing_key
@@ -290,7 +313,18 @@ class Workspace:
             party=self.party.name,
             signing_key=active.signing_key,
             earlier_keys=earlier,
+            create=create,
         )
+
+    def _has_history(self) -> bool:
+        """Whether the workspace has done anything its log must have recorded.
+
+        A workspace makes its log when it is made; one of an earlier linkwell made it on its
+        first step. A log missing where packages were received, sent or steps run was lost or
+        removed, and beginning a new one would hide what it recorded.
+        """
+        traces = ("ledger.sqlite", "steps", "sent", "outbox", "transfer", "opened", "vault")
+        return any((self.root / trace).exists() for trace in traces)
 
     @contextmanager
     def ledger(self) -> Iterator[ReceiptLedger]:

@@ -52,16 +52,21 @@ class LineRead:
 
 
 @contextmanager
-def locked(path: Path, *, write: bool) -> Iterator[int]:
-    """Open the log and hold its lock: exclusive (creating the file) to write, shared to read."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_APPEND if write else os.O_RDONLY
+def locked(path: Path, *, write: bool, create: bool = True) -> Iterator[int]:
+    """Open the log and hold its lock: exclusive to write, shared to read.
+
+    Writing creates the file unless ``create`` is false.
+    """
+    flags = os.O_RDWR | os.O_APPEND | (os.O_CREAT if create else 0) if write else os.O_RDONLY
     try:
         if write:
             path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, flags | os.O_CLOEXEC, _LOG_MODE)
     except FileNotFoundError as exc:
         raise AuditError(
-            "no audit log at this path", file=path, hint="check the path to the party's log"
+            "no audit log at this path",
+            file=path,
+            hint="check the path to the party's log; if the log was lost, restore it from a backup",
         ) from exc
     except OSError as exc:
         raise _storage_error(exc, path) from exc

@@ -92,6 +92,9 @@ class AuditLog:
             rotated to ``signing_key``. A writer signs on only after a checkpoint made with
             one of its own keys, so that it never vouches for a log someone else re-signed.
         clock: the source of entry times (UTC); tests pass a fixed clock.
+        create: whether a write may create the log. A party's workspace makes its log when it
+            is made and passes ``False`` after: a log found missing or empty then is refused
+            (restore it), never silently begun again at entry 0.
     """
 
     def __init__(
@@ -103,6 +106,7 @@ class AuditLog:
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         earlier_keys: Iterable[str] = (),
         clock: Callable[[], datetime] = _utc_now,
+        create: bool = True,
     ) -> None:
         if not 1 <= checkpoint_every <= 10_000:  # noqa: PLR2004 - the entry model's own bound
             raise ConfigError(
@@ -117,6 +121,7 @@ class AuditLog:
         )
         self._checkpoint_every = checkpoint_every
         self._clock = clock
+        self._create = create
 
     @property
     def path(self) -> Path:
@@ -147,7 +152,7 @@ class AuditLog:
         if action in _INTERNAL_ACTIONS:
             raise InternalError(f"the log writes {action.value!r} entries itself")
         key = self._require_key()
-        with locked(self._path, write=True) as fd:
+        with locked(self._path, write=True, create=self._create) as fd:
             tail = self._tail_for_writing(fd, key)
             lines: list[bytes] = []
             last, run = tail.last, tail.since_checkpoint
@@ -178,6 +183,12 @@ class AuditLog:
         logger.debug("audit: %s recorded %s at entry %d", self._party, action, entry.sequence)
         return entry
 
+    def start(self) -> None:
+        """Create the log (its first entry and that entry's checkpoint) unless it exists."""
+        key = self._require_key()
+        with locked(self._path, write=True) as fd:
+            self._tail_for_writing(fd, key, create=True)
+
     def checkpoint(self) -> SignedHead:
         """Sign the log's current head, record that in the log, and return the signed head.
 
@@ -186,7 +197,7 @@ class AuditLog:
         been cut back or rewritten behind that point.
         """
         key = self._require_key()
-        with locked(self._path, write=True) as fd:
+        with locked(self._path, write=True, create=self._create) as fd:
             tail = self._tail_for_writing(fd, key)
             entry, signed = self._checkpoint_entry(tail.last, key, AuditDetail.REQUESTED)
             kill_point("audit.before-checkpoint")
@@ -253,9 +264,17 @@ class AuditLog:
             )
         return entry, signed
 
-    def _tail_for_writing(self, fd: int, key: Ed25519PrivateKey) -> Tail:
+    def _tail_for_writing(
+        self, fd: int, key: Ed25519PrivateKey, *, create: bool | None = None
+    ) -> Tail:
         """The tail of an intact log, creating the log (entry 0 and its checkpoint) if empty."""
         if os.fstat(fd).st_size == 0:
+            if not (self._create if create is None else create):
+                raise AuditError(
+                    "the audit log is empty, though this log was made before",
+                    file=self._path,
+                    hint="restore the log from a backup; a new log would hide what it recorded",
+                )
             with _entry_checked(self._path):
                 genesis = new_entry(
                     sequence=0,
