@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
+from pydantic import BaseModel
 
 import linkwell.workspace
 from linkwell.audit import AuditAction, read_log
@@ -284,3 +285,28 @@ def test_a_lost_audit_log_is_refused_not_begun_again(pair: Pair, how: str) -> No
 
 def test_a_new_workspace_has_its_log_from_the_start(pair: Pair) -> None:
     assert (pair.receiver.root / "audit.log").stat().st_size > 0
+
+
+class _Done(BaseModel):
+    done: bool = True
+
+
+def test_every_step_ends_on_a_checkpoint(pair: Pair, tmp_path: Path) -> None:
+    """Entries after the last checkpoint can be edited and chained again without the key."""
+
+    def last_action(ws: Workspace) -> AuditAction:
+        *_, last = (line.entry for line in read_log(ws.root / "audit.log"))
+        assert last is not None
+        return last.action
+
+    pair.sender.send()
+    assert last_action(pair.sender) is AuditAction.CHECKPOINT
+    pair.receiver.receive()
+    assert last_action(pair.receiver) is AuditAction.CHECKPOINT
+    with pair.receiver.step("a-step") as staging:
+        pair.receiver.audit.append(AuditAction.VALIDATED)
+        Workspace.record(staging, _Done())
+    assert last_action(pair.receiver) is AuditAction.CHECKPOINT
+    before = (pair.receiver.root / "audit.log").read_bytes()
+    pair.receiver.audit.seal_off()  # nothing new: no second checkpoint
+    assert (pair.receiver.root / "audit.log").read_bytes() == before

@@ -380,6 +380,7 @@ class Workspace:
         staging.rename(final)
         fsync_dir(final.parent)
         kill_point("workspace.step.after-commit")
+        self.audit.seal_off()
 
     @staticmethod
     def record(staging: Path, result: BaseModel) -> None:
@@ -521,7 +522,7 @@ class Workspace:
 
     def receive(self, progress: Progress = SILENT) -> ReceiveReport:
         """Fetch every package waiting for this party, each checked by :meth:`accept`."""
-        return receive_packages(
+        report = receive_packages(
             project=self.project,
             party=self.party.name,
             dirs=self.receive_dirs,
@@ -529,6 +530,9 @@ class Workspace:
             key_file=self._key_file(),
             progress=progress,
         )
+        if report.accepted or report.quarantined:
+            self.audit.seal_off()
+        return report
 
     def send(self, progress: Progress = SILENT) -> list[Delivery]:
         """Deliver every package in the outbox to its recipient; move each to ``sent/``.
@@ -564,6 +568,8 @@ class Workspace:
             package.rename(sent / package.name)
             kill_point("workspace.send.after-move")
             deliveries.append(delivery)
+        if deliveries:
+            self.audit.seal_off()
         return deliveries
 
     def _key_file(self) -> Path | None:

@@ -206,6 +206,21 @@ class AuditLog:
         logger.debug("audit: %s checkpoint at entry %d", self._party, entry.sequence)
         return signed
 
+    def seal_off(self) -> None:
+        """Checkpoint the entries written since the last checkpoint, if there are any.
+
+        Parties call this at the end of every step, so that nothing a step recorded can be
+        edited and chained again without the party's key: entries after the last checkpoint can.
+        """
+        key = self._require_key()
+        with locked(self._path, write=True, create=self._create) as fd:
+            tail = self._tail_for_writing(fd, key)
+            if tail.since_checkpoint == 0:
+                return
+            entry, _ = self._checkpoint_entry(tail.last, key, AuditDetail.REQUESTED)
+            append_bytes(fd, entry.to_line(), path=self._path)
+        logger.debug("audit: %s checkpoint at entry %d", self._party, entry.sequence)
+
     def recorded(self, action: AuditAction, package_id: str) -> bool:
         """Whether the log already holds an ``action`` entry about package ``package_id``.
 
