@@ -27,6 +27,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PositiveInt,
+    PrivateAttr,
     StringConstraints,
     field_validator,
     model_validator,
@@ -335,6 +336,18 @@ class ProjectConfig(_Model):
     release: ReleasePolicy = Field(default_factory=ReleasePolicy)
     disclosure: DisclosurePolicy = Field(default_factory=DisclosurePolicy)
     transport: TransportConfig
+    _folder: Path | None = PrivateAttr(default=None)
+    """The folder of the file the settings were read from (not part of them, nor the digest)."""
+
+    def resolve(self, path: Path) -> Path:
+        """A path the project file gives, relative to the file's folder if not absolute.
+
+        Every party reads the same file from its own folder, and runs commands from anywhere: a
+        relative path taken from the current folder would name another place for each command.
+        """
+        if path.is_absolute() or self._folder is None:
+            return path
+        return self._folder / path
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -478,8 +491,10 @@ def load_model(model: type[M], path: Path, *, what: str) -> M:
 
 
 def load_project(path: Path) -> ProjectConfig:
-    """Read and validate a project file."""
-    return load_model(ProjectConfig, path, what="project file")
+    """Read and validate a project file; its relative paths are taken from the file's folder."""
+    project = load_model(ProjectConfig, path, what="project file")
+    project._folder = path.resolve().parent  # noqa: SLF001 - set where it is read, once
+    return project
 
 
 def load_workspace(path: Path) -> WorkspaceConfig:

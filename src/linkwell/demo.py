@@ -273,7 +273,8 @@ def run_demo(
                 key = workspaces_dir / party.name / SSH_KEY
                 server.authorize(party.name, create_ssh_key(key, comment=party.name))
         settings: FolderTransport | SftpTransport = (
-            FolderTransport(root=out / "exchange") if server is None else server.transport
+            # beside the project file, which is where a relative root is read from
+            FolderTransport(root=Path("exchange")) if server is None else server.transport
         )
         logins = None if server is None else {p.name: server.endpoint(p.name) for p in parties}
 

@@ -113,3 +113,27 @@ def test_a_retirement_that_cannot_be_is_refused_naming_the_card(
         load_project(path)
     assert info.value.field is not None
     assert info.value.field.startswith("parties.0.identities.0")
+
+
+def test_a_relative_path_is_read_from_the_project_file_s_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commands run from anywhere; the shared folder must not move with them."""
+    from linkwell.transport import FolderMailbox, open_transport
+    from tests.transport.fakeseal import make_package
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    for folder in (one, two):
+        folder.mkdir()
+        (folder / "project.toml").write_text(_project())  # root = "x", relative
+    monkeypatch.chdir(tmp_path)
+    project = load_project(Path("one/project.toml"))
+    assert project.resolve(Path("x")) == one / "x"
+    assert project.resolve(tmp_path / "abs") == tmp_path / "abs"
+    mailbox = open_transport(project, "nrs")
+    assert isinstance(mailbox, FolderMailbox)
+    package = make_package(tmp_path / "outgoing", 100)
+    mailbox.deliver(package, to="edris")
+    assert (one / "x" / "edris" / "inbox" / package.name).is_file()
+    assert not (tmp_path / "x").exists()
+    assert project.digest() == load_project(two / "project.toml").digest()  # the same settings

@@ -124,7 +124,7 @@ def open_transport(
     settings = project.transport
     member = project.party(party)
     if isinstance(settings, FolderTransport):
-        return FolderMailbox(settings.root, member.name, suffix=suffix)
+        return FolderMailbox(project.resolve(settings.root), member.name, suffix=suffix)
     if not isinstance(settings, SftpTransport):  # pragma: no cover - the union has two kinds
         raise ConfigError("unknown transport kind", field="transport.kind")
     if member.sftp is None:
