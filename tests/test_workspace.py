@@ -310,3 +310,23 @@ def test_every_step_ends_on_a_checkpoint(pair: Pair, tmp_path: Path) -> None:
     before = (pair.receiver.root / "audit.log").read_bytes()
     pair.receiver.audit.seal_off()  # nothing new: no second checkpoint
     assert (pair.receiver.root / "audit.log").read_bytes() == before
+
+
+def test_two_packages_of_one_source_are_refused_not_chosen_by_their_dates(tmp_path: Path) -> None:
+    """Creation times are the signers'; a retired key still held could date its package later."""
+    from types import SimpleNamespace
+
+    from linkwell.errors import ValidationError
+    from linkwell.workspace import Opened, one_per_source
+
+    def opened(source: str, package_id: str) -> Opened:
+        manifest = SimpleNamespace(source=source, package_id=package_id)
+        return Opened(manifest=manifest, path=tmp_path / package_id)  # type: ignore[arg-type]
+
+    one, other = opened("secondary", "a" * 32), opened("fife", "b" * 32)
+    assert one_per_source([one, other]) == {"secondary": one, "fife": other}
+    with pytest.raises(ValidationError, match="2 packages of one kind") as refused:
+        one_per_source([one, other, opened("secondary", "c" * 32)])
+    assert refused.value.field == "secondary"
+    assert "a" * 32 in str(refused.value)
+    assert "c" * 32 in str(refused.value)

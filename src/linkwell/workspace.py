@@ -28,7 +28,8 @@ import fcntl
 import hashlib
 import os
 import shutil
-from collections.abc import Collection, Iterator
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -64,6 +65,7 @@ from linkwell.errors import (
     PackageError,
     ReplayError,
     StorageError,
+    ValidationError,
 )
 from linkwell.faults import kill_point
 from linkwell.fileio import fsync_dir, write_text_atomic
@@ -94,7 +96,7 @@ from linkwell.transport import (
     send_package,
 )
 
-__all__ = ["WORKSPACE_FILE", "Opened", "Workspace"]
+__all__ = ["WORKSPACE_FILE", "Opened", "Workspace", "one_per_source"]
 
 WORKSPACE_FILE: Final = "workspace.toml"
 STEP_RECORD: Final = "step.json"
@@ -118,6 +120,30 @@ class Opened:
 
     manifest: Manifest
     path: Path
+
+
+def one_per_source(opened: Iterable[Opened]) -> dict[str, Opened]:
+    """The opened payloads by source, refusing a source that sent more than one.
+
+    A provider sends one package of a kind per source and wave. Two would leave the choice to
+    the manifests' creation times, which their signers set: a package made with a key still
+    held after it was retired could be dated to win. Which one is right is for the provider to
+    say.
+    """
+    found: dict[str, list[Opened]] = defaultdict(list)
+    for item in opened:
+        found[str(item.manifest.source)].append(item)
+    for source, items in found.items():
+        if len(items) > 1:
+            ids = ", ".join(sorted(item.manifest.package_id for item in items))
+            raise ValidationError(
+                f"source {source!r} sent {len(items)} packages of one kind for this wave "
+                f"({ids}); which to use is not guessed",
+                field=source,
+                hint="ask the provider which package is right, and move the other's two files "
+                "(<package id>.parquet and .json) out of the workspace's opened/ folder",
+            )
+    return {source: items[0] for source, items in found.items()}
 
 
 class Workspace:

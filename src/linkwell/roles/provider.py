@@ -34,7 +34,7 @@ from linkwell.schema.readers import detect_format
 from linkwell.schema.validate import ACCEPTED
 from linkwell.seal import DatasetRef, PackageKind, payloads
 from linkwell.transport.local import sha256_file
-from linkwell.workspace import Opened, Workspace
+from linkwell.workspace import Opened, Workspace, one_per_source
 
 __all__ = [
     "ParticipantsResult",
@@ -488,11 +488,8 @@ def _reuse_validation(
 
 
 def _participants_lists(ws: Workspace, progress: Progress) -> list[Opened]:
-    """The newest opened participants list from each survey source, all of them required."""
-    opened = ws.open_inbox({PackageKind.PARTICIPANTS}, progress)
-    newest: dict[str, Opened] = {}
-    for item in sorted(opened, key=lambda o: o.manifest.created):
-        newest[str(item.manifest.source)] = item
+    """The opened participants list of each survey source, all of them required, one each."""
+    newest = one_per_source(ws.open_inbox({PackageKind.PARTICIPANTS}, progress))
     missing = [
         s.name for s in ws.project.sources if s.kind is SourceKind.SURVEY and s.name not in newest
     ]

@@ -1,9 +1,10 @@
 """The indexer's steps in a workspace: issue the linkage key; back up, restore, verify the vault.
 
-``link`` opens the identifiers packages (the only kind the indexer may receive), requires the
-newest one of every source in the project, updates the vault and seals the key and the
-match-quality report for the linker. The vault's secrets are encrypted to the indexer's own
-identity; a vault without them, or them without a vault, is refused rather than recreated.
+``link`` opens the identifiers packages (the only kind the indexer may receive), requires one
+of every source in the project (refusing two of one source), updates the vault and seals the
+key and the match-quality report for the linker. The vault's secrets are encrypted to the
+indexer's own identity; a vault without them, or them without a vault, is refused rather than
+recreated.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from linkwell.roles.indexer.vault import (
     write_secrets,
 )
 from linkwell.seal import PackageKind, payloads
-from linkwell.workspace import Opened, Workspace
+from linkwell.workspace import Opened, Workspace, one_per_source
 
 __all__ = [
     "LinkResult",
@@ -79,10 +80,8 @@ def open_vault(ws: Workspace, engine: Engine, *, create: bool) -> Vault:
     raise last
 
 
-def _newest_per_source(ws: Workspace, opened: list[Opened]) -> list[Opened]:
-    newest: dict[str, Opened] = {}
-    for item in sorted(opened, key=lambda o: o.manifest.created):
-        newest[str(item.manifest.source)] = item
+def _one_per_source(ws: Workspace, opened: list[Opened]) -> list[Opened]:
+    newest = one_per_source(opened)
     missing = [s.name for s in ws.project.sources if s.name not in newest]
     if missing:
         raise ValidationError(
@@ -99,7 +98,7 @@ def link(ws: Workspace, *, progress: Progress = SILENT) -> LinkResult:
     name = "link"
     done = ws.completed(name, LinkResult)
     if done is None:
-        inputs = _newest_per_source(ws, ws.open_inbox({PackageKind.IDENTIFIERS}, progress))
+        inputs = _one_per_source(ws, ws.open_inbox({PackageKind.IDENTIFIERS}, progress))
         files = [
             IdentifierFile(
                 str(o.manifest.source), ws.project.source(str(o.manifest.source)).kind, o.path
