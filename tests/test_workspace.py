@@ -330,3 +330,21 @@ def test_two_packages_of_one_source_are_refused_not_chosen_by_their_dates(tmp_pa
     assert refused.value.field == "secondary"
     assert "a" * 32 in str(refused.value)
     assert "c" * 32 in str(refused.value)
+
+
+def test_a_missing_passphrase_names_the_workspace_s_own_settings(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workspace commands have no --passphrase-file: the advice names workspace.toml."""
+    from linkwell.errors import IdentityError
+
+    monkeypatch.delenv("LW_TEST_PASSPHRASE", raising=False)
+    settings = pair.sender.settings.model_copy(
+        update={"passphrase_file": None, "passphrase_env": "LW_TEST_PASSPHRASE"}
+    )
+    ws = Workspace(pair.sender.root, settings, pair.sender.project)
+    with pytest.raises(IdentityError, match="no passphrase") as refused:
+        _ = ws.keyring
+    assert refused.value.file == str(pair.sender.root / "workspace.toml")
+    assert "$LW_TEST_PASSPHRASE" in (refused.value.hint or "")
+    assert "passphrase_file" in (refused.value.hint or "")

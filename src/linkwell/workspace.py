@@ -298,9 +298,19 @@ class Workspace:
     @cached_property
     def keyring(self) -> tuple[SecretIdentity, ...]:
         """Every identity this party has had, unlocked with its passphrase (asked once)."""
-        passphrase = read_passphrase(
-            env=self.settings.passphrase_env, file=self.settings.passphrase_file
-        )
+        try:
+            passphrase = read_passphrase(
+                env=self.settings.passphrase_env, file=self.settings.passphrase_file
+            )
+        except IdentityError as exc:
+            if self.settings.passphrase_file is not None:
+                raise
+            raise IdentityError(
+                "no passphrase given for this workspace's keyring",
+                file=self.root / WORKSPACE_FILE,
+                hint=f"set ${self.settings.passphrase_env}, or name a passphrase file (mode 0600) "
+                "as passphrase_file in this workspace.toml",
+            ) from exc
         path = self.settings.identity_file
         return load_keyring(path if path.is_absolute() else self.root / path, passphrase)
 

@@ -160,7 +160,7 @@ def _check_not_after_retirement(manifest: Manifest, card: IdentityCard, file: Pa
     retired_at = card.retired_at
     if retired_at is not None and manifest.created > retired_at:
         raise SignatureError(
-            f"the package is signed with {manifest.sender.party!r}'s key retired at "
+            f"the package is signed with a key of party {manifest.sender.party!r} retired at "
             f"{retired_at:%Y-%m-%d %H:%M} UTC, but was made after it",
             file=file,
             hint=f"ask {manifest.sender.party!r} to seal it again with its current identity; if "
