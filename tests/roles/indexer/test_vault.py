@@ -179,3 +179,24 @@ def test_restore_never_overwrites_a_vault(
     vault.backup(tmp_path / "backup")
     with pytest.raises(VaultError, match="already exists"):
         restore(tmp_path / "backup", vault_dir)
+
+
+def test_restore_sets_secrets_aside_and_unrestore_puts_them_back(
+    tmp_path: Path, open_vault: tuple[Engine, Vault], vault_dir: Path
+) -> None:
+    """Secrets without their database are not overwritten: the restore might not verify."""
+    from linkwell.roles.indexer.vault import unrestore
+
+    _engine, vault = open_vault
+    vault.backup(tmp_path / "backup")
+    target = tmp_path / "lost"
+    target.mkdir()
+    (target / "secrets.age").write_bytes(b"the secrets that were there")
+    restore(tmp_path / "backup", target)
+    assert (target / "secrets.age").read_bytes() == (
+        tmp_path / "backup" / "secrets.age"
+    ).read_bytes()
+    assert (target / "secrets.age.before-restore").read_bytes() == b"the secrets that were there"
+    unrestore(target)
+    assert sorted(p.name for p in target.iterdir()) == ["secrets.age"]
+    assert (target / "secrets.age").read_bytes() == b"the secrets that were there"

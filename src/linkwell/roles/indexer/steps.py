@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from linkwell.audit import AuditAction, CountName, DigestRef, DigestSubject
 from linkwell.config import Role
 from linkwell.engine import Engine
-from linkwell.errors import IdentityError, ValidationError, VaultError
+from linkwell.errors import IdentityError, LinkwellError, ValidationError, VaultError
 from linkwell.progress import SILENT, Progress
 from linkwell.roles.indexer.linkage import IdentifierFile, build_linkage_key
 from linkwell.roles.indexer.vault import (
@@ -27,6 +27,7 @@ from linkwell.roles.indexer.vault import (
     VaultSecrets,
     read_secrets,
     restore,
+    unrestore,
     write_secrets,
 )
 from linkwell.seal import PackageKind, payloads
@@ -199,7 +200,15 @@ def vault_restore(ws: Workspace, backup: Path) -> VaultReport:
     """Put a backup in place as the vault (never over an existing one) and verify it."""
     ws.require(Role.INDEXER, step="indexer vault restore")
     manifest = restore(backup, ws.folder("vault"))
-    report = vault_verify(ws)
+    try:
+        report = vault_verify(ws)
+    except LinkwellError as exc:
+        unrestore(ws.folder("vault"))
+        raise VaultError(
+            "the restored backup does not verify, so it was taken out again; nothing changed",
+            file=backup,
+            hint="restore another backup; keep this one as evidence",
+        ) from exc
     digests = manifest["sha256"]
     assert isinstance(digests, dict)  # noqa: S101 - checked by restore
     ws.audit.append(

@@ -41,6 +41,7 @@ __all__ = [
     "VaultSecrets",
     "read_secrets",
     "restore",
+    "unrestore",
     "write_secrets",
 ]
 
@@ -421,11 +422,16 @@ class Vault:
         return manifest
 
 
+_SET_ASIDE: Final = ".before-restore"
+
+
 def restore(backup: Path, directory: Path) -> dict[str, object]:
     """Check a backup's digests and put it in place as the vault in ``directory``.
 
     Refuses to overwrite an existing vault; the caller opens the restored vault and runs
-    :meth:`Vault.verify` before using it.
+    :meth:`Vault.verify` before using it, and calls :func:`unrestore` if it does not verify. The
+    secrets of a vault whose database is gone are not overwritten but set aside, as
+    ``secrets.age.before-restore``, for :func:`unrestore` to put back.
     """
     try:
         manifest = json.loads((backup / BACKUP_MANIFEST).read_text(encoding="utf-8"))
@@ -452,6 +458,15 @@ def restore(backup: Path, directory: Path) -> dict[str, object]:
             hint="move the existing vault away first if you really mean to replace it",
         )
     directory.mkdir(parents=True, exist_ok=True)
+    aside = directory / f"{SECRETS_FILE}{_SET_ASIDE}"
+    if (directory / SECRETS_FILE).exists():
+        if aside.exists():
+            raise VaultError(
+                "secrets set aside by an earlier restore are still here",
+                file=aside,
+                hint="keep them safe elsewhere if they may be needed, then restore again",
+            )
+        (directory / SECRETS_FILE).rename(aside)
     for name in (SECRETS_FILE, DATABASE_FILE):
         with (
             atomic_path(directory / name) as partial,
@@ -460,6 +475,15 @@ def restore(backup: Path, directory: Path) -> dict[str, object]:
         ):
             shutil.copyfileobj(source, target, 1 << 20)
     return dict(manifest)
+
+
+def unrestore(directory: Path) -> None:
+    """Take out a restored vault that did not verify, and put back the secrets set aside."""
+    for name in (DATABASE_FILE, SECRETS_FILE):
+        (directory / name).unlink(missing_ok=True)
+    aside = directory / f"{SECRETS_FILE}{_SET_ASIDE}"
+    if aside.exists():
+        aside.rename(directory / SECRETS_FILE)
 
 
 def _attach(engine: Engine, database: Path, alias: str, key: str) -> None:
