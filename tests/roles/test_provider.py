@@ -229,3 +229,47 @@ def test_a_pipe_given_as_the_file_is_refused_not_waited_on(
     for step in (provider.share_participants, provider.split):
         with pytest.raises(ReadError, match="not a regular file"):
             step(ws, source=SOURCE, input_file=pipe)
+
+
+def test_an_authority_counts_the_pupils_who_took_part_whose_rows_it_quarantined(
+    tmp_path: Path,
+) -> None:
+    """They reach the report only as 'not linked', which would be put down to linkage."""
+    import tomllib
+
+    from linkwell.config import ColumnMapping
+    from linkwell.engine import Engine
+    from linkwell.schema import load_dataset, validate_file
+
+    synthetic = synthesise(
+        tmp_path / "area",
+        children=400,
+        seed=5,
+        mess=MessRates(missing_value=0.05),
+        formats=SynthFormats.every(FileFormat.CSV),
+    )
+    (authority,) = [s for s in synthetic.sources if s.authority_code]
+    mappings = tomllib.loads(synthetic.mapping.read_text(encoding="utf-8"))
+    mapping = ColumnMapping.model_validate(mappings[authority.source])
+    dataset = load_dataset(authority.dataset, authority.dataset_version)
+    with Engine() as engine:
+        result = validate_file(
+            authority.path, dataset, mapping, out_dir=tmp_path / "v", engine=engine
+        )
+        quarantined = pq.read_table(tmp_path / "v" / "quarantined-ids.parquet").column(0)
+        accepted = pq.read_table(result.accepted).column("unique_id")
+        assert result.rows_quarantined > 0
+        took_part = pa.concat_arrays(
+            [quarantined.combine_chunks()[::2], accepted.combine_chunks()[::3]]
+        )
+        pq.write_table(pa.table({"unique_id": took_part}), tmp_path / "participants.parquet")
+        counts = provider.split_extract(
+            engine,
+            result.accepted,
+            dataset,
+            participants=[tmp_path / "participants.parquet"],
+            identifiers_dest=tmp_path / "identifiers.parquet",
+            content_dest=tmp_path / "content.parquet",
+        )
+    assert counts.quarantined_participants == len(quarantined.combine_chunks()[::2])
+    assert counts.shared == len(accepted.combine_chunks()[::3])

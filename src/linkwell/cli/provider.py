@@ -75,7 +75,15 @@ def split(workspace: Path, source: str, extract: Path) -> None:
         "shared": result.shared,
         "withheld (did not take part)": result.withheld_not_participant,
     }
+    if result.quarantined_participants:
+        rows["quarantined, of pupils who took part"] = result.quarantined_participants
     stdout.print(counts_table(f"{source}: split", rows))
+    if result.quarantined_participants:
+        stdout.print(
+            f"[yellow]warning:[/] {result.quarantined_participants:,} pupils who took part have "
+            "their row quarantined, so they will show as not linked; correct those rows (see the "
+            "quarantine) for the next wave"
+        )
     print_personal_columns(stdout, result.validation.personal_columns)
     stdout.print(
         f"quarantine: {ws.step_dir(f'split-{source}') / result.validation.quarantine_file}"

@@ -91,10 +91,12 @@ def caveats(analysis: Analysis, index: TableIndex, quality: LinkageQuality | Non
     if linked is not None:
         items.append(
             f"{linked.percent:.1f}% of surveyed children were linked to authority records. "
-            "Children not linked have no service data and no SIMD or urban/rural class (these "
-            "come from the authority), so they appear as 'Not known' in those tables. If "
-            "linkage were less complete for some groups, their service figures would be less "
-            "certain."
+            "A child is not linked when the authority had no valid row for them: not in its "
+            "extract, or a row its own validation quarantined (its split step counts those who "
+            "took part). Children not linked have no service data and no SIMD or urban/rural "
+            "class (these come from the authority), so they appear as 'Not known' in those "
+            "tables. If linkage were less complete for some groups, their service figures would "
+            "be less certain."
         )
     if quality is not None:
         release_children = analysis.release.children

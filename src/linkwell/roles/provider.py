@@ -31,7 +31,7 @@ from linkwell.progress import SILENT, Progress
 from linkwell.schema import load_dataset, validate_file
 from linkwell.schema.definitions import DatasetDef
 from linkwell.schema.readers import detect_format
-from linkwell.schema.validate import ACCEPTED
+from linkwell.schema.validate import ACCEPTED, QUARANTINED_IDS
 from linkwell.seal import DatasetRef, PackageKind, payloads
 from linkwell.transport.local import sha256_file
 from linkwell.workspace import Opened, Workspace, one_per_source
@@ -51,11 +51,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SplitCounts:
-    """Rows validated and accepted, rows shared, rows withheld as non-participants."""
+    """What a split shared and withheld.
+
+    Rows validated and accepted, rows shared, rows withheld as non-participants, and (for an
+    authority) pupils who took part whose rows were quarantined: they will not be linked.
+    """
 
     accepted: int
     shared: int
     withheld_not_participant: int
+    quarantined_participants: int = 0
 
 
 def participants_for(engine: Engine, accepted: Path, *, authority_code: str, dest: Path) -> int:
@@ -159,7 +164,18 @@ def split_extract(
         )
     finally:
         engine.unregister("row_refs")
-    return SplitCounts(accepted_rows, shared, accepted_rows - shared)
+    lost = 0
+    quarantined = accepted.with_name(QUARANTINED_IDS)
+    if participants is not None and quarantined.is_file():
+        lost = int(
+            engine.scalar(
+                "SELECT count(*) FROM read_parquet($quarantined) WHERE unique_id IN "
+                "(SELECT unique_id FROM read_parquet($participants))",
+                {"quarantined": str(quarantined), "participants": params["participants"]},
+                purpose="count quarantined participants",
+            )
+        )
+    return SplitCounts(accepted_rows, shared, accepted_rows - shared, lost)
 
 
 def _as_listed(field: str) -> str:
@@ -212,6 +228,8 @@ class SplitResult(BaseModel):
     validation: ValidationCounts
     shared: int
     withheld_not_participant: int
+    quarantined_participants: int = 0
+    """Pupils on a participants list whose rows were quarantined: they will show as not linked."""
     identifiers_package: str
     content_package: str
     input_sha256: str | None = None
@@ -416,6 +434,7 @@ def split(
                 validation=counts,
                 shared=shared.shared,
                 withheld_not_participant=shared.withheld_not_participant,
+                quarantined_participants=shared.quarantined_participants,
                 identifiers_package=identifiers.stem,
                 content_package=content.stem,
                 input_sha256=input_sha256,

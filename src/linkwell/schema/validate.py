@@ -47,6 +47,7 @@ from linkwell.schema.rules import (
 __all__ = [
     "ACCEPTED",
     "QUARANTINE",
+    "QUARANTINED_IDS",
     "QUARANTINE_CSV",
     "SUMMARY",
     "ValidationResult",
@@ -58,6 +59,11 @@ ACCEPTED: Final = "accepted.parquet"
 QUARANTINE: Final = "quarantine.parquet"
 QUARANTINE_CSV: Final = "quarantine.csv"
 SUMMARY: Final = "summary.json"
+QUARANTINED_IDS: Final = "quarantined-ids.parquet"
+"""The distinct survey IDs of quarantined rows, as written: the provider's own, never shared.
+
+An authority counts those of pupils who took part; the rest of the flow sees such pupils only as
+not linked, which would otherwise be put down to linkage."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,7 @@ def _safe_cell(text: str) -> str:
 
 def _clear_outputs(out_dir: Path) -> None:
     """Remove a previous run's outputs first, so the folder never mixes two runs' files."""
-    for name in (SUMMARY, ACCEPTED, QUARANTINE, QUARANTINE_CSV):
+    for name in (SUMMARY, ACCEPTED, QUARANTINE, QUARANTINE_CSV, QUARANTINED_IDS):
         try:
             (out_dir / name).unlink(missing_ok=True)
         except OSError as exc:
@@ -230,6 +236,13 @@ def _write_outputs(
         out_dir / QUARANTINE,
         {"file": _safe_cell(read.source.name)},
         purpose="write the quarantine",
+    )
+    survey_id = quote_ident(next(f.name for f in dataset.fields if f.kind is FieldKind.SURVEY_ID))
+    engine.copy_to_parquet(
+        f"SELECT DISTINCT {survey_id} AS unique_id FROM {source} "
+        f"WHERE len(_problems) > 0 AND {survey_id} IS NOT NULL ORDER BY ALL",
+        out_dir / QUARANTINED_IDS,
+        purpose="list the quarantined rows' IDs",
     )
     with atomic_path(out_dir / QUARANTINE_CSV) as partial:
         engine.execute(
