@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import stat
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -348,3 +349,39 @@ def test_a_missing_passphrase_names_the_workspace_s_own_settings(
     assert refused.value.file == str(pair.sender.root / "workspace.toml")
     assert "$LW_TEST_PASSPHRASE" in (refused.value.hint or "")
     assert "passphrase_file" in (refused.value.hint or "")
+
+
+def test_a_card_put_in_the_project_file_later_is_refused_until_trusted(pair: Pair) -> None:
+    """Whoever can change this party's project file must not receive what it seals."""
+    from click.testing import CliRunner
+
+    from linkwell.cli import main
+    from linkwell.seal import format_fingerprint
+
+    project_file = pair.sender.settings.project_file
+    project = tomllib.loads(project_file.read_text(encoding="utf-8"))
+    intruder = new_identity("nrs", ROLES["nrs"])
+    nrs = next(p for p in project["parties"] if p["name"] == "nrs")
+    nrs["identities"] = [card_dict(intruder)]  # the indexer's key swapped for another
+    project_file.write_text(tomli_w.dumps(project), encoding="utf-8")
+    shown = format_fingerprint(intruder.fingerprint)
+    with pytest.raises(ConfigError, match="not trusted") as refused:
+        Workspace.open(pair.sender.root)
+    assert shown in str(refused.value)
+    assert refused.value.file == str(project_file)
+    runner = CliRunner()
+    listed = runner.invoke(main, ["workspace", "trust", "-w", str(pair.sender.root)])
+    assert listed.exit_code == 1
+    assert f"nrs: {shown}" in listed.output
+    with pytest.raises(ConfigError, match="not trusted"):
+        Workspace.open(pair.sender.root)  # listing trusts nothing
+    trusted = runner.invoke(main, ["workspace", "trust", "-w", str(pair.sender.root), "--yes"])
+    assert trusted.exit_code == 0, trusted.output
+    assert Workspace.open(pair.sender.root).untrusted_cards() == []
+
+
+def test_a_workspace_of_an_earlier_linkwell_trusts_what_it_has(pair: Pair) -> None:
+    (pair.receiver.root / "trusted-cards.json").unlink()
+    ws = Workspace.open(pair.receiver.root)
+    assert ws.untrusted_cards() == []
+    assert (pair.receiver.root / "trusted-cards.json").is_file()

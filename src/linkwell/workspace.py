@@ -10,6 +10,7 @@ Layout::
     workspace.toml   the private settings (party, project file, keyring, passphrase source)
     keys/            the party's keyring: every identity it ever had, passphrase-encrypted
     audit.log        the party's hash-chained audit log
+    trusted-cards.json  every party's identity card (by fingerprint) this party has trusted
     ledger.sqlite    receipt ledger: every package received or opened, once
     transfer/        what the transport received: incoming/ (partial downloads), accepted/
                      (verified on receipt, still sealed: the inbox), quarantine/ (refused, with
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 from collections import defaultdict
@@ -79,6 +81,7 @@ from linkwell.seal import (
     SecretIdentity,
     check_package_time,
     fingerprint,
+    format_fingerprint,
     inspect_package,
     load_keyring,
     open_package,
@@ -96,9 +99,10 @@ from linkwell.transport import (
     send_package,
 )
 
-__all__ = ["WORKSPACE_FILE", "Opened", "Workspace", "one_per_source"]
+__all__ = ["TRUSTED_CARDS", "WORKSPACE_FILE", "Opened", "Workspace", "one_per_source"]
 
 WORKSPACE_FILE: Final = "workspace.toml"
+TRUSTED_CARDS: Final = "trusted-cards.json"
 STEP_RECORD: Final = "step.json"
 R = TypeVar("R", bound=BaseModel)
 
@@ -216,18 +220,83 @@ class Workspace:
         body = tomli_w.dumps(settings.model_dump(mode="json", exclude_none=True))
         write_text_atomic(root / WORKSPACE_FILE, body)
         workspace._log(create=True).start()
+        workspace.trust_cards()
         return workspace
 
     @classmethod
-    def open(cls, root: Path) -> Workspace:
-        """The workspace at ``root``."""
+    def open(cls, root: Path, *, check_cards: bool = True) -> Workspace:
+        """The workspace at ``root``.
+
+        Refused if the project file names an identity card this workspace has not trusted (see
+        :meth:`untrusted_cards`), unless ``check_cards`` is false: only to look at them and
+        trust them.
+        """
         settings = load_workspace(root / WORKSPACE_FILE)
         project_file = settings.project_file
         if not project_file.is_absolute():
             project_file = root / project_file
         workspace = cls(root, settings, load_project(project_file))
         workspace._check_log()
+        if check_cards:
+            workspace._check_cards()
         return workspace
+
+    def untrusted_cards(self) -> list[tuple[str, str]]:
+        """``(party, fingerprint)`` of every card in the project file this party has not trusted.
+
+        A party trusts the cards its project file held when its workspace was made, and any it
+        trusts later, having checked them with their party. Whoever can change this party's
+        copy of the project file could otherwise put their own key on another party's card and
+        receive, decrypted, what this party seals to it.
+        """
+        trusted = self._trusted()
+        if trusted is None:  # a workspace of an earlier linkwell: what it has now is trusted
+            self.trust_cards()
+            return []
+        return [card for card in self._cards() if card not in trusted]
+
+    def trust_cards(self) -> list[tuple[str, str]]:
+        """Trust every card the project file holds now; returns those newly trusted."""
+        trusted = self._trusted() or set()
+        new = [card for card in self._cards() if card not in trusted]
+        cards = sorted(trusted | set(self._cards()))
+        body = {"format": 1, "cards": [{"party": p, "fingerprint": f} for p, f in cards]}
+        write_text_atomic(self.root / TRUSTED_CARDS, json.dumps(body, indent=2) + "\n")
+        return new
+
+    @property
+    def _project_file(self) -> Path:
+        path = self.settings.project_file
+        return path if path.is_absolute() else self.root / path
+
+    def _cards(self) -> list[tuple[str, str]]:
+        return [(p.name, fingerprint(card)) for p in self.project.parties for card in p.identities]
+
+    def _trusted(self) -> set[tuple[str, str]] | None:
+        path = self.root / TRUSTED_CARDS
+        if not path.exists():
+            return None
+        try:
+            body = json.loads(path.read_text(encoding="utf-8"))
+            return {(str(c["party"]), str(c["fingerprint"])) for c in body["cards"]}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                "the workspace's list of trusted identity cards is damaged",
+                file=path,
+                hint="restore it from a backup, or remove it to trust the project file's cards "
+                "as they are now (check every fingerprint with its party first)",
+            ) from exc
+
+    def _check_cards(self) -> None:
+        untrusted = self.untrusted_cards()
+        if untrusted:
+            named = "; ".join(f"{party} {format_fingerprint(fp)}" for party, fp in untrusted)
+            raise ConfigError(
+                f"the project file names identity cards this workspace has not trusted: {named}",
+                file=self._project_file,
+                hint="check each fingerprint with its party (read it aloud), then run "
+                f"`linkwell workspace trust -w {self.root}`",
+            )
 
     def _check_log(self) -> None:
         """Refuse, before anything is done, a workspace whose audit log was lost or emptied."""

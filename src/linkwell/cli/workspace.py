@@ -1,4 +1,4 @@
-"""``linkwell workspace init|show``: a party's own folder for everything it holds."""
+"""``linkwell workspace init|show|trust``: a party's own folder for everything it holds."""
 
 from __future__ import annotations
 
@@ -83,3 +83,39 @@ def show(workspace: Path) -> None:
             },
         )
     )
+
+
+@workspace.command("trust")
+@workspace_option
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Trust the cards listed: give it only once each fingerprint was checked with its party.",
+)
+def trust(workspace: Path, *, yes: bool) -> None:
+    """List the identity cards in the project file this workspace has not trusted; trust them.
+
+    A workspace trusts the cards its project file held when it was made. A card added later (a
+    party's rotation) is refused by every command until trusted here, so that a key put in
+    this party's copy of the project file cannot receive what it seals.
+
+    \b
+    Example:
+      linkwell workspace trust -w /srv/linkwell/nrs          # lists them
+      linkwell workspace trust -w /srv/linkwell/nrs --yes    # once each was read aloud
+    """
+    ws = Workspace.open(workspace, check_cards=False)
+    click.get_current_context().with_resource(ws.exclusive())
+    untrusted = ws.untrusted_cards()
+    if not untrusted:
+        stdout.print("every card in the project file is trusted")
+        return
+    for party, fingerprint in untrusted:
+        stdout.print(f"{party}: {format_fingerprint(fingerprint)}")
+    if not yes:
+        stdout.print(
+            "check each fingerprint with its party (read it aloud), then run this again with --yes"
+        )
+        raise click.exceptions.Exit(1)
+    ws.trust_cards()
+    stdout.print(f"trusted {len(untrusted)} card(s)")
