@@ -200,3 +200,18 @@ def test_restore_sets_secrets_aside_and_unrestore_puts_them_back(
     unrestore(target)
     assert sorted(p.name for p in target.iterdir()) == ["secrets.age"]
     assert (target / "secrets.age").read_bytes() == b"the secrets that were there"
+
+
+def test_a_vault_cut_short_says_so_and_to_restore_it(
+    tmp_path: Path, vault_dir: Path, identity: SecretIdentity
+) -> None:
+    vault_secrets = read_secrets(vault_dir / "secrets.age", identity)
+    with Engine() as engine:
+        vault = Vault(engine, vault_dir, vault_secrets, create=True)
+        _assign(engine, vault, issue_ids(2_000).tolist(), "p1", 1)
+    database = vault_dir / "vault.duckdb"
+    database.write_bytes(database.read_bytes()[: database.stat().st_size // 2])
+    with Engine() as engine, pytest.raises(VaultError) as refused:
+        Vault(engine, vault_dir, vault_secrets)
+    assert "restore" in (refused.value.hint or "")
+    assert "disk space" not in str(refused.value)

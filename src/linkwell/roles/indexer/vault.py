@@ -218,9 +218,17 @@ class Vault:
         self.hmac_params: dict[str, object] = {"hmac_inner": inner, "hmac_outer": outer}
 
     def _check_format(self, database: Path) -> None:
-        rows = self._engine.fetchall(
-            "SELECT value FROM vault.meta WHERE key = 'format'", purpose="read the vault format"
-        )
+        try:
+            rows = self._engine.fetchall(
+                "SELECT value FROM vault.meta WHERE key = 'format'", purpose="read the vault format"
+            )
+        except LinkwellError as exc:  # the first read of the file: a cut or damaged vault
+            raise VaultError(
+                "the vault cannot be read: its file is damaged or cut short",
+                file=database,
+                hint="restore the last good backup with `linkwell indexer vault restore` (move "
+                "the damaged vault aside first, and keep it)",
+            ) from exc
         if not rows:
             self._engine.execute(
                 "INSERT INTO vault.meta VALUES ('format', ?), ('created', ?)",
