@@ -125,7 +125,8 @@ def test_messy_file_gives_exact_quarantine_and_counts_that_add_up(tmp_path: Path
     assert csv_rows[0] == "file,row,field,rule,dataset_rule,message"
     assert len(csv_rows) == 1 + sum(expected.values())
     assert sorted(p.name for p in result.out_dir.iterdir()) == [
-        "accepted.parquet", "quarantine.csv", "quarantine.parquet", "summary.json",
+        "accepted.parquet", "quarantine.csv", "quarantine.parquet", "quarantined-ids.parquet",
+        "summary.json",
     ]  # fmt: skip
 
 

@@ -69,8 +69,9 @@ def validate(
     """Check a provider's FILE row by row; quarantine the rows with problems.
 
     Reads CSV (UTF-8 or Windows-1252; comma, semicolon or tab), Excel .xlsx, SPSS .sav or
-    Parquet. Writes accepted.parquet, quarantine.parquet, quarantine.csv and summary.json to
-    --out. Exits 0 when it ran, even with quarantined rows, unless --strict.
+    Parquet. Writes accepted.parquet, quarantine.parquet, quarantine.csv (never a value),
+    quarantined-ids.parquet (your own IDs of the quarantined rows) and summary.json to --out.
+    Exits 0 when it ran, even with quarantined rows, unless --strict.
 
     \b
     Examples:

@@ -4,7 +4,8 @@
 every problem of every row; a row with any problem is quarantined, never repaired or dropped, and
 every row sharing a survey ID is quarantined. ``out_dir`` receives ``accepted.parquet`` (typed,
 derived fields filled), ``quarantine.parquet`` and ``quarantine.csv`` (file, row, field, rule,
-message; never a value) and ``summary.json``, whose counts are checked to add up.
+message; never a value), ``quarantined-ids.parquet`` (the quarantined rows' survey IDs, for the
+provider's own counts) and ``summary.json``, whose counts are checked to add up.
 """
 
 from __future__ import annotations
