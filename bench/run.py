@@ -2,7 +2,8 @@
 
 Runs :mod:`bench_flow` (synthesise, set up, the flow with each step's plain counterpart, then each
 target's piece beside its bound and the Splink and pandas peers), prints the markdown tables with
-the machine described, and writes everything to ``bench/results/<date>-<size>.json``.
+the machine described, and writes everything to ``bench/results/<date>-<size>.json`` (or
+``<date>-<size>-<n>.json`` for the day's n-th run).
 
     python bench/run.py --size 100000            # a few minutes
     python bench/run.py --size 1000000 --repeat 3
@@ -52,7 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     info = flow_report.machine(load)
     record = flow_report.record(result, info)
-    dest = args.results / f"{datetime.now(UTC):%Y-%m-%d}-{args.size}.json"
+    stem = f"{datetime.now(UTC):%Y-%m-%d}-{args.size}"
+    dest = args.results / f"{stem}.json"
+    run = 1
+    while dest.exists():  # an earlier run of the day is kept: the README cites it by name
+        run += 1
+        dest = args.results / f"{stem}-{run}.json"
     flow_report.write_json(record, dest)
     print(flow_report.table(result))
     print(
