@@ -134,17 +134,29 @@ def test_a_done_step_is_not_answered_for_another_file(
     assert _validations(ws) == 1
 
 
+def _recoded(input_file: Path, dest: Path, *, lower_every: int) -> tuple[Path, list[object]]:
+    """The survey file with some authority codes in lower case and some mistyped (S1200000)."""
+    table = pq.read_table(input_file)
+    codes = table.column("LACode").to_pylist()
+
+    def recode(i: int, code: object) -> object:
+        if code is None:
+            return None
+        if i % lower_every == 0:
+            return str(code).lower()
+        return "S1200000" if i % 7 == 1 else code
+
+    changed = [recode(i, code) for i, code in enumerate(codes)]
+    column = table.schema.get_field_index("LACode")
+    pq.write_table(table.set_column(column, "LACode", pa.array(changed, pa.string())), dest)
+    return dest, codes
+
+
 def test_pupils_whose_authority_code_is_no_projects_are_counted_not_lost(
     survey_workspace: tuple[Workspace, Path], tmp_path: Path
 ) -> None:
     ws, input_file = survey_workspace
-    table = pq.read_table(input_file)
-    codes = table.column("LACode").to_pylist()
-    lowered = [str(c).lower() if c is not None and i % 5 == 0 else c for i, c in enumerate(codes)]
-    mistyped = ["S1200000" if c is not None and i % 7 == 1 else c for i, c in enumerate(lowered)]
-    changed = tmp_path / "codes.parquet"
-    column = table.schema.get_field_index("LACode")
-    pq.write_table(table.set_column(column, "LACode", pa.array(mistyped, pa.string())), changed)
+    changed, _ = _recoded(input_file, tmp_path / "codes.parquet", lower_every=5)
     listed = provider.share_participants(ws, source=SOURCE, input_file=changed)
     accepted = pq.read_table(
         ws.step_dir(f"participants-{SOURCE}") / "validation" / "accepted.parquet"
@@ -162,17 +174,7 @@ def test_an_authority_code_in_another_case_is_sent_as_the_project_writes_it(
 ) -> None:
     """Listed in any case, so counted in any case: the analysis must see one authority."""
     ws, input_file = survey_workspace
-    table = pq.read_table(input_file)
-    codes = table.column("LACode").to_pylist()
-    changed_codes = [
-        None if c is None else (str(c).lower() if i % 3 == 0 else "S1200000" if i % 7 == 1 else c)
-        for i, c in enumerate(codes)
-    ]
-    changed = tmp_path / "codes.parquet"
-    column = table.schema.get_field_index("LACode")
-    pq.write_table(
-        table.set_column(column, "LACode", pa.array(changed_codes, pa.string())), changed
-    )
+    changed, codes = _recoded(input_file, tmp_path / "codes.parquet", lower_every=3)
     provider.split(ws, source=SOURCE, input_file=changed)
     content = pq.read_table(ws.step_dir(f"split-{SOURCE}") / "content.parquet")
     listed = {str(s.authority_code) for s in ws.project.sources if s.authority_code}

@@ -104,8 +104,7 @@ def caveats(analysis: Analysis, index: TableIndex, quality: LinkageQuality | Non
         if difference == 0:
             items.append(
                 "The linker's linkage-quality counts agree with the release: the same number of "
-                "surveyed children. Linkage by stage, sex, authority and school is in the linkage "
-                "tables."
+                "surveyed children. Linkage by sex, stage and authority is in the linkage tables."
             )
         else:
             size = (
