@@ -337,8 +337,18 @@ def publication_problem(analysis: Analysis, *, inclusions: bool) -> Problem:
             for column, cell in zip(table.columns, row, strict=True):
                 if column.kind is ColumnKind.COUNT and cell.cell is not None:
                     shown_cells[cell.cell] = None if cell.symbol is not None else int(cell.value)  # type: ignore[arg-type]
-    order = sorted(shown_cells)
-    keys = [system.keys[c] for c in order]
+    # One variable per meaning: a cell the library counts once may stand for several (a group
+    # of the same children in two breakdowns, or a population known to be another); the
+    # intruder ties them only by what the method says (see _design_facts).
+    meanings: dict[int, list[tuple[PopKey, GroupKey]]] = defaultdict(list)
+    for key, index in system.index.items():
+        meanings[index].append(key)
+    for alias, canonical in system.aliases.items():
+        for (pop, group), index in list(system.index.items()):
+            if group == canonical:
+                meanings[index].append((pop, alias))
+    order = [c for c in sorted(shown_cells) for _ in meanings[c]]
+    keys = [key for c in sorted(shown_cells) for key in meanings[c]]
     by_key = {k: i for i, k in enumerate(keys)}
     eq = _sums(keys, by_key)
     le: list[Relation] = []

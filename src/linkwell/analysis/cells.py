@@ -90,9 +90,15 @@ class CellSystem:
     eq: sparse.csr_matrix
     le: sparse.csr_matrix
     index: dict[CellKey, int] = field(repr=False)
+    aliases: dict[GroupKey, GroupKey] = field(default_factory=dict, repr=False)
+    """Groups counted as another group of exactly the same children (see the builder)."""
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def find(self, pop: PopKey, group: GroupKey) -> int | None:
+        """Index of the cell counting ``pop`` in ``group`` (or in the group it is one with)."""
+        return self.index.get((pop, self.aliases.get(group, group)))
 
     @property
     def structural(self) -> NDArray[np.bool_]:
@@ -120,6 +126,24 @@ class CellSystemBuilder:
         self._eq: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
         self._le: list[tuple[int, int]] = []
         self._seen_eq: set[tuple[int, tuple[int, ...]]] = set()
+        self._aliases: dict[GroupKey, GroupKey] = {}
+
+    def same_group(self, group: GroupKey, as_group: GroupKey) -> None:
+        """Count ``group`` as ``as_group``: the same children, so every count is the same cell.
+
+        Two tables showing one count then show it alike, withheld in both or in neither, as
+        for a margin two tables share; two cells tied only by a relation could be withheld in
+        one and published in the other by a pattern the audit has to search for.
+        """
+        self._aliases[group] = self._aliases.get(as_group, as_group)
+
+    def same_cell(self, key: CellKey, index: int) -> None:
+        """Count ``key`` as the cell ``index`` already is: one population known to be another."""
+        self._index[self._resolve(key)] = index
+
+    def _resolve(self, key: CellKey) -> CellKey:
+        pop, group = key
+        return (pop, self._aliases.get(group, group))
 
     def cell(
         self,
@@ -134,6 +158,7 @@ class CellSystemBuilder:
         national_only: bool = False,
     ) -> int:
         """Add the cell ``key`` (or find it, checking the count agrees) and return its index."""
+        key = self._resolve(key)
         found = self._index.get(key)
         if found is not None:
             if self._count[found] != count:
@@ -152,7 +177,7 @@ class CellSystemBuilder:
 
     def find(self, key: CellKey) -> int | None:
         """Index of ``key`` if it has been added."""
-        return self._index.get(key)
+        return self._index.get(self._resolve(key))
 
     def count_of(self, index: int) -> int:
         """The count of an added cell."""
@@ -161,14 +186,15 @@ class CellSystemBuilder:
     def equal(self, total: int, parts: Sequence[int]) -> None:
         """Record ``total == sum(parts)``; a relation recorded twice is kept once."""
         signature = (total, tuple(sorted(parts)))
-        if signature in self._seen_eq or not parts:
+        if signature in self._seen_eq or not parts or tuple(parts) == (total,):
             return
         self._seen_eq.add(signature)
         self._eq.append(((total,), tuple(parts)))
 
     def at_most(self, small: int, big: int) -> None:
         """Record ``small <= big`` (a population inside another)."""
-        self._le.append((small, big))
+        if small != big:
+            self._le.append((small, big))
 
     def build(self) -> CellSystem:
         """Freeze into a :class:`CellSystem`, checking every relation holds on the counts."""
@@ -209,4 +235,5 @@ class CellSystemBuilder:
             eq=eq,
             le=le,
             index=dict(self._index),
+            aliases=dict(self._aliases),
         )

@@ -109,7 +109,7 @@ class Publication:
 
     def cell(self, pop: PopKey, group: GroupKey) -> int | None:
         """Index of the cell counting ``pop`` in ``group``, if it is part of the publication."""
-        return self.system.index.get((pop, group))
+        return self.system.find(pop, group)
 
 
 def _services_for(
@@ -294,28 +294,9 @@ class _Assembler:
             self._needs(level, group, row, surveyed)
         if TableKind.SERVICES in kinds:
             self._services(breakdown, level, group, row, linked)
+        all_linked = _all_linked(breakdown, group, row)
         for need, service in _joint_pairs(self.prepared, kinds):
-            self._joint(need, service, level, group, row)
-        if breakdown in _FROM_AUTHORITY and all(value is not None for _, value in group):
-            self._all_linked(group, row)
-
-    def _all_linked(self, group: GroupKey, row: _Row) -> None:
-        """In a known SIMD or urban/rural group every child is linked, as anyone can know.
-
-        These classes come from the authority's row, which only linked children have; so here the
-        children with a need *are* those with it who were linked, and an intruder reads one count
-        from the other. (Equal counts elsewhere are not recorded as equal: where they are equal by
-        chance, saying so would give away the very count protected, e.g. that no child with the
-        need went unlinked.)
-        """
-        if row.n("not_linked"):
-            return  # not a release as the linker makes it; then nothing is known by design
-        b = self.builder
-        for need in self.prepared.needs:
-            yes = b.find((PopKey(Pop.NEED_YES, need.name), group))
-            linked = b.find((PopKey(Pop.NEED_LINKED, need.name), group))
-            if yes is not None and linked is not None:
-                b.equal(yes, [linked])
+            self._joint(need, service, level, group, row, all_linked=all_linked)
 
     def _needs(self, level: Level, group: GroupKey, row: _Row, surveyed: int | None) -> None:
         b = self.builder
@@ -372,9 +353,19 @@ class _Assembler:
                     b.at_most(cells[parent][1], cells[service.name][1])
 
     def _joint(
-        self, need: NeedMeasure, service: ServiceMeasure, level: Level, group: GroupKey, row: _Row
+        self,
+        need: NeedMeasure,
+        service: ServiceMeasure,
+        level: Level,
+        group: GroupKey,
+        row: _Row,
+        *,
+        all_linked: bool,
     ) -> None:
         b = self.builder
+        need_yes = b.find((PopKey(Pop.NEED_YES, need.name), group))
+        if all_linked and need_yes is not None:  # the children with the need, all linked
+            b.same_cell((PopKey(Pop.NEED_LINKED, need=need.name), group), need_yes)
         suffix = f"{need.name}|{service.name}"
         a_atom, r_atom, k_atom = f"a|{suffix}", f"r|{need.name}", f"k|{suffix}"
         b_atom, c_atom = _minus(r_atom, a_atom), _minus(k_atom, a_atom)
@@ -391,7 +382,6 @@ class _Assembler:
         )
         b.equal(need_linked, [a, bb])
         b.equal(service_known, [a, c])
-        need_yes = b.find((PopKey(Pop.NEED_YES, need.name), group))
         if need_yes is not None:
             b.at_most(need_linked, need_yes)
         service_yes = b.find((PopKey(Pop.SVC_YES, service=service.name), group))
@@ -410,6 +400,20 @@ class _Assembler:
             b.at_most(c, pc)
             b.at_most(service_known, pk)
             b.at_most(pb, bb)
+
+
+def _all_linked(breakdown: Breakdown, group: GroupKey, row: _Row) -> bool:
+    """Whether every child of ``group`` is linked, as anyone reading the method can know.
+
+    SIMD and urban/rural classes come from the authority's row, which only linked children have:
+    in a known class, the children with a need *are* those with it who were linked, one count an
+    intruder would otherwise read from the other. (Counts equal elsewhere are not made one:
+    where they are equal by chance, saying so would give away the very count protected, e.g.
+    that no child with the need went unlinked.) A release not as the linker makes it, with
+    unlinked children in a known class, is taken as it is.
+    """
+    known = breakdown in _FROM_AUTHORITY and all(value is not None for _, value in group)
+    return known and not row.n("not_linked")
 
 
 def _hierarchy(
@@ -442,24 +446,6 @@ def _hierarchy(
                 builder.equal(total, [int(p) for p in parts])  # type: ignore[arg-type]
 
 
-def _twins(
-    builder: CellSystemBuilder, members: dict[tuple[int, int], list[GroupKey]], pops: list[PopKey]
-) -> None:
-    """Record that two groups of the same children count every population the same.
-
-    Groups of different breakdowns can hold exactly the same children: SIMD's and urban/rural's
-    "not known" are both the unlinked children (both come from the authority's row). A count
-    withheld in one table and published in the other would otherwise be read straight across.
-    """
-    for groups in members.values():
-        first, *others = dict.fromkeys(groups)
-        for other in others:
-            for pop in pops:
-                one, two = builder.find((pop, first)), builder.find((pop, other))
-                if one is not None and two is not None:
-                    builder.equal(one, [two])
-
-
 def build_publication(
     engine: Engine,
     prepared: PreparedRelease,
@@ -472,8 +458,11 @@ def build_publication(
     builder = CellSystemBuilder()
     assembler = _Assembler(builder, prepared)
     groups: dict[Breakdown, tuple[tuple[Level, tuple[GroupKey, ...]], ...]] = {}
-    members: dict[tuple[int, int], list[GroupKey]] = defaultdict(list)
-    pops: dict[PopKey, None] = {}
+    # Groups of other breakdowns holding exactly the same children count as one group: SIMD's
+    # and urban/rural's "not known" are both the unlinked children (both classes come from the
+    # authority's row), and a count withheld in one table and published in the other would be
+    # read straight across. Within a breakdown the sums already tie such groups together.
+    first_of: dict[tuple[int, int], tuple[Breakdown, GroupKey]] = {}
     with progress.task("counting", total=len(plans)) as task:
         for plan in plans:
             table = aggregate(
@@ -488,10 +477,12 @@ def build_publication(
             with without_cycle_collection():
                 for level, key, row, identity in _rows(plan, table):
                     found[level].append(key)
-                    members[identity].append(key)
+                    if key:
+                        breakdown, first = first_of.setdefault(identity, (plan.breakdown, key))
+                        if breakdown is not plan.breakdown:
+                            builder.same_group(key, first)
                     assembler.add(plan.breakdown, level, key, row)
                 _hierarchy(builder, plan, found, assembler.pops)
-                pops.update(dict.fromkeys(assembler.pops))
             groups[plan.breakdown] = (
                 *(
                     (level, tuple(found.get(level, [])))
@@ -502,7 +493,6 @@ def build_publication(
             )
             task.advance(1)
     with without_cycle_collection():
-        _twins(builder, members, list(pops))
         system = builder.build()
     return Publication(
         prepared=prepared,
