@@ -191,8 +191,7 @@ def test_quality_table_feeds_the_caveats(tmp_path: Path) -> None:
     # The linker's exact counts are never published, not even as rates: beside a school's
     # linked children a rate gives how many were not linked. Linkage by group has tables.
     assert 'id="table-quality"' not in text
-    assert 'id="table-linkage-sex-stage"' in text
-    assert 'id="table-linkage-school"' not in text
+    assert 'id="table-linkage-authority"' in text
     bad = tmp_path / "bad.csv"
     bad.write_text("dimension,category,surveyed\nall,all,4\n")
     with pytest.raises(ValidationError) as info:

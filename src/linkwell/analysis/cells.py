@@ -137,10 +137,6 @@ class CellSystemBuilder:
         """
         self._aliases[group] = self._aliases.get(as_group, as_group)
 
-    def same_cell(self, key: CellKey, index: int) -> None:
-        """Count ``key`` as the cell ``index`` already is: one population known to be another."""
-        self._index[self._resolve(key)] = index
-
     def _resolve(self, key: CellKey) -> CellKey:
         pop, group = key
         return (pop, self._aliases.get(group, group))

@@ -43,12 +43,7 @@ class TableKind(StrEnum):
 
 
 _KINDS: Final[dict[Breakdown, tuple[TableKind, ...]]] = {
-    Breakdown.SEX_STAGE: (
-        TableKind.PREVALENCE,
-        TableKind.SERVICES,
-        TableKind.REACH,
-        TableKind.LINKAGE,
-    ),
+    Breakdown.SEX_STAGE: (TableKind.PREVALENCE, TableKind.SERVICES, TableKind.REACH),
     Breakdown.SIMD: (TableKind.PREVALENCE, TableKind.SERVICES, TableKind.REACH),
     Breakdown.URBAN_RURAL: (TableKind.PREVALENCE, TableKind.SERVICES, TableKind.REACH),
     Breakdown.AUTHORITY: (
@@ -60,14 +55,12 @@ _KINDS: Final[dict[Breakdown, tuple[TableKind, ...]]] = {
     ),
     Breakdown.SCHOOL: (TableKind.PREVALENCE, TableKind.SERVICES, TableKind.REACH),
 }
-"""Linkage by sex and stage is published as a table of its own, under disclosure control like
-every other count (a rate from the linker's exact counts beside the tables' linked children gave
-away how many children of a school were not linked). Not by school: each school's children not
-linked, often none (a sensitive zero), withheld 15% more counts across the tables of a
-20,000-pupil release, and its audit did not end in a quarter of an hour at 1,000,000."""
+"""Linkage is published by authority only, under disclosure control like every other count (a
+rate from the linker's exact counts beside the tables' linked children gave away how many
+children of a school were not linked). Linkage by school withheld 15% more counts across the
+tables of a 20,000-pupil release, and with it, or by sex and stage, the audit of a
+1,000,000-pupil release did not end in a quarter of an hour (against about a minute)."""
 _TOP_LEVELS: Final = frozenset({"authority", "all"})
-_FROM_AUTHORITY: Final = frozenset({Breakdown.SIMD, Breakdown.URBAN_RURAL})
-"""Breakdowns by a class only the authority's row gives: known for linked children alone."""
 _MARGINS: Final = frozenset(kind for kind in Pop if kind.margin)
 _TOTALS: Final = frozenset(kind for kind in Pop if kind.is_total)
 _RANKS: Final = {kind: 2 if kind is Pop.LINKED else int(kind.margin) for kind in Pop}
@@ -294,9 +287,8 @@ class _Assembler:
             self._needs(level, group, row, surveyed)
         if TableKind.SERVICES in kinds:
             self._services(breakdown, level, group, row, linked)
-        all_linked = _all_linked(breakdown, group, row)
         for need, service in _joint_pairs(self.prepared, kinds):
-            self._joint(need, service, level, group, row, all_linked=all_linked)
+            self._joint(need, service, level, group, row)
 
     def _needs(self, level: Level, group: GroupKey, row: _Row, surveyed: int | None) -> None:
         b = self.builder
@@ -353,19 +345,10 @@ class _Assembler:
                     b.at_most(cells[parent][1], cells[service.name][1])
 
     def _joint(
-        self,
-        need: NeedMeasure,
-        service: ServiceMeasure,
-        level: Level,
-        group: GroupKey,
-        row: _Row,
-        *,
-        all_linked: bool,
+        self, need: NeedMeasure, service: ServiceMeasure, level: Level, group: GroupKey, row: _Row
     ) -> None:
         b = self.builder
         need_yes = b.find((PopKey(Pop.NEED_YES, need.name), group))
-        if all_linked and need_yes is not None:  # the children with the need, all linked
-            b.same_cell((PopKey(Pop.NEED_LINKED, need=need.name), group), need_yes)
         suffix = f"{need.name}|{service.name}"
         a_atom, r_atom, k_atom = f"a|{suffix}", f"r|{need.name}", f"k|{suffix}"
         b_atom, c_atom = _minus(r_atom, a_atom), _minus(k_atom, a_atom)
@@ -400,20 +383,6 @@ class _Assembler:
             b.at_most(c, pc)
             b.at_most(service_known, pk)
             b.at_most(pb, bb)
-
-
-def _all_linked(breakdown: Breakdown, group: GroupKey, row: _Row) -> bool:
-    """Whether every child of ``group`` is linked, as anyone reading the method can know.
-
-    SIMD and urban/rural classes come from the authority's row, which only linked children have:
-    in a known class, the children with a need *are* those with it who were linked, one count an
-    intruder would otherwise read from the other. (Counts equal elsewhere are not made one:
-    where they are equal by chance, saying so would give away the very count protected, e.g.
-    that no child with the need went unlinked.) A release not as the linker makes it, with
-    unlinked children in a known class, is taken as it is.
-    """
-    known = breakdown in _FROM_AUTHORITY and all(value is not None for _, value in group)
-    return known and not row.n("not_linked")
 
 
 def _hierarchy(

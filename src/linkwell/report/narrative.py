@@ -104,7 +104,7 @@ def caveats(analysis: Analysis, index: TableIndex, quality: LinkageQuality | Non
         if difference == 0:
             items.append(
                 "The linker's linkage-quality counts agree with the release: the same number of "
-                "surveyed children. Linkage by sex, stage and authority is in the linkage tables."
+                "surveyed children. Linkage by authority is in the linkage table."
             )
         else:
             size = (
@@ -114,7 +114,7 @@ def caveats(analysis: Analysis, index: TableIndex, quality: LinkageQuality | Non
             )
             items.append(
                 f"The linker's linkage-quality counts differ from the release by {size} children; "
-                "the tables use the release, linkage by group included (the linkage tables)."
+                "the tables use the release, linkage by authority included."
             )
     items += [
         (
