@@ -303,12 +303,14 @@ def _children(key: GroupKey, present: set[GroupKey]) -> list[list[GroupKey]]:
     return [p for p in partitions if p]
 
 
-def _design_facts(by_key: dict[tuple[PopKey, GroupKey], int]) -> list[Relation]:
+def _design_facts(
+    by_key: dict[tuple[PopKey, GroupKey], int], *, all_linked: bool
+) -> list[Relation]:
     """What anyone reading the method knows: SIMD and urban/rural come from the authority's row.
 
-    So their "not known" groups are the same children (the unlinked ones) in every table, and in
-    a known SIMD or urban/rural group every child is linked: the children with a need are those
-    with it who were linked.
+    So their "not known" groups are the same children (the unlinked ones) in every table, and
+    (``all_linked``) in a known SIMD or urban/rural group every child is linked: the children
+    with a need are those with it who were linked. The audit does not yet model the second.
     """
     facts: list[Relation] = []
     for (pop, group), i in by_key.items():
@@ -321,14 +323,16 @@ def _design_facts(by_key: dict[tuple[PopKey, GroupKey], int]) -> list[Relation]:
             twin = by_key.get((pop, (("simd_decile", None),)))
             if twin is not None:
                 facts.append(([i, twin], [1.0, -1.0]))
-        if value is not None and pop.kind is Pop.NEED_YES:
+        if all_linked and value is not None and pop.kind is Pop.NEED_YES:
             linked = by_key.get((PopKey(Pop.NEED_LINKED, pop.need), group))
             if linked is not None:
                 facts.append(([i, linked], [1.0, -1.0]))
     return facts
 
 
-def publication_problem(analysis: Analysis, *, inclusions: bool) -> Problem:
+def publication_problem(
+    analysis: Analysis, *, inclusions: bool, all_linked: bool = False
+) -> Problem:
     """Every count cell shown in any table, with the relations rebuilt from the keys' meaning."""
     system = analysis.publication.system
     shown_cells: dict[int, int | None] = {}
@@ -357,7 +361,7 @@ def publication_problem(analysis: Analysis, *, inclusions: bool) -> Problem:
         new_eq, new_le = _row_relations(pop, group, i, by_key, parents, inclusions=inclusions)
         eq += new_eq
         le += new_le
-    eq += _design_facts(by_key)
+    eq += _design_facts(by_key, all_linked=all_linked)
     return Problem(
         values=np.array([system.count[c] for c in order]),
         published=np.array([shown_cells[c] is not None for c in order]),
