@@ -348,7 +348,6 @@ class _Assembler:
         self, need: NeedMeasure, service: ServiceMeasure, level: Level, group: GroupKey, row: _Row
     ) -> None:
         b = self.builder
-        need_yes = b.find((PopKey(Pop.NEED_YES, need.name), group))
         suffix = f"{need.name}|{service.name}"
         a_atom, r_atom, k_atom = f"a|{suffix}", f"r|{need.name}", f"k|{suffix}"
         b_atom, c_atom = _minus(r_atom, a_atom), _minus(k_atom, a_atom)
@@ -365,6 +364,7 @@ class _Assembler:
         )
         b.equal(need_linked, [a, bb])
         b.equal(service_known, [a, c])
+        need_yes = b.find((PopKey(Pop.NEED_YES, need.name), group))
         if need_yes is not None:
             b.at_most(need_linked, need_yes)
         service_yes = b.find((PopKey(Pop.SVC_YES, service=service.name), group))

@@ -211,13 +211,18 @@ def receive_from(
         seen: list[str] = []
         for entry in transport.list_inbox():
             expected = transport.read_digest(entry.name)
-            decided = None if expected is None else book.get(entry.name, expected)
-            if decided is not None and not decided.stands_for(expected):
-                decided = None
-            receipt = decided or _take_in(
-                transport, book, dirs, entry, expected=expected, accept=accept, progress=progress
-            )
-            if receipt is None or receipt is decided:
+            receipt = None
+            if expected is None or not book.settled(entry.name, expected, committed=expected):
+                receipt = _take_in(
+                    transport,
+                    book,
+                    dirs,
+                    entry,
+                    expected=expected,
+                    accept=accept,
+                    progress=progress,
+                )
+            if receipt is None:
                 seen.append(entry.name)
                 continue
             _place(book, dirs, receipt)
@@ -250,8 +255,7 @@ def _take_in(
     not cleared yet, whose digest file is missing or wrong): the download is removed.
     """
     sha256 = _download(transport, dirs, entry, expected=expected, progress=progress)
-    earlier = book.get(entry.name, sha256)
-    if earlier is not None and earlier.stands_for(expected):
+    if book.settled(entry.name, sha256, committed=expected):
         _remove(dirs.incoming / entry.name)
         return None
     kill_point("transport.receive.before-accept")

@@ -131,6 +131,15 @@ class ReceiptBook:
         )
         return rows[0] if rows else None
 
+    def settled(self, name: str, sha256: str, *, committed: str | None) -> bool:
+        """Whether a decision about file ``name`` with these bytes stands for them now.
+
+        ``committed`` is the digest the sender committed this time (see
+        :meth:`Receipt.stands_for`).
+        """
+        earlier = self.get(name, sha256)
+        return earlier is not None and earlier.stands_for(committed)
+
     def holds_content(self, sha256: str) -> bool:
         """Whether a file with these exact bytes was accepted before."""
         return bool(
