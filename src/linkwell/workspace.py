@@ -126,6 +126,11 @@ class Opened:
     path: Path
 
 
+def _beside(root: Path, path: Path) -> Path:
+    """A path the workspace file gives: relative ones are taken from the workspace's folder."""
+    return path if path.is_absolute() else root / path
+
+
 def one_per_source(opened: Iterable[Opened]) -> dict[str, Opened]:
     """The opened payloads by source, refusing a source that sent more than one.
 
@@ -232,10 +237,7 @@ class Workspace:
         trust them.
         """
         settings = load_workspace(root / WORKSPACE_FILE)
-        project_file = settings.project_file
-        if not project_file.is_absolute():
-            project_file = root / project_file
-        workspace = cls(root, settings, load_project(project_file))
+        workspace = cls(root, settings, load_project(_beside(root, settings.project_file)))
         workspace._check_log()
         if check_cards:
             workspace._check_cards()
@@ -266,8 +268,7 @@ class Workspace:
 
     @property
     def _project_file(self) -> Path:
-        path = self.settings.project_file
-        return path if path.is_absolute() else self.root / path
+        return _beside(self.root, self.settings.project_file)
 
     def _cards(self) -> list[tuple[str, str]]:
         return [(p.name, fingerprint(card)) for p in self.project.parties for card in p.identities]
