@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 from scipy import sparse
@@ -303,14 +304,21 @@ def _children(key: GroupKey, present: set[GroupKey]) -> list[list[GroupKey]]:
     return [p for p in partitions if p]
 
 
-def _design_facts(
-    by_key: dict[tuple[PopKey, GroupKey], int], *, all_linked: bool
-) -> list[Relation]:
+_LINKED_TWIN: Final = {
+    Pop.SURVEYED: Pop.LINKED,
+    Pop.NEED_KNOWN: Pop.NEED_KNOWN_LINKED,
+    Pop.NEED_YES: Pop.NEED_LINKED,
+    Pop.NEED_NO: Pop.NEED_NO_LINKED,
+}
+"""A population of everyone, and the same population of linked children."""
+
+
+def _design_facts(by_key: dict[tuple[PopKey, GroupKey], int]) -> list[Relation]:
     """What anyone reading the method knows: SIMD and urban/rural come from the authority's row.
 
-    So their "not known" groups are the same children (the unlinked ones) in every table, and
-    (``all_linked``) in a known SIMD or urban/rural group every child is linked: the children
-    with a need are those with it who were linked. The audit does not yet model the second.
+    So their "not known" groups are the same children (the unlinked ones, and any linked child
+    whose row had no class) in every table, and in a known SIMD or urban/rural group every child
+    is linked: each population's count there is its linked children's count.
     """
     facts: list[Relation] = []
     for (pop, group), i in by_key.items():
@@ -323,16 +331,14 @@ def _design_facts(
             twin = by_key.get((pop, (("simd_decile", None),)))
             if twin is not None:
                 facts.append(([i, twin], [1.0, -1.0]))
-        if all_linked and value is not None and pop.kind is Pop.NEED_YES:
-            linked = by_key.get((PopKey(Pop.NEED_LINKED, pop.need), group))
+        if value is not None and pop.kind in _LINKED_TWIN:
+            linked = by_key.get((PopKey(_LINKED_TWIN[pop.kind], pop.need), group))
             if linked is not None:
                 facts.append(([i, linked], [1.0, -1.0]))
     return facts
 
 
-def publication_problem(
-    analysis: Analysis, *, inclusions: bool, all_linked: bool = False
-) -> Problem:
+def publication_problem(analysis: Analysis, *, inclusions: bool) -> Problem:
     """Every count cell shown in any table, with the relations rebuilt from the keys' meaning."""
     system = analysis.publication.system
     shown_cells: dict[int, int | None] = {}
@@ -361,7 +367,7 @@ def publication_problem(
         new_eq, new_le = _row_relations(pop, group, i, by_key, parents, inclusions=inclusions)
         eq += new_eq
         le += new_le
-    eq += _design_facts(by_key, all_linked=all_linked)
+    eq += _design_facts(by_key)
     return Problem(
         values=np.array([system.count[c] for c in order]),
         published=np.array([shown_cells[c] is not None for c in order]),
@@ -410,6 +416,11 @@ def _row_relations(
 
     if pop.kind is Pop.NEED_YES:
         at_most(cell, find(Pop.NEED_KNOWN, pop.need))  # without the need = answered - with it
+    if pop.kind is Pop.NEED_KNOWN_LINKED:  # a prevalence of linked children
+        at_most(find(Pop.NEED_LINKED, pop.need), cell)
+        at_most(cell, find(Pop.LINKED))
+        if inclusions:
+            at_most(cell, find(Pop.NEED_KNOWN, pop.need))
     if pop.kind is Pop.LINKED:
         at_most(cell, find(Pop.SURVEYED))
     if pop.kind is Pop.SVC_YES:

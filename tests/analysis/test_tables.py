@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
+from linkwell.analysis.cells import Pop
 from linkwell.analysis.pipeline import Analysis, analyse
 from linkwell.analysis.tables import ColumnKind, OutputTable, Symbol
 from linkwell.config import DisclosurePolicy
@@ -113,15 +114,25 @@ def test_prevalence_counts_percent_and_interval(exact: Analysis) -> None:
     assert (boys_s3["Children answering"], boys_s3["With the need"]) == (8, 5)
 
 
-def test_simd_levels_add_up_and_not_known_is_the_unlinked(exact: Analysis) -> None:
+def test_simd_levels_add_up_and_count_linked_children(exact: Analysis) -> None:
+    # SIMD comes from the authority's row: its prevalence is of linked children, so the three
+    # unlinked children who answered (none with the need) are in no row, the whole area's
+    # included, and "Not known" is a linked child without a decile (none here).
     table = exact.table("prevalence-simd")
+    answering, with_need = "Children answering (linked)", "With the need (linked)"
     q1 = _row(table, BULLIED, "Quintile 1 (most deprived)")
     d1 = _row(table, BULLIED, "Decile 1 (most deprived)")
-    assert q1["Children answering"] == d1["Children answering"] == 10
+    assert q1[answering] == d1[answering] == 10
     q2 = _row(table, BULLIED, "Quintile 2")
-    assert (q2["Children answering"], q2["With the need"]) == (5, 5)
+    assert (q2[answering], q2[with_need]) == (5, 5)
     unknown = _row(table, BULLIED, "Not known")
-    assert (unknown["Children answering"], unknown["With the need"]) == (3, 0)
+    assert (unknown[answering], unknown[with_need]) == (0, 0)
+    everyone = _row(table, BULLIED, "All children")
+    assert (everyone[answering], everyone[with_need]) == (15, 11)
+    assert everyone["Prevalence (%)"] == round(100 * 11 / 15, 1)
+    assert any("Linked children only" in note for note in table.notes)
+    reach = _row(exact.table("reach-simd"), BULLIED, "Quintile 2")
+    assert reach["With the need (linked)"] == q2[with_need]
 
 
 def test_services_and_not_in_receipt(exact: Analysis) -> None:
@@ -202,3 +213,24 @@ def test_percentages_are_withheld_with_their_counts(default_analysis: Analysis) 
     for row in table.rows:
         if row[a].symbol is Symbol.CONFIDENTIAL:
             assert row[reach].symbol is Symbol.CONFIDENTIAL
+
+
+def test_no_known_simd_or_urban_rural_group_counts_a_population_twice(
+    default_analysis: Analysis,
+) -> None:
+    # Every child of a known SIMD or urban/rural class is linked, as anyone reading the method
+    # knows: a count of everyone there beside the same count of linked children would be one
+    # number in two cells, which the disclosure audit could withhold in one and not the other.
+    keys = default_analysis.publication.system.keys
+    known = {
+        group
+        for _, group in keys
+        if len(group) == 1
+        and group[0][0].startswith(("simd_", "urban_rural_"))
+        and group[0][1] is not None
+    }
+    assert known
+    everyone = (Pop.SURVEYED, Pop.NEED_KNOWN, Pop.NEED_YES, Pop.NEED_NO)
+    assert not [key for key in keys if key[1] in known and key[0].kind in everyone]
+    linked = {pop.kind for pop, group in keys if group in known}
+    assert {Pop.NEED_KNOWN_LINKED, Pop.NEED_LINKED, Pop.NEED_NO_LINKED, Pop.LINKED} <= linked

@@ -38,6 +38,8 @@ class Pop(StrEnum):
     SVC_YES = "receiving"
     SVC_NO = "not receiving"
     NEED_LINKED = "with the need, linked"
+    NEED_NO_LINKED = "without the need, linked"
+    NEED_KNOWN_LINKED = "answered, linked"
     JOINT_A = "with the need, receiving"
     JOINT_B = "with the need, not receiving"
     JOINT_C = "without the need, receiving"
@@ -46,7 +48,7 @@ class Pop(StrEnum):
     @property
     def is_total(self) -> bool:
         """Counts of a whole group (its size): a zero here only says the group is empty."""
-        return self in (Pop.SURVEYED, Pop.LINKED, Pop.NEED_KNOWN)
+        return self in (Pop.SURVEYED, Pop.LINKED, Pop.NEED_KNOWN, Pop.NEED_KNOWN_LINKED)
 
     @property
     def margin(self) -> bool:

@@ -281,8 +281,8 @@ def simd_charts(analysis: Analysis, index: TableIndex) -> list[Chart]:
             "Prevalence",
             "The SIMD gradient: prevalence of each need by deprivation quintile",
             (
-                "Small multiples, one per need: the percentage of children with the need in each "
-                "SIMD quintile, Q1 most deprived to Q5 least deprived, with 95% intervals."
+                "Small multiples, one per need: the percentage of linked children with the need "
+                "in each SIMD quintile, Q1 most deprived to Q5 least deprived, with 95% intervals."
             ),
         ),
         (

@@ -80,7 +80,7 @@ def _gradient(analysis: Analysis, index: TableIndex) -> Finding | None:
     ratio, need, high, low = best
     return Finding(
         f"The steepest deprivation gradient is in {need.phrase}: "
-        f"{_pct(high)} of children in the most deprived SIMD quintile ({_interval(high)}) "
+        f"{_pct(high)} of linked children in the most deprived SIMD quintile ({_interval(high)}) "
         f"against {_pct(low)} in the least deprived ({_interval(low)}), "
         f"{ratio:.1f} times as common.",
         "prevalence-simd",

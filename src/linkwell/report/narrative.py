@@ -94,9 +94,10 @@ def caveats(analysis: Analysis, index: TableIndex, quality: LinkageQuality | Non
             "A child is not linked when the authority had no valid row for them: not in its "
             "extract, or a row its own validation quarantined (its split step counts those who "
             "took part). Children not linked have no service data and no SIMD or urban/rural "
-            "class (these come from the authority), so they appear as 'Not known' in those "
-            "tables. If linkage were less complete for some groups, their service figures would "
-            "be less certain."
+            "class (these come from the authority), so the tables by SIMD and urban/rural class "
+            "count linked children only, prevalence included ('Not known' there is a linked "
+            "child whose row had no class). If linkage were less complete for some groups, "
+            "their figures would be less certain."
         )
     if quality is not None:
         release_children = analysis.release.children
