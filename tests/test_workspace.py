@@ -242,6 +242,20 @@ def test_a_second_command_in_a_busy_workspace_is_refused(pair: Pair) -> None:
         pass
 
 
+def test_a_killed_commands_spill_is_cleared_when_the_workspace_is_next_taken(pair: Pair) -> None:
+    spill = pair.receiver.folder("tmp")
+    other = Workspace.open(pair.receiver.root)
+    with pair.receiver.exclusive():
+        (spill / "duckdb_temp_storage-4.tmp").write_bytes(b"spilled rows")
+        (spill / "block").mkdir()
+        (spill / "block" / "more.tmp").write_bytes(b"more rows")
+        with pytest.raises(StorageError, match="another linkwell command"), other.exclusive():
+            pass  # never reached
+        assert len(list(spill.iterdir())) == 2  # a refused command leaves a running one's spill
+    with other.exclusive():
+        assert not any(spill.iterdir())
+
+
 def test_an_expired_package_is_quarantined_on_receipt(
     pair: Pair, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -20,7 +20,7 @@ Layout::
     outbox/          sealed packages waiting to be sent; sent/ once delivered
     quarantine/      packages refused when opened, with the reason
     vault/           the indexer's vault
-    tmp/             the engine's spill folder
+    tmp/             the engine's spill folder (emptied when a command takes the workspace)
 """
 
 from __future__ import annotations
@@ -129,6 +129,21 @@ class Opened:
 def _beside(root: Path, path: Path) -> Path:
     """A path the workspace file gives: relative ones are taken from the workspace's folder."""
     return path if path.is_absolute() else root / path
+
+
+def _clear_folder(folder: Path) -> None:
+    """Empty the spill folder of what a command killed mid-query left there.
+
+    Called with the workspace held, so no other command's engine is using it; a finished
+    command's engine leaves nothing there.
+    """
+    if not folder.is_dir() or folder.is_symlink():
+        return
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def one_per_source(opened: Iterable[Opened]) -> dict[str, Opened]:
@@ -348,6 +363,7 @@ class Workspace:
                     file=self.root,
                     hint="wait for it to finish, then run this one again",
                 ) from None
+            _clear_folder(self.root / "tmp")
             yield
         finally:
             os.close(fd)

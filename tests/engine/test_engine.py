@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,3 +45,35 @@ def test_failed_copy_leaves_no_partial(tmp_path: Path) -> None:
     with Engine() as engine, pytest.raises(InternalError):
         engine.copy_to_parquet("SELECT error('boom')", dest, purpose="t")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_spill_folder_of_a_process_that_ended_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A process killed mid-query leaves its private spill folder, and the rows in it.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    orphan = tmp_path / f"linkwell-spill-{int(ended.stdout)}-a1b2c3"
+    orphan.mkdir()
+    (orphan / "duckdb_temp_storage.tmp").write_bytes(b"spilled rows")
+    running = tmp_path / f"linkwell-spill-{os.getpid()}-d4e5f6"
+    running.mkdir()
+    other = tmp_path / "linkwell-spill-notapid"
+    other.mkdir()
+    with Engine():
+        own = [
+            p
+            for p in tmp_path.iterdir()
+            if p.name.startswith(f"linkwell-spill-{os.getpid()}-") and p != running
+        ]
+        assert len(own) == 1
+        assert own[0].stat().st_mode & 0o777 == 0o700
+    assert not orphan.exists()
+    assert running.exists()  # its process (this one) is still there
+    assert other.exists()
+    assert not own[0].exists()

@@ -88,7 +88,7 @@ class Engine:
         # an engine a caller let go of has nothing left to say).
         self._private: weakref.finalize[[str], Engine] | None = None
         if temp_dir is None:
-            temp_dir = Path(tempfile.mkdtemp(prefix="linkwell-spill-"))
+            temp_dir = _private_spill_folder()
             self._private = weakref.finalize(self, _remove_folder, str(temp_dir))
         temp_dir.mkdir(parents=True, exist_ok=True)
         self.execute(f"SET temp_directory = {quote_string(temp_dir)}", purpose="set spill dir")
@@ -232,3 +232,34 @@ def default_memory_limit() -> str:
 def _remove_folder(path: str) -> None:
     """Remove a private spill folder and whatever DuckDB left in it."""
     shutil.rmtree(path, ignore_errors=True)
+
+
+_SPILL_PREFIX: Final = "linkwell-spill-"
+
+
+def _private_spill_folder() -> Path:
+    """A new spill folder of this process's own (mode 0700), named for the process.
+
+    A process killed mid-query (by the out-of-memory killer, say) cannot remove its folder, nor
+    the rows DuckDB spilled into it; the next engine on the machine removes the folders of this
+    user's processes that have ended.
+    """
+    base = Path(tempfile.gettempdir())
+    _remove_orphaned_spills(base)
+    return Path(tempfile.mkdtemp(prefix=f"{_SPILL_PREFIX}{os.getpid()}-", dir=base))
+
+
+def _remove_orphaned_spills(base: Path) -> None:
+    """Remove ``base``'s spill folders whose process has ended, if they are this user's."""
+    for folder in base.glob(f"{_SPILL_PREFIX}*-*"):
+        pid = folder.name.removeprefix(_SPILL_PREFIX).split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            if folder.lstat().st_uid != os.getuid() or not folder.is_dir():
+                continue
+            os.kill(int(pid), 0)  # signal 0: is the process there?
+        except ProcessLookupError:
+            _remove_folder(str(folder))
+        except OSError:  # gone already, or a process of another user's: not ours to remove
+            continue
