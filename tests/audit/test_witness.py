@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from linkwell.audit import (
     AuditAction,
     AuditLog,
+    IssueKind,
     load_witnesses,
     public_key_text,
     signing_keys,
@@ -35,12 +36,12 @@ def card(key: Ed25519PrivateKey, letter: str, *, retired: bool = False) -> dict[
     }
 
 
-def project_file(path: Path) -> Path:
+def project_file(path: Path, *, edris: Ed25519PrivateKey | None = None) -> Path:
     parties = [
         {"name": "nrs", "role": "indexer", "organisation": "NRS",
          "identities": [card(RETIRED, "q", retired=True), card(KEY, "p")]},
         {"name": "edris", "role": "linker", "organisation": "eDRIS",
-         "identities": [card(Ed25519PrivateKey.generate(), "z")]},
+         "identities": [card(edris or Ed25519PrivateKey.generate(), "z")]},
         {"name": "scotcen", "role": "analyst", "organisation": "ScotCen",
          "identities": [card(Ed25519PrivateKey.generate(), "y")]},
     ]  # fmt: skip
@@ -163,3 +164,23 @@ def test_the_logs_party_is_read_from_its_first_readable_entry(tmp_path: Path) ->
     assert log_party(path) == "nrs"
     path.write_bytes(b"")
     assert log_party(path) is None
+
+
+def test_a_log_of_another_party_than_expected_fails(tmp_path: Path) -> None:
+    # Handed the linker's genuine log as the indexer's, with the project file as signer: it
+    # verifies as the linker's log unless the party it must be is said.
+    linker = Ed25519PrivateKey.generate()
+    project = project_file(tmp_path / "project.toml", edris=linker)
+    path = tmp_path / "nrs.log"
+    build_log(path, linker, appends=5, party="edris")
+    assert verify_log_files(path, signers=[str(project)]).ok
+    report = verify_log_files(path, signers=[str(project)], party="nrs")
+    assert not report.ok
+    first = report.issues[0]
+    assert first.kind is IssueKind.WRONG_PARTY
+    assert "'nrs'" in first.message
+    assert "'edris'" in first.message
+    assert {issue.kind for issue in report.issues} >= {IssueKind.FORGED_CHECKPOINT}
+    own = tmp_path / "own.log"
+    build_log(own, KEY, appends=5)
+    assert verify_log_files(own, signers=[str(project)], party="nrs").ok

@@ -108,6 +108,14 @@ def test_verify_with_a_card_file(tmp_path: Path, log_path: Path) -> None:
     assert code == 0
 
 
+def test_verify_a_log_named_for_another_party_fails(log_path: Path) -> None:
+    code, out = run("audit", "verify", str(log_path), "--signer", SIGNER, "--party", "edris")
+    assert code == AuditError.exit_code
+    assert "wrong-party" in out
+    code, _ = run("audit", "verify", str(log_path), "--signer", SIGNER, "--party", "nrs")
+    assert code == 0
+
+
 def test_verify_with_another_partys_key_fails(log_path: Path) -> None:
     other = public_key_text(Ed25519PrivateKey.generate().public_key())
     code, out = run("audit", "verify", str(log_path), "--signer", other)

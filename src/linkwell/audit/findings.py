@@ -34,6 +34,7 @@ class IssueKind(StrEnum):
     REWRITTEN = "rewritten"
     TRUNCATED = "truncated"
     BAD_WITNESS = "bad-witness"
+    WRONG_PARTY = "wrong-party"
 
 
 class _Model(BaseModel):

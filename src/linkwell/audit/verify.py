@@ -75,6 +75,7 @@ def verify_log(
     *,
     signer: str | Iterable[str],
     witnessed: Iterable[SignedHead] = (),
+    party: str | None = None,
     progress: Progress = SILENT,
 ) -> VerifyReport:
     """Verify the log at ``path`` and report every problem with its position.
@@ -86,6 +87,8 @@ def verify_log(
             forged.
         witnessed: signed heads of this log that other parties hold (from the manifests of
             packages they received); each must name an entry the log still has, unchanged.
+        party: the party whose log it must be; a log whose entries name another is a problem
+            (by default the log is taken to be of the party its entries name).
         progress: receives the bytes read.
     """
     signers = _signer_set(signer)
@@ -103,7 +106,7 @@ def verify_log(
                 task.advance(handle.tell() - reported)
                 reported = handle.tell()
         task.advance(handle.tell() - reported)
-    return _Verifier(path, scan, signers, heads).report()
+    return _Verifier(path, scan, signers, heads, expected=party).report()
 
 
 def _signer_set(signer: str | Iterable[str]) -> frozenset[str]:
@@ -177,6 +180,8 @@ class _Verifier:
         scan: _Scan,
         signers: frozenset[str],
         heads: tuple[SignedHead, ...],
+        *,
+        expected: str | None,
     ) -> None:
         self.path = path
         self.scan = scan
@@ -184,6 +189,14 @@ class _Verifier:
         self.heads = heads
         self.issues = scan.issues
         self.party = _log_party(scan.recs)
+        if expected is not None and self.party != expected:
+            named = "no party" if self.party is None else f"{self.party!r}"
+            self._issue(
+                IssueKind.WRONG_PARTY,
+                None,
+                None,
+                f"the log was to be {expected!r}'s, but its entries name {named}",
+            )
         self.chain: dict[int, _Rec] = {}
         self.anchors: list[int] = []  # entries a valid signature vouches for, as found
         self.signed_through: int | None = None

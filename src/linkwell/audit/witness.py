@@ -36,13 +36,18 @@ def verify_log_files(
     *,
     signers: Sequence[str],
     witness_files: Sequence[Path] = (),
+    party: str | None = None,
     progress: Progress = SILENT,
 ) -> VerifyReport:
-    """Verify a log against signers and witness files given as on the command line."""
-    party = log_party(path)
-    keys = [key for spec in signers for key in signing_keys(spec, party=party)]
+    """Verify a log against signers and witness files given as on the command line.
+
+    ``party``: the party whose log it must be, whose keys a project file gives; by default the
+    party the log's entries name.
+    """
+    owner = party if party is not None else log_party(path)
+    keys = [key for spec in signers for key in signing_keys(spec, party=owner)]
     heads = [head for file in witness_files for head in load_witnesses(file)]
-    return verify_log(path, signer=keys, witnessed=heads, progress=progress)
+    return verify_log(path, signer=keys, witnessed=heads, party=party, progress=progress)
 
 
 def log_party(path: Path) -> str | None:

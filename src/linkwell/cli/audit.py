@@ -76,8 +76,21 @@ def show(log: Path, tail: int | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON file with a signed head of this log that another party holds. Repeatable.",
 )
+@click.option(
+    "--party",
+    metavar="NAME",
+    help="The party whose log this must be (its keys are then taken from a project file "
+    "given as --signer); a log whose entries name another party fails. Default: the party "
+    "the log names.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def verify(log: Path, signers: tuple[str, ...], witnesses: tuple[Path, ...], as_json: bool) -> None:  # noqa: FBT001
+def verify(
+    log: Path,
+    signers: tuple[str, ...],
+    witnesses: tuple[Path, ...],
+    party: str | None,
+    as_json: bool,  # noqa: FBT001
+) -> None:
     """Check a log for any edit, deletion, insertion, reordering or truncation, and say where.
 
     Exits 0 if the log verifies, 8 if it does not (every problem is listed first), 2 if a key
@@ -86,11 +99,11 @@ def verify(log: Path, signers: tuple[str, ...], witnesses: tuple[Path, ...], as_
     \b
     Examples:
       linkwell audit verify nrs/audit.log --signer ed25519:3q2+7w...=
-      linkwell audit verify nrs/audit.log --signer project.toml \\
+      linkwell audit verify nrs/audit.log --signer project.toml --party nrs \\
           --witness heads/nrs-from-edris.json --witness heads/nrs-from-ipsos.json
     """
     report = verify_log_files(
-        log, signers=signers, witness_files=witnesses, progress=terminal_progress()
+        log, signers=signers, witness_files=witnesses, party=party, progress=terminal_progress()
     )
     if as_json:
         click.echo(report.model_dump_json(indent=2))
