@@ -139,13 +139,38 @@ def test_disclosure_log_lists_every_withheld_count(bundle: ReportBundle) -> None
     assert bundle.disclosure_log.stat().st_mode & 0o077 == 0  # the analyst's alone
     with bundle.disclosure_log.open() as handle:
         log = list(csv.DictReader(handle))
-    assert sum(o.suppressed_cells for o in bundle.outputs if o.id != "models") == len(log)
+    counts = [row for row in log if row["table"] != "models"]
+    assert sum(o.suppressed_cells for o in bundle.outputs if o.id != "models") == len(counts)
     assert {row["rule"] for row in log} >= {"primary (below threshold)", "secondary"}
     withheld = 0
     for path in bundle.csv_files:
         if path.name != "models.csv":
             withheld += path.read_text().count("[c]")
-    assert withheld >= len(log)  # each withheld count shows [c] (its percentages too)
+    assert withheld >= len(counts)  # each withheld count shows [c] (its percentages too)
+
+
+def test_the_disclosure_log_says_why_a_model_was_withheld(tmp_path: Path) -> None:
+    # The published models table says only that a model is withheld (its reason would say
+    # which counts are small); the analyst's log says why.
+    release = make_reduced_release(tmp_path / "r.parquet", 800, seed=3, schools=5)
+    bundle = write_report(
+        release,
+        tmp_path / "out",
+        policy=DisclosurePolicy(threshold=30, rounding_base=10),
+        project_digest=None,
+        disclosure_log=tmp_path / "log.csv",
+    )
+    with bundle.disclosure_log.open() as handle:
+        logged = [row for row in csv.DictReader(handle) if row["table"] == "models"]
+    published = (bundle.out_dir / "tables" / "models.csv").read_text()
+    withheld = published.count("withheld (disclosure control)")
+    assert withheld > 0
+    assert len(logged) == withheld
+    assert all(row["rule"].startswith("model: ") for row in logged)
+    assert all(row["row"] in published for row in logged)
+    for reason in {row["rule"].removeprefix("model: ") for row in logged}:
+        assert reason not in published
+        assert reason not in (bundle.out_dir / "report.html").read_text()
 
 
 def test_the_policy_changes_the_output(tmp_path: Path) -> None:

@@ -68,6 +68,8 @@ class ModelResult:
     """The indicator columns fitted ("SIMD quintile 2"), for checking; never published."""
     variance: str = ""
     note: str = ""
+    withheld_because: str = ""
+    """Why a withheld model was withheld: for the analyst's disclosure log, never published."""
 
     @property
     def adjusted_for(self) -> tuple[str, ...]:
@@ -204,10 +206,20 @@ def _fit(need: NeedMeasure, table: pa.Table, policy: DisclosurePolicy) -> ModelR
         (n - y)[~has_need].sum(),
     ]
     if min(cells) < policy.threshold:
-        return ModelResult(need.name, ModelStatus.WITHHELD, children)
+        return ModelResult(
+            need.name,
+            ModelStatus.WITHHELD,
+            children,
+            withheld_because="a need x service count below the threshold",
+        )
     design = _design(table, policy.threshold)
     if children - design.x.shape[1] < policy.threshold:
-        return ModelResult(need.name, ModelStatus.WITHHELD, children)
+        return ModelResult(
+            need.name,
+            ModelStatus.WITHHELD,
+            children,
+            withheld_because="fewer children beyond its parameters than the threshold",
+        )
     endog = np.column_stack([design.events, design.weight - design.events])
     try:
         with warnings.catch_warnings():

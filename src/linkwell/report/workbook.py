@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
-from linkwell.analysis.model import ModelResult
+from linkwell.analysis.model import ModelResult, ModelStatus
 from linkwell.analysis.pipeline import Analysis
 from linkwell.analysis.tables import ColumnKind, OutputTable, Symbol
 from linkwell.analysis.workers import Background
@@ -253,14 +253,20 @@ def write_csvs(directory: Path, analysis: Analysis) -> list[Path]:
 
 
 def write_disclosure_log(path: Path, analysis: Analysis) -> None:
-    """The disclosure log as CSV: table, row, column and rule of every withheld count.
+    """The disclosure log as CSV: table, row, column and rule of every withheld count and model.
 
     The analyst's record, readable by its owner only: it says which withheld counts are small
-    or nought, which the published tables must not.
+    or nought, and why a model was withheld, which the published tables must not.
     """
     rows = [
         [entry.table, entry.row, entry.column, entry.rule.value]
         for table in analysis.tables
         for entry in table.log
+    ]
+    titles = {n.name: n.title for n in analysis.needs}
+    rows += [
+        ["models", titles.get(m.need, m.need), "Odds ratio", f"model: {m.withheld_because}"]
+        for m in analysis.models
+        if m.status is ModelStatus.WITHHELD
     ]
     write_text_atomic(path, _csv(["table", "row", "column", "rule"], rows), mode=0o600)
