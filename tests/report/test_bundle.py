@@ -149,17 +149,22 @@ def test_disclosure_log_lists_every_withheld_count(bundle: ReportBundle) -> None
     assert withheld >= len(counts)  # each withheld count shows [c] (its percentages too)
 
 
+def _strict_report(tmp_path: Path, threshold: int) -> ReportBundle:
+    """A small release's report under a stricter policy than the default."""
+    release = make_reduced_release(tmp_path / "r.parquet", 800, seed=3, schools=5)
+    return write_report(
+        release,
+        tmp_path / "strict",
+        policy=DisclosurePolicy(threshold=threshold, rounding_base=10),
+        project_digest=None,
+        disclosure_log=tmp_path / "strict-log.csv",
+    )
+
+
 def test_the_disclosure_log_says_why_a_model_was_withheld(tmp_path: Path) -> None:
     # The published models table says only that a model is withheld (its reason would say
     # which counts are small); the analyst's log says why.
-    release = make_reduced_release(tmp_path / "r.parquet", 800, seed=3, schools=5)
-    bundle = write_report(
-        release,
-        tmp_path / "out",
-        policy=DisclosurePolicy(threshold=30, rounding_base=10),
-        project_digest=None,
-        disclosure_log=tmp_path / "log.csv",
-    )
+    bundle = _strict_report(tmp_path, 30)
     with bundle.disclosure_log.open() as handle:
         logged = [row for row in csv.DictReader(handle) if row["table"] == "models"]
     published = (bundle.out_dir / "tables" / "models.csv").read_text()
@@ -174,14 +179,7 @@ def test_the_disclosure_log_says_why_a_model_was_withheld(tmp_path: Path) -> Non
 
 
 def test_the_policy_changes_the_output(tmp_path: Path) -> None:
-    release = make_reduced_release(tmp_path / "r.parquet", 800, seed=3, schools=5)
-    strict = write_report(
-        release,
-        tmp_path / "strict",
-        policy=DisclosurePolicy(threshold=20, rounding_base=10),
-        project_digest=None,
-        disclosure_log=tmp_path / "strict-log.csv",
-    )
+    strict = _strict_report(tmp_path, 20)
     table = (strict.out_dir / "tables" / "prevalence-sex-stage.csv").read_text().splitlines()
     counts = [int(v) for line in table[1:] for v in line.split(",")[3:5] if v.isdigit()]
     assert counts
