@@ -270,8 +270,8 @@ def test_property_neighbourhood_programmes_bracket_the_whole(
     rows: list[tuple[int, int]], data: st.DataObject
 ) -> None:
     # The restricted programme (outside cells held at their values) never moves a cell further
-    # than the whole programme, and the relaxed one (other relations dropped) never less: so
-    # the first may certify a cell and the second may prove it unprotected.
+    # than the whole programme, and the relaxed ones (other relations dropped) never less: so
+    # the first may certify a cell and the others may prove it unprotected.
     system, _ = _row_table([y for y, _ in rows], [n for _, n in rows])
     unknown = np.array(
         data.draw(st.lists(st.booleans(), min_size=len(system), max_size=len(system)))
@@ -288,8 +288,11 @@ def test_property_neighbourhood_programmes_bracket_the_whole(
     cell = int(cells[position])
     restricted = disclosure._local(whole, truth, inside)
     relaxed = disclosure._relaxed(whole, inside)
+    # Only the relations among the cells inside, and the cell's own: fewer still.
+    within = disclosure._relaxed(whole, inside, within=inside, position=position)
     assert _maximum(restricted, cell) <= _maximum(whole, cell) + 1e-6
     assert _maximum(relaxed, cell) >= _maximum(whole, cell) - 1e-6
+    assert _maximum(within, cell) >= _maximum(relaxed, cell) - 1e-6
 
 
 def _withheld_parts(system: CellSystem, depths: tuple[int, ...]) -> np.ndarray:

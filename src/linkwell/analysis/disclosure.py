@@ -1211,8 +1211,11 @@ def _judge_with_lenders(
     group = layout.group == layout.group[position]
     alone = np.zeros(programme.cells.size, dtype=np.bool_)
     alone[position] = True
-    for around in (alone, group):
-        relaxed = _relaxed(programme, around)
+    for relaxed in (
+        _relaxed(programme, alone),
+        _relaxed(programme, group, within=group, position=position),
+        _relaxed(programme, group),
+    ):
         upward = _stuck(state, relaxed, cell, feasible=False)
         if upward is not None:
             return relaxed, upward
@@ -1520,20 +1523,35 @@ def _stuck(
     return upward
 
 
-def _relaxed(programme: _Programme, inside: NDArray[np.bool_]) -> _Programme:
+def _relaxed(
+    programme: _Programme,
+    inside: NDArray[np.bool_],
+    *,
+    within: NDArray[np.bool_] | None = None,
+    position: int = 0,
+) -> _Programme:
     """The relations touching ``inside``, over every cell they reach; all other relations dropped.
 
     Dropping relations only enlarges the feasible set, so no cell moves further in the whole
-    programme than here: a cell this programme pins is pinned.
+    programme than here: a cell this programme pins is pinned. ``within``: only the relations
+    among those cells, and those of the cell at ``position`` (a school's own relations and the
+    cell's sums, without the area-wide sums of every other cell of the school, which reach the
+    whole component of a national release: a programme of hundreds of megabytes).
     """
     members = np.flatnonzero(inside)
     parts = []
-    for matrix, rhs, rows in zip(
+    for matrix, rhs, touching in zip(
         (programme.a_eq, programme.a_ub),
         (programme.b_eq, programme.b_ub),
         programme.rows_of(members),
         strict=True,
     ):
+        rows = touching
+        if within is not None:
+            found = matrix[touching].tocsr()
+            outside = np.diff(found[:, np.flatnonzero(~within)].tocsr().indptr) > 0
+            own = np.diff(found[:, [position]].tocsr().indptr) > 0
+            rows = touching[~outside | own]
         parts.append((rows, matrix[rows].tocsr(), rhs[rows]))
     reached = np.unique(
         np.concatenate([members, parts[0][1].indices, parts[1][1].indices]).astype(np.int64)
