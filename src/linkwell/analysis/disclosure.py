@@ -1199,7 +1199,9 @@ def _judge_with_lenders(
     run over thousands of schools: the restricted programme over the cell's group and the groups
     lending a width to the sums of the cell and its neighbours in the group certifies, or failing
     that the one whose lenders hold a few widths in every sum of the group; the relaxed one over
-    the relations the cell itself is in, or failing that its group's, proves it unprotected.
+    the relations the cell itself is in, or failing that those among its group's cells with its
+    own, or last every relation of its group (which reaches along the group's area-wide sums,
+    about the whole component), proves it unprotected.
     ``None`` when the cell is certified or neither decides. Small programmes matter here: a
     service that only 22 children in a million receive lets one programme certify two schools'
     zeros.
