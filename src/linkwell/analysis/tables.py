@@ -384,8 +384,8 @@ def _prevalence(maker: _Maker, breakdown: Breakdown) -> OutputTable:
         ]
     title = f"Prevalence of each need by {_BREAKDOWN_TITLES[breakdown]}"
     note = (
-        f"Linked children only: the {_BREAKDOWN_TITLES[breakdown]} comes from the authority's "
-        "row, so it is known only where that row was linked."
+        f"Linked children only: a child's {_BREAKDOWN_TITLES[breakdown]} comes from the "
+        "authority's row, so it is known only where that row was linked."
     )
     notes = (note,) if among_linked else ()
     return _finish(
