@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -29,7 +29,7 @@ from linkwell.analysis.source import PreparedRelease
 from linkwell.engine import Engine, quote_ident
 from linkwell.progress import SILENT, Progress
 
-__all__ = ["Publication", "TableKind", "build_publication"]
+__all__ = ["Prevalence", "Publication", "TableKind", "build_publication"]
 
 
 class TableKind(StrEnum):
@@ -70,6 +70,31 @@ could be read from the other, or pinned by the relations each takes part in; the
 audit, which knows only the relations it is given, cannot search such a system in time at
 national scale. The children of the "not known" class are then the linked children without a
 class, and the unlinked children's needs are counted in every other breakdown."""
+
+
+class Prevalence(NamedTuple):
+    """The populations of a prevalence table, and the counted atoms they come from."""
+
+    answered: Pop
+    yes: Pop
+    no: Pop
+    yes_atom: str
+    no_atom: str
+    among_linked: bool
+
+
+_OF_EVERYONE: Final = Prevalence(
+    Pop.NEED_KNOWN, Pop.NEED_YES, Pop.NEED_NO, "need_yes", "need_no", among_linked=False
+)
+_OF_LINKED: Final = Prevalence(
+    Pop.NEED_KNOWN_LINKED, Pop.NEED_LINKED, Pop.NEED_NO_LINKED, "r", "rn", among_linked=True
+)
+"""The prevalence of linked children (see ``_LINKED_ONLY``). Its counts are not tied to the
+whole area's counts of everyone (beyond the joint tables' "with the need, linked" <= "with the
+need"): where nearly every child was linked those inclusions are tight, and the audit's rule for
+them (suppressed together or published together) carried a withheld whole-area count into every
+class's linked children and services, which stalled the audit of a 1,000,000-pupil release. The
+independent attack in the tests knows them."""
 _TOP_LEVELS: Final = frozenset({"authority", "all"})
 _MARGINS: Final = frozenset(kind for kind in Pop if kind.margin)
 _TOTALS: Final = frozenset(kind for kind in Pop if kind.is_total)
@@ -115,9 +140,9 @@ class Publication:
         return self.system.find(pop, group)
 
     @staticmethod
-    def prevalence_among_linked(breakdown: Breakdown) -> bool:
-        """Whether ``breakdown``'s prevalence is of linked children (SIMD, urban/rural)."""
-        return breakdown in _LINKED_ONLY
+    def prevalence(breakdown: Breakdown) -> Prevalence:
+        """``breakdown``'s prevalence: of linked children (SIMD, urban/rural) or of everyone."""
+        return _OF_LINKED if breakdown in _LINKED_ONLY else _OF_EVERYONE
 
 
 def _services_for(
@@ -305,56 +330,31 @@ class _Assembler:
                 PopKey(Pop.NOT_LINKED), group, level, row, ["not_linked"], base=row.n("surveyed")
             )
             self.builder.equal(surveyed, [linked, not_linked])
-        if TableKind.PREVALENCE in kinds and breakdown in _LINKED_ONLY:
-            self._needs_of_linked(level, group, row, linked)
-        elif TableKind.PREVALENCE in kinds:
-            self._needs(level, group, row, surveyed)
+        if TableKind.PREVALENCE in kinds:
+            prevalence = Publication.prevalence(breakdown)
+            within = linked if prevalence.among_linked else surveyed
+            self._needs(prevalence, level, group, row, within)
         if TableKind.SERVICES in kinds:
             self._services(breakdown, level, group, row, linked)
         for need, service in _joint_pairs(self.prepared, kinds):
             self._joint(need, service, level, group, row)
 
-    def _needs(self, level: Level, group: GroupKey, row: _Row, surveyed: int | None) -> None:
+    def _needs(
+        self, of: Prevalence, level: Level, group: GroupKey, row: _Row, within: int | None
+    ) -> None:
+        """Each need's answered, yes and no cells; ``within``: the children answered is among."""
         b = self.builder
         for need in self.prepared.needs:
-            yes_atom, no_atom = f"need_yes|{need.name}", f"need_no|{need.name}"
+            yes_atom, no_atom = f"{of.yes_atom}|{need.name}", f"{of.no_atom}|{need.name}"
             known = row.n(yes_atom) + row.n(no_atom)
-            yes = self._cell(
-                PopKey(Pop.NEED_YES, need.name), group, level, row, [yes_atom], base=known
-            )
-            no = self._cell(
-                PopKey(Pop.NEED_NO, need.name), group, level, row, [no_atom], base=known
-            )
+            yes = self._cell(PopKey(of.yes, need.name), group, level, row, [yes_atom], base=known)
+            no = self._cell(PopKey(of.no, need.name), group, level, row, [no_atom], base=known)
             total = self._cell(
-                PopKey(Pop.NEED_KNOWN, need.name), group, level, row, [yes_atom, no_atom]
+                PopKey(of.answered, need.name), group, level, row, [yes_atom, no_atom]
             )
             b.equal(total, [yes, no])
-            if surveyed is not None:
-                b.at_most(total, surveyed)
-
-    def _needs_of_linked(self, level: Level, group: GroupKey, row: _Row, linked: int) -> None:
-        b = self.builder
-        for need in self.prepared.needs:
-            yes_atom, no_atom = f"r|{need.name}", f"rn|{need.name}"
-            known = row.n(f"base|{need.name}")
-            names = {"need": need.name}
-            yes = self._cell(
-                PopKey(Pop.NEED_LINKED, **names), group, level, row, [yes_atom], base=known
-            )
-            no = self._cell(
-                PopKey(Pop.NEED_NO_LINKED, **names), group, level, row, [no_atom], base=known
-            )
-            total = self._cell(
-                PopKey(Pop.NEED_KNOWN_LINKED, **names), group, level, row, [yes_atom, no_atom]
-            )
-            b.equal(total, [yes, no])
-            b.at_most(total, linked)
-            # Not tied to the whole area's counts of everyone (beyond the joint tables' "with
-            # the need, linked" <= "with the need"): where nearly every child was linked those
-            # inclusions are tight, and the audit's rule for them (suppressed together or
-            # published together) carried a withheld whole-area count into every class's
-            # linked children and services, which stalled the audit of a 1,000,000-pupil
-            # release. The independent attack in the tests knows them.
+            if within is not None:
+                b.at_most(total, within)
 
     def _services(
         self, breakdown: Breakdown, level: Level, group: GroupKey, row: _Row, linked: int

@@ -361,23 +361,20 @@ def _checks(maker: _Maker, rows: list[list[TableCell]], columns: list[Column]) -
 
 def _prevalence(maker: _Maker, breakdown: Breakdown) -> OutputTable:
     pub = maker.publication
-    among_linked = pub.prevalence_among_linked(breakdown)
-    suffix = " (linked)" if among_linked else ""
+    prevalence = pub.prevalence(breakdown)
+    suffix = " (linked)" if prevalence.among_linked else ""
     columns = [
         *_label_columns(("need", "Need")),
         Column("answered", f"Children answering{suffix}", ColumnKind.COUNT),
         Column("with_need", f"With the need{suffix}", ColumnKind.COUNT),
         *_ratio_columns("prevalence", "Prevalence"),
     ]
-    known_kind, yes_kind = (
-        (Pop.NEED_KNOWN_LINKED, Pop.NEED_LINKED) if among_linked else (Pop.NEED_KNOWN, Pop.NEED_YES)
-    )
     groups = maker.rows_for(breakdown)
     rows = []
     for need in pub.needs:
         need_cell = TableCell(need.title)
-        known = [pub.cell(PopKey(known_kind, need.name), g.key) for g in groups]
-        yes = [pub.cell(PopKey(yes_kind, need.name), g.key) for g in groups]
+        known = [pub.cell(PopKey(prevalence.answered, need.name), g.key) for g in groups]
+        yes = [pub.cell(PopKey(prevalence.yes, need.name), g.key) for g in groups]
         rows += [
             [need_cell, g.level, g.label, maker.count(k), maker.count(y), *ratio]
             for g, k, y, ratio in zip(groups, known, yes, maker.ratios(yes, known), strict=True)
@@ -387,7 +384,7 @@ def _prevalence(maker: _Maker, breakdown: Breakdown) -> OutputTable:
         f"Linked children only: a child's {_BREAKDOWN_TITLES[breakdown]} comes from the "
         "authority's row, so it is known only where that row was linked."
     )
-    notes = (note,) if among_linked else ()
+    notes = (note,) if prevalence.among_linked else ()
     return _finish(
         maker,
         table_id=f"prevalence-{breakdown.value}",
