@@ -11,6 +11,7 @@ exceeds its group, children with a need who were linked never exceed children wi
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -113,21 +114,31 @@ class CellSystem:
 
 
 class CellSystemBuilder:
-    """Collects cells (deduplicated by key) and relations, then freezes them into a system."""
+    """Collects cells (deduplicated by key) and relations, then freezes them into a system.
+
+    A national release has millions of cells, each added and related one at a time. Their
+    numbers go straight into typed arrays (eight bytes a value, not a Python object and a
+    pointer to it) and their relations into flat arrays of cell indices, so the builder's
+    memory at its peak, which a process keeps for the rest of the report, is about half what
+    lists of objects and tuples held; duplicate relations are dropped once, when it is built.
+    """
 
     def __init__(self) -> None:
         self._index: dict[CellKey, int] = {}
         self._keys: list[CellKey] = []
-        self._count: list[int] = []
-        self._wsum: list[float] = []
-        self._wsq: list[float] = []
-        self._top: list[float] = []
-        self._base: list[int] = []
-        self._cost: list[float] = []
-        self._national: list[bool] = []
-        self._eq: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
-        self._le: list[tuple[int, int]] = []
-        self._seen_eq: set[tuple[int, tuple[int, ...]]] = set()
+        self._count = array("q")
+        self._wsum = array("d")
+        self._wsq = array("d")
+        self._top = array("d")
+        self._base = array("q")
+        self._cost = array("d")
+        self._national = array("B")
+        self._eq_cells = array("q")
+        """Each equality's cells: its total, then its parts."""
+        self._eq_ends = array("q")
+        """Where each equality's cells end in ``_eq_cells``."""
+        self._le = array("q")
+        """Each inclusion's small and big cell, in turn."""
         self._aliases: dict[GroupKey, GroupKey] = {}
 
     def same_group(self, group: GroupKey, as_group: GroupKey) -> None:
@@ -141,7 +152,8 @@ class CellSystemBuilder:
 
     def _resolve(self, key: CellKey) -> CellKey:
         pop, group = key
-        return (pop, self._aliases.get(group, group))
+        alias = self._aliases.get(group)
+        return key if alias is None else (pop, alias)
 
     def cell(
         self,
@@ -162,60 +174,49 @@ class CellSystemBuilder:
             if self._count[found] != count:
                 raise InternalError("one cell was counted twice with different results")
             return found
-        self._index[key] = len(self._keys)
+        index = self._index[key] = len(self._keys)
         self._keys.append(key)
-        self._count.append(int(count))
-        self._wsum.append(float(wsum))
-        self._wsq.append(float(wsq))
-        self._top.append(float(top))
-        self._base.append(int(base))
-        self._cost.append(float(cost))
+        self._count.append(count)
+        self._wsum.append(wsum)
+        self._wsq.append(wsq)
+        self._top.append(top)
+        self._base.append(base)
+        self._cost.append(cost)
         self._national.append(national_only)
-        return len(self._keys) - 1
+        return index
 
     def find(self, key: CellKey) -> int | None:
         """Index of ``key`` if it has been added."""
         return self._index.get(self._resolve(key))
 
-    def count_of(self, index: int) -> int:
-        """The count of an added cell."""
-        return self._count[index]
-
     def equal(self, total: int, parts: Sequence[int]) -> None:
-        """Record ``total == sum(parts)``; a relation recorded twice is kept once."""
-        signature = (total, tuple(sorted(parts)))
-        if signature in self._seen_eq or not parts or tuple(parts) == (total,):
+        """Record ``total == sum(parts)``; a relation recorded twice is kept once (see build)."""
+        if not parts or (len(parts) == 1 and parts[0] == total):
             return
-        self._seen_eq.add(signature)
-        self._eq.append(((total,), tuple(parts)))
+        self._eq_cells.append(total)
+        self._eq_cells.extend(parts)
+        self._eq_ends.append(len(self._eq_cells))
 
     def at_most(self, small: int, big: int) -> None:
         """Record ``small <= big`` (a population inside another)."""
         if small != big:
-            self._le.append((small, big))
+            self._le.append(small)
+            self._le.append(big)
 
     def build(self) -> CellSystem:
         """Freeze into a :class:`CellSystem`, checking every relation holds on the counts."""
         n = len(self._keys)
-        rows: list[int] = []
-        cols: list[int] = []
-        vals: list[int] = []
-        for r, (totals, parts) in enumerate(self._eq):
-            for c in totals:
-                rows.append(r)
-                cols.append(c)
-                vals.append(1)
-            for c in parts:
-                rows.append(r)
-                cols.append(c)
-                vals.append(-1)
-        eq = sparse.csr_matrix(
-            (np.array(vals, dtype=np.float64), (rows, cols)), shape=(len(self._eq), n)
+        cells, starts = _distinct_relations(
+            np.frombuffer(self._eq_cells, dtype=np.int64), np.frombuffer(self._eq_ends, np.int64)
         )
-        le_rows = np.repeat(np.arange(len(self._le)), 2)
-        le_cols = np.array([c for pair in self._le for c in pair], dtype=np.int64)
-        le_vals = np.tile(np.array([1.0, -1.0]), len(self._le))
-        le = sparse.csr_matrix((le_vals, (le_rows, le_cols)), shape=(len(self._le), n))
+        coef = np.full(cells.size, -1.0)
+        coef[starts] = 1.0  # each relation's total comes first
+        rows = np.repeat(np.arange(starts.size), np.diff(np.append(starts, cells.size)))
+        eq = sparse.csr_matrix((coef, (rows, cells)), shape=(starts.size, n))
+        pairs = np.frombuffer(self._le, dtype=np.int64)
+        le_rows = np.repeat(np.arange(pairs.size // 2), 2)
+        le_vals = np.tile(np.array([1.0, -1.0]), pairs.size // 2)
+        le = sparse.csr_matrix((le_vals, (le_rows, pairs)), shape=(pairs.size // 2, n))
         count = np.array(self._count, dtype=np.int64)
         if eq.shape[0] and np.any(eq @ count != 0):
             raise InternalError("an additivity relation does not hold on the counts")
@@ -235,3 +236,55 @@ class CellSystemBuilder:
             index=dict(self._index),
             aliases=dict(self._aliases),
         )
+
+
+def _distinct_relations(
+    cells: NDArray[np.int64], ends: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Each relation once, the first of its copies in the order recorded; parts sorted.
+
+    A relation is ``cells[start:end]``, its total first. Two are copies when their totals and
+    their parts (as multisets) agree: each relation's parts are sorted, fingerprinted by a
+    wrapping polynomial hash, and a relation is dropped only when it matches, value for value,
+    the first relation of its length and fingerprint, so a fingerprint shared by two different
+    relations can keep a copy (redundant, harmless) but never drop a relation. Returns the kept
+    relations' cells and where each starts.
+    """
+    count = ends.size
+    starts = np.zeros(count, dtype=np.int64)
+    starts[1:] = ends[:-1]
+    lengths = ends - starts
+    relation = np.repeat(np.arange(count), lengths)
+    later = np.ones(cells.size, dtype=np.bool_)
+    later[starts] = False  # the total stays first; the parts after it are sorted
+    canonical = cells[np.lexsort((cells, later, relation))]
+    position = np.arange(cells.size, dtype=np.int64) - np.repeat(starts, lengths)
+    with np.errstate(over="ignore"):
+        mixed = (canonical.astype(np.uint64) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+        mixed ^= (position.astype(np.uint64) + np.uint64(1)) * np.uint64(0xC2B2AE3D27D4EB4F)
+        mixed *= np.uint64(0x165667B19E3779F9)
+    fingerprint = np.add.reduceat(mixed, starts) if count else np.zeros(0, dtype=np.uint64)
+    order = np.lexsort((np.arange(count), fingerprint, lengths))
+    same_class = np.zeros(count, dtype=np.bool_)
+    same_class[1:] = (lengths[order][1:] == lengths[order][:-1]) & (
+        fingerprint[order][1:] == fingerprint[order][:-1]
+    )
+    first = order[np.maximum.accumulate(np.where(same_class, 0, np.arange(count)))]
+    candidates = order[same_class]  # the first of each class is never a candidate
+    firsts = first[same_class]
+    copy = np.zeros(count, dtype=np.bool_)
+    if candidates.size:
+        sizes = lengths[candidates]
+        offsets = np.repeat(np.cumsum(sizes) - sizes, sizes)
+        step = np.arange(int(sizes.sum()), dtype=np.int64) - offsets
+        agree = (
+            canonical[np.repeat(starts[candidates], sizes) + step]
+            == canonical[np.repeat(starts[firsts], sizes) + step]
+        )
+        copy[candidates] = np.logical_and.reduceat(agree, np.cumsum(sizes) - sizes)
+    kept = np.flatnonzero(~copy)
+    kept_lengths = lengths[kept]
+    kept_starts = np.cumsum(kept_lengths) - kept_lengths
+    offsets = np.repeat(kept_starts, kept_lengths)
+    step = np.arange(int(kept_lengths.sum()), dtype=np.int64) - offsets
+    return canonical[np.repeat(starts[kept], kept_lengths) + step], kept_starts
