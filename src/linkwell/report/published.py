@@ -26,22 +26,32 @@ class Estimate:
     upper: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PublishedRow:
-    """One row of a published table, by column header."""
+    """One row of a published table, read by column header.
 
-    cells: dict[str, TableCell]
+    The row is the table's own tuple of cells, and ``positions`` (header to position) is
+    shared by every row of the table: a national report indexes hundreds of thousands of rows,
+    which a dictionary each made the largest object of the report's last steps.
+    """
+
+    row: tuple[TableCell, ...]
+    positions: dict[str, int]
+
+    def cell(self, header: str) -> TableCell:
+        """The cell under ``header``."""
+        return self.row[self.positions[header]]
 
     def count(self, header: str) -> int | None:
         """The published (rounded) count, or ``None`` if withheld or not applicable."""
-        cell = self.cells[header]
+        cell = self.cell(header)
         return cell.value if cell.symbol is None and isinstance(cell.value, int) else None
 
     def estimate(self, prefix: str) -> Estimate | None:
         """The percentage whose headers start with ``prefix`` and its interval, if published."""
-        point = self.cells[f"{prefix} (%)"]
-        low = self.cells[f"{prefix}: 95% CI lower (%)"]
-        high = self.cells[f"{prefix}: 95% CI upper (%)"]
+        point = self.cell(f"{prefix} (%)")
+        low = self.cell(f"{prefix}: 95% CI lower (%)")
+        high = self.cell(f"{prefix}: 95% CI upper (%)")
         if point.symbol is Symbol.LOW:
             return Estimate(0.0, 0.0, float(high.value or 0.0))
         values = [point.value, low.value, high.value]
@@ -63,6 +73,7 @@ class TableIndex:
 
     def _index(self, table: OutputTable) -> None:
         headers = [c.header for c in table.columns]
+        positions = {header: i for i, header in enumerate(headers)}
         level_at = headers.index(_LEVEL)
         labels = [
             i for i, c in enumerate(table.columns) if c.kind is ColumnKind.LABEL and i != level_at
@@ -72,7 +83,7 @@ class TableIndex:
         for row in table.rows:
             key = tuple(str(row[i].value) for i in labels)
             level = str(row[level_at].value)
-            published = PublishedRow(dict(zip(headers, row, strict=True)))
+            published = PublishedRow(row, positions)
             rows.setdefault(key, published)  # the first (coarsest) level wins a shared label
             rows[(*key, level)] = published
             levels.setdefault(key, level)
