@@ -74,9 +74,12 @@ class Column:
     kind: ColumnKind
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TableCell:
-    """One shown value: a number, a label, or a symbol; ``cell`` indexes the cell system."""
+    """One shown value: a number, a label, or a symbol; ``cell`` indexes the cell system.
+
+    Slotted: a national report's tables hold millions, each 40 bytes smaller so.
+    """
 
     value: float | int | str | None = None
     symbol: Symbol | None = None
@@ -94,7 +97,7 @@ class TableCell:
         return "" if self.value is None else str(self.value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LogEntry:
     """One withheld count: where it is shown and why."""
 
@@ -280,12 +283,14 @@ def _finish(
     label_count = sum(1 for c in columns if c.kind is _LABEL)
     counts = [(i, c.header) for i, c in enumerate(columns) if c.kind is ColumnKind.COUNT]
     for row in rows:
+        row_label = None  # written once a row, shared by its withheld counts' entries
         for position, header in counts:
             withheld = row[position]
             if withheld.symbol is not None and withheld.cell is not None:
                 rule = maker.protection.rule(withheld.cell)
                 if rule is not None:
-                    row_label = " / ".join(str(c.value) for c in row[:label_count] if c.value)
+                    if row_label is None:
+                        row_label = " / ".join(str(c.value) for c in row[:label_count] if c.value)
                     log.append(LogEntry(table_id, row_label, header, rule))
     checks = _checks(maker, rows, columns)
     return OutputTable(
