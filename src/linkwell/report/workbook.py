@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
@@ -26,7 +26,7 @@ from linkwell.analysis.model import ModelResult, ModelStatus
 from linkwell.analysis.pipeline import Analysis
 from linkwell.analysis.tables import ColumnKind, OutputTable, Symbol
 from linkwell.analysis.workers import Background
-from linkwell.fileio import atomic_path, write_text_atomic
+from linkwell.fileio import atomic_path
 from linkwell.report.sheets import SHEET_ROWS, BookFile, Sheet
 
 __all__ = [
@@ -216,12 +216,35 @@ def write_workbook(
         writer.finish(analysis, cover=cover, configuration=configuration)
 
 
-def _csv(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(headers)
-    writer.writerows(rows)
-    return buffer.getvalue()
+def _write_csv(
+    path: Path, headers: Sequence[str], rows: Iterable[Sequence[object]], *, mode: int
+) -> None:
+    """``headers`` and ``rows`` as CSV into ``path``, atomically, a row at a time.
+
+    Streamed, never held as one text: a national report's disclosure log has millions of rows.
+    """
+    with (
+        atomic_path(path, mode=mode) as partial,
+        partial.open("w", encoding="utf-8", newline="") as handle,
+    ):
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows(rows)
+
+
+def _shown(table: OutputTable) -> Iterator[list[object]]:
+    """``table``'s rows as the CSV shows them: symbols as themselves, percentages to 1 dp."""
+    for row in table.rows:
+        yield [
+            cell.symbol.value
+            if cell.symbol is not None
+            else (
+                f"{cell.value:.1f}"
+                if column.kind is not ColumnKind.LABEL and isinstance(cell.value, float)
+                else cell.value
+            )
+            for column, cell in zip(table.columns, row, strict=True)
+        ]
 
 
 def write_csvs(directory: Path, analysis: Analysis) -> list[Path]:
@@ -229,25 +252,11 @@ def write_csvs(directory: Path, analysis: Analysis) -> list[Path]:
     paths = []
     for table in analysis.tables:
         path = directory / f"{table.id}.csv"
-        rows = [
-            [
-                cell.symbol.value
-                if cell.symbol is not None
-                else (
-                    f"{cell.value:.1f}"
-                    if column.kind is not ColumnKind.LABEL and isinstance(cell.value, float)
-                    else cell.value
-                )
-                for column, cell in zip(table.columns, row, strict=True)
-            ]
-            for row in table.rows
-        ]
-        write_text_atomic(path, _csv([c.header for c in table.columns], rows), mode=0o644)
+        _write_csv(path, [c.header for c in table.columns], _shown(table), mode=0o644)
         paths.append(path)
     path = directory / "models.csv"
-    write_text_atomic(
-        path, _csv(MODEL_HEADERS, model_rows(analysis, analysis.policy.rounding_base)), mode=0o644
-    )
+    rows = model_rows(analysis, analysis.policy.rounding_base)
+    _write_csv(path, MODEL_HEADERS, rows, mode=0o644)
     paths.append(path)
     return paths
 
@@ -258,15 +267,15 @@ def write_disclosure_log(path: Path, analysis: Analysis) -> None:
     The analyst's record, readable by its owner only: it says which withheld counts are small
     or nought, and why a model was withheld, which the published tables must not.
     """
-    rows = [
+    titles = {n.name: n.title for n in analysis.needs}
+    cells = (
         [entry.table, entry.row, entry.column, entry.rule.value]
         for table in analysis.tables
         for entry in table.log
-    ]
-    titles = {n.name: n.title for n in analysis.needs}
-    rows += [
+    )
+    models = (
         ["models", titles.get(m.need, m.need), "Odds ratio", f"model: {m.withheld_because}"]
         for m in analysis.models
         if m.status is ModelStatus.WITHHELD
-    ]
-    write_text_atomic(path, _csv(["table", "row", "column", "rule"], rows), mode=0o600)
+    )
+    _write_csv(path, ["table", "row", "column", "rule"], chain(cells, models), mode=0o600)
