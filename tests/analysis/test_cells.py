@@ -117,3 +117,18 @@ def test_a_group_counted_as_another_shares_its_cells() -> None:
     system = b.build()
     assert len(system) == 1
     assert system.find(pop, (("urban_rural", "not known"),)) == known
+
+
+def test_a_built_system_takes_nothing_more() -> None:
+    b = _zeros(2)
+    system = b.build()
+    with pytest.raises(InternalError, match="after its system was built"):
+        b.cell((PopKey(Pop.LINKED), ()), 3)
+    with pytest.raises(InternalError, match="after its system was built"):
+        b.equal(0, [1])
+    with pytest.raises(InternalError, match="after its system was built"):
+        b.at_most(0, 1)
+    with pytest.raises(InternalError, match="after its system was built"):
+        b.build()
+    assert len(system) == 2
+    assert len(system.index) == 2

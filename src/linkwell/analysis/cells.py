@@ -140,6 +140,7 @@ class CellSystemBuilder:
         self._le = array("q")
         """Each inclusion's small and big cell, in turn."""
         self._aliases: dict[GroupKey, GroupKey] = {}
+        self._built = False
 
     def same_group(self, group: GroupKey, as_group: GroupKey) -> None:
         """Count ``group`` as ``as_group``: the same children, so every count is the same cell.
@@ -174,6 +175,7 @@ class CellSystemBuilder:
             if self._count[found] != count:
                 raise InternalError("one cell was counted twice with different results")
             return found
+        self._check_open()
         index = self._index[key] = len(self._keys)
         self._keys.append(key)
         self._count.append(count)
@@ -191,6 +193,7 @@ class CellSystemBuilder:
 
     def equal(self, total: int, parts: Sequence[int]) -> None:
         """Record ``total == sum(parts)``; a relation recorded twice is kept once (see build)."""
+        self._check_open()
         if not parts or (len(parts) == 1 and parts[0] == total):
             return
         self._eq_cells.append(total)
@@ -199,20 +202,32 @@ class CellSystemBuilder:
 
     def at_most(self, small: int, big: int) -> None:
         """Record ``small <= big`` (a population inside another)."""
+        self._check_open()
         if small != big:
             self._le.append(small)
             self._le.append(big)
 
+    def _check_open(self) -> None:
+        if self._built:
+            raise InternalError("a cell or relation was added after its system was built")
+
     def build(self) -> CellSystem:
-        """Freeze into a :class:`CellSystem`, checking every relation holds on the counts."""
+        """Freeze into a :class:`CellSystem`, checking every relation holds on the counts.
+
+        Once only: the builder's index passes to the system as it is (a copy would be one more
+        dictionary entry a cell at the report's peak), so nothing may be added afterwards.
+        """
+        self._check_open()
+        self._built = True
         n = len(self._keys)
         cells, starts = _distinct_relations(
             np.frombuffer(self._eq_cells, dtype=np.int64), np.frombuffer(self._eq_ends, np.int64)
         )
         coef = np.full(cells.size, -1.0)
         coef[starts] = 1.0  # each relation's total comes first
-        rows = np.repeat(np.arange(starts.size), np.diff(np.append(starts, cells.size)))
-        eq = sparse.csr_matrix((coef, (rows, cells)), shape=(starts.size, n))
+        # The relations are already rows: laid out as such, without a coordinate list's copies.
+        eq = sparse.csr_matrix((coef, cells, np.append(starts, cells.size)), shape=(starts.size, n))
+        eq.sum_duplicates()  # canonical: each row's cells in order, a part named twice summed
         pairs = np.frombuffer(self._le, dtype=np.int64)
         le_rows = np.repeat(np.arange(pairs.size // 2), 2)
         le_vals = np.tile(np.array([1.0, -1.0]), pairs.size // 2)
@@ -233,7 +248,7 @@ class CellSystemBuilder:
             national_only=np.array(self._national, dtype=np.bool_),
             eq=eq,
             le=le,
-            index=dict(self._index),
+            index=self._index,
             aliases=dict(self._aliases),
         )
 
@@ -254,16 +269,28 @@ def _distinct_relations(
     starts = np.zeros(count, dtype=np.int64)
     starts[1:] = ends[:-1]
     lengths = ends - starts
+    # Each temporary is let go as soon as it is used: at national scale each is a gigabyte's
+    # tenth, and this runs at the report's peak.
     relation = np.repeat(np.arange(count), lengths)
     later = np.ones(cells.size, dtype=np.bool_)
     later[starts] = False  # the total stays first; the parts after it are sorted
-    canonical = cells[np.lexsort((cells, later, relation))]
-    position = np.arange(cells.size, dtype=np.int64) - np.repeat(starts, lengths)
+    order = np.lexsort((cells, later, relation))
+    del relation, later
+    canonical = cells[order]
+    del order
+    position = np.arange(1, cells.size + 1, dtype=np.uint64) - np.repeat(
+        starts.astype(np.uint64), lengths
+    )
     with np.errstate(over="ignore"):
-        mixed = (canonical.astype(np.uint64) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
-        mixed ^= (position.astype(np.uint64) + np.uint64(1)) * np.uint64(0xC2B2AE3D27D4EB4F)
+        position *= np.uint64(0xC2B2AE3D27D4EB4F)
+        mixed = canonical.astype(np.uint64)
+        mixed += np.uint64(1)
+        mixed *= np.uint64(0x9E3779B97F4A7C15)
+        mixed ^= position
+        del position
         mixed *= np.uint64(0x165667B19E3779F9)
     fingerprint = np.add.reduceat(mixed, starts) if count else np.zeros(0, dtype=np.uint64)
+    del mixed
     order = np.lexsort((np.arange(count), fingerprint, lengths))
     same_class = np.zeros(count, dtype=np.bool_)
     same_class[1:] = (lengths[order][1:] == lengths[order][:-1]) & (
