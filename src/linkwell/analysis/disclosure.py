@@ -1213,11 +1213,10 @@ def _judge_with_lenders(
     group = layout.group == layout.group[position]
     alone = np.zeros(programme.cells.size, dtype=np.bool_)
     alone[position] = True
-    for relaxed in (
-        _relaxed(programme, alone),
-        _relaxed(programme, group, within=group, position=position),
-        _relaxed(programme, group),
-    ):
+    # Narrowest first, each built only when the one before could not decide: the last reaches
+    # along every area-wide sum of the group.
+    for inside, within in ((alone, None), (group, group), (group, None)):
+        relaxed = _relaxed(programme, inside, within=within, position=position)
         upward = _stuck(state, relaxed, cell, feasible=False)
         if upward is not None:
             return relaxed, upward
@@ -1548,13 +1547,13 @@ def _relaxed(
         programme.rows_of(members),
         strict=True,
     ):
-        rows = touching
+        rows, found = touching, matrix[touching].tocsr()
         if within is not None:
-            found = matrix[touching].tocsr()
             outside = np.diff(found[:, np.flatnonzero(~within)].tocsr().indptr) > 0
             own = np.diff(found[:, [position]].tocsr().indptr) > 0
-            rows = touching[~outside | own]
-        parts.append((rows, matrix[rows].tocsr(), rhs[rows]))
+            keep = ~outside | own
+            rows, found = touching[keep], found[keep]
+        parts.append((rows, found, rhs[rows]))
     reached = np.unique(
         np.concatenate([members, parts[0][1].indices, parts[1][1].indices]).astype(np.int64)
     )
