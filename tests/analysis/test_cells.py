@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkwell.analysis.cells import CellSystem, CellSystemBuilder, Pop, PopKey
+from linkwell.analysis.cells import COEFFICIENT, CellSystem, CellSystemBuilder, Pop, PopKey
 from linkwell.errors import InternalError
 
 _CELLS = 9
@@ -68,6 +68,31 @@ def test_relations_of_every_length_keep_their_first_copy_only() -> None:
     b.equal(1, [3, 2])
     rows = _rows(b.build())
     assert [(total, sum(parts.values())) for total, parts in rows] == [(0, 5999), (1, 2), (0, 5998)]
+
+
+def test_relations_hold_their_coefficients_a_byte_each_and_exact() -> None:
+    # A part named 127 times is a coefficient of 127; the counts the relations hold on are
+    # read with them in their own type, so every check stays exact.
+    b = CellSystemBuilder()
+    part = b.cell((PopKey(Pop.NEED_YES, "n"), (("school", "S"),)), 3_000_000)
+    total = b.cell((PopKey(Pop.NEED_YES, "n"), ()), 127 * 3_000_000)
+    other = b.cell((PopKey(Pop.NEED_KNOWN), ()), 127 * 3_000_000)
+    b.equal(total, [part] * 127)
+    b.at_most(total, other)
+    system = b.build()
+    assert system.eq.dtype == system.le.dtype == COEFFICIENT
+    assert system.eq.toarray().tolist() == [[-127, 1, 0]]
+    assert (system.eq @ system.count).tolist() == [0]
+    assert (system.le @ system.count).tolist() == [0]
+
+
+def test_a_relation_naming_a_part_beyond_a_coefficient_is_a_bug() -> None:
+    b = CellSystemBuilder()
+    part = b.cell((PopKey(Pop.NEED_YES, "n"), (("school", "S"),)), 1)
+    total = b.cell((PopKey(Pop.NEED_YES, "n"), ()), 128)
+    b.equal(total, [part] * 128)
+    with pytest.raises(InternalError, match="more than 127 times"):
+        b.build()
 
 
 def test_a_builder_without_relations_builds_empty_matrices() -> None:

@@ -24,7 +24,7 @@ from scipy import sparse
 from linkwell.analysis.groups import GroupKey
 from linkwell.errors import InternalError
 
-__all__ = ["CellKey", "CellSystem", "CellSystemBuilder", "Pop", "PopKey"]
+__all__ = ["COEFFICIENT", "CellKey", "CellSystem", "CellSystemBuilder", "Pop", "PopKey"]
 
 
 class Pop(StrEnum):
@@ -71,15 +71,23 @@ class PopKey(NamedTuple):
 
 CellKey = tuple[PopKey, GroupKey]
 
+COEFFICIENT = np.int8
+"""The relation matrices' entries: small whole numbers (a cell's sign in a sum, or how often a
+sum names it), a byte each rather than a double's eight, which the disclosure audit's copies of
+the matrices (by column, per component, on every worker) hold tens of millions of nationally.
+Arithmetic with them gives the other operand's type: ``matrix @ counts`` stays exact.
+"""
+
 
 @dataclass(frozen=True)
 class CellSystem:
     """Cells as parallel arrays, and their relations as sparse matrices.
 
-    ``eq`` rows hold ``sum(coef * cell) == 0``; ``le`` rows hold ``sum(coef * cell) <= 0``.
-    ``base`` is the size of the population a zero in the cell would describe (0 where a zero is
-    not sensitive); ``cost`` orders cells for secondary suppression (low cost suppressed first);
-    ``national_only`` marks cells withheld under ``DisclosurePolicy.national_only``.
+    ``eq`` rows hold ``sum(coef * cell) == 0``; ``le`` rows hold ``sum(coef * cell) <= 0``, with
+    coefficients of type :data:`COEFFICIENT`. ``base`` is the size of the population a zero in
+    the cell would describe (0 where a zero is not sensitive); ``cost`` orders cells for
+    secondary suppression (low cost suppressed first); ``national_only`` marks cells withheld
+    under ``DisclosurePolicy.national_only``.
     """
 
     keys: tuple[CellKey, ...]
@@ -223,14 +231,17 @@ class CellSystemBuilder:
         cells, starts = _distinct_relations(
             np.frombuffer(self._eq_cells, dtype=np.int64), np.frombuffer(self._eq_ends, np.int64)
         )
-        coef = np.full(cells.size, -1.0)
-        coef[starts] = 1.0  # each relation's total comes first
+        coef = np.full(cells.size, -1, dtype=np.int64)
+        coef[starts] = 1  # each relation's total comes first
         # The relations are already rows: laid out as such, without a coordinate list's copies.
         eq = sparse.csr_matrix((coef, cells, np.append(starts, cells.size)), shape=(starts.size, n))
         eq.sum_duplicates()  # canonical: each row's cells in order, a part named twice summed
+        if eq.nnz and np.abs(eq.data).max() > np.iinfo(COEFFICIENT).max:
+            raise InternalError("an additivity relation names one cell more than 127 times")
+        eq = eq.astype(COEFFICIENT)
         pairs = np.frombuffer(self._le, dtype=np.int64)
         le_rows = np.repeat(np.arange(pairs.size // 2), 2)
-        le_vals = np.tile(np.array([1.0, -1.0]), pairs.size // 2)
+        le_vals = np.tile(np.array([1, -1], dtype=COEFFICIENT), pairs.size // 2)
         le = sparse.csr_matrix((le_vals, (le_rows, pairs)), shape=(pairs.size // 2, n))
         count = np.array(self._count, dtype=np.int64)
         if eq.shape[0] and np.any(eq @ count != 0):
