@@ -63,47 +63,55 @@ class PublishedRow:
 
 
 class TableIndex:
-    """Rows of every table of an analysis, found by table id and label cells."""
+    """Rows of every table of an analysis, found by table id and label cells.
+
+    A table is indexed when it is first read: the report reads a few tables by label, and a
+    national release's school tables, hundreds of thousands of rows each, are never read so.
+    """
 
     def __init__(self, analysis: Analysis) -> None:
+        self._tables = {table.id: table for table in analysis.tables}
         self._rows: dict[str, dict[tuple[str, ...], PublishedRow]] = {}
-        self._levels: dict[str, dict[tuple[str, ...], str]] = {}
-        for table in analysis.tables:
-            self._index(table)
 
-    def _index(self, table: OutputTable) -> None:
-        headers = [c.header for c in table.columns]
-        positions = {header: i for i, header in enumerate(headers)}
-        level_at = headers.index(_LEVEL)
-        labels = [
-            i for i, c in enumerate(table.columns) if c.kind is ColumnKind.LABEL and i != level_at
-        ]
-        rows: dict[tuple[str, ...], PublishedRow] = {}
-        levels: dict[tuple[str, ...], str] = {}
-        for row in table.rows:
-            key = tuple(str(row[i].value) for i in labels)
-            level = str(row[level_at].value)
-            published = PublishedRow(row, positions)
-            rows.setdefault(key, published)  # the first (coarsest) level wins a shared label
-            rows[(*key, level)] = published
-            levels.setdefault(key, level)
-        self._rows[table.id] = rows
-        self._levels[table.id] = levels
+    def _rows_of(self, table_id: str) -> dict[tuple[str, ...], PublishedRow]:
+        rows = self._rows.get(table_id)
+        if rows is None:
+            table = self._tables.get(table_id)
+            rows = {} if table is None else _indexed(table)
+            self._rows[table_id] = rows
+        return rows
 
     def has(self, table_id: str) -> bool:
         """Whether the analysis has table ``table_id``."""
-        return table_id in self._rows
+        return table_id in self._tables
 
     def row(self, table_id: str, *labels: str, level: str | None = None) -> PublishedRow | None:
         """The row of ``table_id`` whose label cells are ``labels`` (at ``level`` if given)."""
         key = tuple(labels) if level is None else (*labels, level)
-        return self._rows.get(table_id, {}).get(key)
+        return self._rows_of(table_id).get(key)
 
     def groups(self, table_id: str, level: str, *labels: str) -> list[tuple[str, PublishedRow]]:
         """``(group label, row)`` of every row at ``level`` whose leading labels are ``labels``."""
         found = []
         prefix = len(labels)
-        for key, row in self._rows.get(table_id, {}).items():
+        for key, row in self._rows_of(table_id).items():
             if len(key) == prefix + 2 and key[-1] == level and key[:prefix] == tuple(labels):
                 found.append((key[prefix], row))
         return found
+
+
+def _indexed(table: OutputTable) -> dict[tuple[str, ...], PublishedRow]:
+    """``table``'s rows by their label cells, and by those and their level."""
+    headers = [c.header for c in table.columns]
+    positions = {header: i for i, header in enumerate(headers)}
+    level_at = headers.index(_LEVEL)
+    labels = [
+        i for i, c in enumerate(table.columns) if c.kind is ColumnKind.LABEL and i != level_at
+    ]
+    rows: dict[tuple[str, ...], PublishedRow] = {}
+    for row in table.rows:
+        key = tuple(str(row[i].value) for i in labels)
+        published = PublishedRow(row, positions)
+        rows.setdefault(key, published)  # the first (coarsest) level wins a shared label
+        rows[(*key, str(row[level_at].value))] = published
+    return rows
