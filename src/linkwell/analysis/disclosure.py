@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
-from typing import TYPE_CHECKING, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
@@ -687,7 +687,7 @@ class _GroupLayout:
     """
     at_truth: tuple[NDArray[np.float64], NDArray[np.float64]]
     """Each relation's left side at the true values (see :func:`_local`)."""
-    ranked: NDArray[np.int32]
+    ranked: NDArray[np.integer[Any]]
     """Each sum's cells largest true count first (see :func:`_ranked`)."""
 
     @staticmethod
@@ -1257,17 +1257,17 @@ def _shared_levels(level: NDArray[np.int64], cells: NDArray[np.int64]) -> NDArra
     return np.asarray(small[position], dtype=np.bool_)
 
 
-def _ranked(programme: _Programme, truth: NDArray[np.float64]) -> NDArray[np.int32]:
+def _ranked(programme: _Programme, truth: NDArray[np.float64]) -> NDArray[np.integer[Any]]:
     """Each sum's cells, largest true count first, row by row as ``programme.a_eq`` holds them.
 
     Ranked once per component: a national release's sums run over thousands of schools, and
     every programme with lenders looks at the largest few of each sum it touches. Positions
-    are kept as the matrix keeps its columns, in four bytes: one per entry of every sum, in
-    this process and on every worker.
+    are kept in the matrix's own index type (four bytes, not eight, below two billion cells):
+    one per entry of every sum, in this process and on every worker.
     """
     entries = programme.a_eq.tocoo()
     order = np.lexsort((-truth[entries.col], entries.row))
-    return np.asarray(entries.col[order], dtype=np.int32)
+    return np.asarray(entries.col[order])
 
 
 def _lenders(
@@ -1275,7 +1275,7 @@ def _lenders(
     truth: NDArray[np.float64],
     mine: NDArray[np.bool_],
     width: float,
-    ranked: NDArray[np.int32],
+    ranked: NDArray[np.integer[Any]],
 ) -> NDArray[np.int64]:
     """Positions of the cells that groups (the cells ``mine``) borrow room from.
 
