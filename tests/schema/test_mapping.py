@@ -124,10 +124,17 @@ def test_a_required_field_without_column_is_refused_naming_it() -> None:
 
 
 def test_mapped_column_missing_from_file() -> None:
+    """A renamed or mistyped column must not leave its field empty on every row, unnoticed."""
     columns = [c for c in SUPPLIED if c != "fsm_basis"]
-    plan = plan_mapping(columns, AUTHORITY, ColumnMapping(columns={"FSM Basis": "fsm_basis"}))
-    assert plan.unmatched == ("FSM Basis",)
-    assert plan.sources["fsm_basis"] is None
+    assert plan_mapping(columns, AUTHORITY, ColumnMapping()).sources["fsm_basis"] is None
+    with pytest.raises(ValidationError) as info:  # optional, but the mapping says it is there
+        plan_mapping(columns, AUTHORITY, ColumnMapping(columns={"FSM Basis": "fsm_basis"}))
+    assert info.value.field == "fsm_basis"
+    assert "fsm_basis (the mapping's column 'FSM Basis')" in str(info.value)
+    plan = plan_mapping(  # the field's own name supplies it: nothing is left empty
+        SUPPLIED, AUTHORITY, ColumnMapping(columns={"FSM Basis": "fsm_basis"})
+    )
+    assert plan.sources["fsm_basis"] == "fsm_basis"
     columns = [c for c in SUPPLIED if c != "simd_decile"]
     with pytest.raises(ValidationError) as info:
         plan_mapping(columns, AUTHORITY, ColumnMapping(columns={"Decile": "simd_decile"}))

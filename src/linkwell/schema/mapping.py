@@ -79,8 +79,9 @@ class MappingPlan:
 
     ``sources`` has every dataset field, in dataset order, with its provider column or ``None``
     when the file has none. ``personal`` is the part of ``dropped`` whose names read like
-    personal or health data; ``unmatched`` lists mapped provider columns the file lacks (for
-    optional fields; a required one is an error).
+    personal or health data. A mapped provider column the file lacks is an error, required field
+    or not, unless a column of the field's own name supplies it: a renamed or mistyped column
+    would otherwise leave its field empty on every row.
     """
 
     dataset: DatasetDef
@@ -88,7 +89,6 @@ class MappingPlan:
     sources: Mapping[str, str | None]
     dropped: tuple[str, ...]
     personal: tuple[str, ...]
-    unmatched: tuple[str, ...]
 
     @property
     def absent(self) -> tuple[str, ...]:
@@ -184,6 +184,16 @@ def plan_mapping(
             field=missing[0],
             hint="add the column, or map the provider's column to the field in the mapping",
         )
+    emptied = [mapping.columns[c] for c in unmatched if not feeds[mapping.columns[c]]]
+    if emptied:
+        raise ValidationError(
+            "the mapping names column(s) the file does not have: "
+            + ", ".join(_expected(name, mapping, columns) for name in emptied),
+            file=file,
+            field=emptied[0],
+            hint="correct the column's name in the mapping, or rename it in the file; take it "
+            "out of the mapping only if this extract truly lacks it",
+        )
     dropped = tuple(c for c in columns if c not in used)
     return MappingPlan(
         dataset=dataset,
@@ -191,7 +201,6 @@ def plan_mapping(
         sources={name: (found[0] if found else None) for name, found in feeds.items()},
         dropped=dropped,
         personal=tuple(c for c in dropped if looks_personal(c)),
-        unmatched=tuple(unmatched),
     )
 
 

@@ -311,7 +311,6 @@ def _write_summary(result: ValidationResult, read: ReadResult, plan: MappingPlan
         "problems_by_dataset_rule": dict(result.problems_by_dataset_rule),
         "dropped_columns": list(result.dropped_columns),
         "dropped_personal_columns": list(result.personal_columns),
-        "mapped_columns_not_in_file": list(plan.unmatched),
         "fields_not_supplied": list(plan.absent),
         "derived_fields_computed": list(result.computed),
         "outputs": {
