@@ -101,7 +101,10 @@ def atomic_path(dest: Path, *, mode: int = 0o600) -> Iterator[Path]:
     """Yield a partial path to write; on success it replaces ``dest`` atomically.
 
     The partial file is created empty with ``mode`` before the caller writes to it, so secret
-    content is never readable by others even briefly. On any exception it is removed.
+    content written into it is never readable by others even briefly; and it is given ``mode``
+    again before it replaces ``dest``, because a writer may replace the file rather than write
+    into it (DuckDB's ``COPY`` does, with the process's default mode). On any exception it is
+    removed.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
@@ -109,6 +112,7 @@ def atomic_path(dest: Path, *, mode: int = 0o600) -> Iterator[Path]:
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         os.close(fd)
         yield partial
+        partial.chmod(mode)
         kill_point("fileio.before-fsync")
         fd = os.open(partial, os.O_RDONLY)
         try:

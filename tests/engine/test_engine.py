@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,8 @@ def test_copy_to_parquet_is_atomic_and_counts(tmp_path: Path) -> None:
     assert rows == 1234
     assert pq.read_table(dest).num_rows == 1234
     assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]
+    # DuckDB writes a new file in the process's default mode; the result is its owner's alone
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600
 
 
 def test_errors_never_quote_data_values(tmp_path: Path) -> None:
