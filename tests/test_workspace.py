@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 import linkwell.workspace
 from linkwell.audit import AuditAction, read_log
-from linkwell.errors import AuditError, ConfigError, StorageError
+from linkwell.errors import AuditError, ConfigError, IdentityError, StorageError
 from linkwell.seal import (
     DatasetRef,
     PackageKind,
@@ -51,7 +51,9 @@ def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pair:
     monkeypatch.setattr(
         linkwell.workspace,
         "load_keyring",
-        lambda path, _passphrase: (identities[path.parent.name],),
+        lambda path, _passphrase: (
+            identities[path.name if path.name in identities else path.parent.name],
+        ),
     )
     project = project_dict({name: [card_dict(i)] for name, i in identities.items()})
     project["transport"]["root"] = str(tmp_path / "exchange")
@@ -219,6 +221,36 @@ def test_a_keyring_is_never_moved_out_of_another_workspace(pair: Pair, tmp_path:
         )
     assert sorted(p.name for p in keys.iterdir()) == before
     assert not (tmp_path / "second-ipsos" / "keys").exists()
+
+
+@pytest.mark.parametrize(
+    ("party", "error"), [("nrs", IdentityError), ("no-such-party", ConfigError)]
+)
+def test_a_refused_workspace_leaves_the_keyring_where_it_was(
+    pair: Pair,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    party: str,
+    error: type[Exception],
+) -> None:
+    """The keyring is a party's only secret identity: a refusal must not strand it elsewhere."""
+    keys = tmp_path / "keyrings" / "ipsos-spare"
+    keys.mkdir()
+    (keys / "identity-1.age").write_text("the ipsos identity, as the patched loader has it\n")
+    ipsos = pair.sender.identity()
+    monkeypatch.setattr(linkwell.workspace, "load_keyring", lambda _path, _pass: (ipsos,))
+    with pytest.raises(error) as info:
+        Workspace.create(
+            tmp_path / "new",
+            project_file=tmp_path / "project.toml",
+            party=party,
+            keyring=keys,
+            passphrase_file=tmp_path / "passphrase",
+        )
+    assert [p.name for p in keys.iterdir()] == ["identity-1.age"]
+    assert not (tmp_path / "new").exists()
+    if error is ConfigError:
+        assert info.value.file == str(tmp_path / "project.toml")  # type: ignore[attr-defined]
 
 
 def test_recorded_paths_do_not_depend_on_where_a_command_ran(

@@ -202,42 +202,53 @@ class Workspace:
 
         ``keyring`` is the folder ``linkwell keys new`` wrote; it is moved into the workspace if
         it is elsewhere, so that the workspace holds everything the party needs (never out of
-        another workspace). The workspace folder is made private to its owner (mode 0700):
-        step outputs inside it hold identifiers or answers.
+        another workspace). Everything is checked before the keyring moves (the project file,
+        the party, the passphrase, the card, the SSH key), so a refusal leaves the party's only
+        secret identity where it was. The workspace folder is made private to its owner (mode
+        0700): step outputs inside it hold identifiers or answers.
         ``sftp_key_file`` (relative to the workspace, or absolute) is the party's SSH key for
         the SFTP transport; it is checked now, so that a missing or readable key fails here.
         """
-        root.mkdir(parents=True, exist_ok=True)
         if (root / WORKSPACE_FILE).exists():
             raise ConfigError(
                 "a workspace already exists here",
                 file=root / WORKSPACE_FILE,
                 hint="use another folder",
             )
-        keys = root / "keys"
-        if keyring.resolve() != keys.resolve():
-            if (keyring.resolve().parent / WORKSPACE_FILE).exists():
-                raise ConfigError(
-                    "this keyring belongs to another workspace and would be moved out of it",
-                    file=keyring,
-                    hint="give the folder 'linkwell keys new' wrote for this party",
-                )
-            shutil.move(str(keyring), keys)
-        root.chmod(0o700)
+        keys = root.resolve() / "keys"
+        moving = keyring.resolve() != keys
+        if moving and (keyring.resolve().parent / WORKSPACE_FILE).exists():
+            raise ConfigError(
+                "this keyring belongs to another workspace and would be moved out of it",
+                file=keyring,
+                hint="give the folder 'linkwell keys new' wrote for this party",
+            )
+        project = load_project(project_file)
+        try:
+            project.party(party)
+        except ConfigError as exc:
+            raise ConfigError(
+                exc.message, file=project_file, field="parties", hint=exc.hint
+            ) from exc
         settings = WorkspaceConfig(
             party=party,
             project_file=project_file.resolve(),
-            identity_file=Path("keys"),
+            identity_file=keyring.resolve(),  # until it is moved in, below
             passphrase_env=passphrase_env,
             passphrase_file=None if passphrase_file is None else passphrase_file.resolve(),
             sftp_key_file=sftp_key_file,
         )
-        workspace = cls(root, settings, load_project(project_file))
+        workspace = cls(root, settings, project)
         workspace.identity()  # refuse now if the keyring does not belong to this party
         key_file = workspace._key_file()
         if key_file is not None:
             load_ssh_key(key_file)
-        body = tomli_w.dumps(settings.model_dump(mode="json", exclude_none=True))
+        root.mkdir(parents=True, exist_ok=True)
+        if moving:
+            shutil.move(str(keyring), keys)
+        root.chmod(0o700)
+        workspace.settings = settings.model_copy(update={"identity_file": Path("keys")})
+        body = tomli_w.dumps(workspace.settings.model_dump(mode="json", exclude_none=True))
         write_text_atomic(root / WORKSPACE_FILE, body)
         workspace._log(create=True).start()
         workspace.trust_cards()
@@ -394,8 +405,9 @@ class Workspace:
             raise IdentityError(
                 "no passphrase given for this workspace's keyring",
                 file=self.root / WORKSPACE_FILE,
-                hint=f"set ${self.settings.passphrase_env}, or name a passphrase file (mode 0600) "
-                "as passphrase_file in this workspace.toml",
+                hint=f"set ${self.settings.passphrase_env}, or name a passphrase file (mode 0600): "
+                "--passphrase-file when the workspace is made, passphrase_file in its "
+                "workspace.toml after",
             ) from exc
         path = self.settings.identity_file
         return load_keyring(path if path.is_absolute() else self.root / path, passphrase)
