@@ -56,6 +56,30 @@ def test_new_refuses_weak_or_missing_passphrase(
     assert not (tmp_path / "kr").exists() or not list((tmp_path / "kr").iterdir())
 
 
+def test_a_rotation_keeps_the_keyring_under_its_one_passphrase_and_role(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An identity under another passphrase would leave the keyring opening under neither."""
+    new = ["keys", "new", "--party", "nrs", "--role", "indexer", "--out", "kr"]
+    assert runner.invoke(main, new).exit_code == 0
+    card = (tmp_path / "kr" / "card.toml").read_text()
+    monkeypatch.setenv("LINKWELL_PASSPHRASE", "a different long passphrase")
+    other = runner.invoke(main, new)
+    assert other.exit_code == 4
+    assert "under its one passphrase" in other.output
+    assert len(list((tmp_path / "kr").glob("*.identity.age"))) == 1
+    assert (tmp_path / "kr" / "card.toml").read_text() == card
+    monkeypatch.setenv("LINKWELL_PASSPHRASE", PASSPHRASE)
+    role = runner.invoke(main, [*new[:5], "linker", *new[6:]])
+    assert role.exit_code == 4
+    assert "as indexer, not linker" in role.output
+    rotated = runner.invoke(main, new)
+    assert rotated.exit_code == 0, rotated.output
+    assert "rotation:" in rotated.output
+    assert "1 earlier identity" in rotated.output
+    assert len(list((tmp_path / "kr").glob("*.identity.age"))) == 2
+
+
 def test_new_with_passphrase_file(runner: CliRunner, tmp_path: Path) -> None:
     secret = tmp_path / "pass.txt"
     secret.write_text("a different long passphrase\n")

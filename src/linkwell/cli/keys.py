@@ -91,6 +91,12 @@ def new(party: str, role: str, out: Path, passphrase: str) -> None:
     click.echo(f"secret identity: {made.identity_file}  (keep it, and back it up)")
     click.echo(f"card:            {made.card_file}  (paste into the project file)")
     click.echo(f"fingerprint:     {format_fingerprint(made.fingerprint)}")
+    if made.earlier:
+        click.echo(
+            f"rotation:        the keyring keeps its {made.earlier} earlier identit"
+            f"{'y' if made.earlier == 1 else 'ies'} to open older packages; in the project "
+            "file, mark the older card retired with the time of this rotation"
+        )
 
 
 def _describe(info: CardInfo) -> str:

@@ -65,6 +65,8 @@ class NewIdentity:
     card_file: Path
     card: IdentityCard
     fingerprint: str
+    earlier: int
+    """How many of the party's identities the keyring held before: more than 0 is a rotation."""
 
 
 @dataclass(frozen=True)
@@ -236,10 +238,15 @@ def card_toml(identity: SecretIdentity) -> str:
 def create_identity(
     party: str, role: Role, out: Path, passphrase: str, *, now: datetime | None = None
 ) -> NewIdentity:
-    """Make a new identity for ``party``, save it into keyring folder ``out``, write its card."""
+    """Make a new identity for ``party``, save it into keyring folder ``out``, write its card.
+
+    Into a keyring that already holds the party's identities (a rotation) only under their
+    passphrase and role: a keyring is unlocked with one passphrase, so an identity under another
+    would leave it opening under neither. ``earlier`` of the result counts the identities
+    already there.
+    """
     if out.exists() and not out.is_dir():
         raise IdentityError("the output must be a folder", file=out, hint="give a folder")
-    identity = new_identity(party, role, now=now)
     others = sorted(out.glob(f"*{IDENTITY_SUFFIX}")) if out.is_dir() else []
     foreign = [f for f in others if not f.name.startswith(f"{party}-")]
     if foreign:
@@ -248,11 +255,36 @@ def create_identity(
             file=foreign[0],
             hint="keep one keyring folder per party and role",
         )
+    if others:
+        _check_rotation(others[-1], role, passphrase)
+    identity = new_identity(party, role, now=now)
     identity_file = out / identity_file_name(identity)
     card_file = out / CARD_FILE_NAME
     save_identity(identity, identity_file, passphrase)
     write_text_atomic(card_file, card_toml(identity), mode=0o644)
-    return NewIdentity(identity_file, card_file, identity.card(), identity.fingerprint)
+    return NewIdentity(
+        identity_file, card_file, identity.card(), identity.fingerprint, earlier=len(others)
+    )
+
+
+def _check_rotation(newest: Path, role: Role, passphrase: str) -> None:
+    """Refuse a new identity the keyring's newest one says does not belong with it."""
+    try:
+        current = load_identity(newest, passphrase)
+    except IdentityError as exc:
+        raise IdentityError(
+            f"this keyring already holds the party's identity, and {exc.message}; every "
+            "identity in a keyring is under its one passphrase",
+            file=newest,
+            hint="give the keyring's passphrase to rotate, or make the new identity in a new "
+            "folder",
+        ) from exc
+    if current.role is not role:
+        raise IdentityError(
+            f"this keyring holds the party's identity as {current.role.value}, not {role.value}",
+            file=newest,
+            hint="keep one keyring folder per party and role",
+        )
 
 
 def read_cards(path: Path, *, party: str | None = None) -> tuple[CardInfo, ...]:
