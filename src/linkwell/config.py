@@ -18,7 +18,7 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal, Self, TypeVar
+from typing import Annotated, Final, Literal, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import ErrorDetails
 
 from linkwell.errors import ConfigError
 
@@ -352,8 +353,8 @@ class ProjectConfig(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         names = [p.name for p in self.parties]
-        if len(set(names)) != len(names):
-            msg = "party names must be unique"
+        if twice := _repeated(names):
+            msg = f"party names must be unique: {twice} is given twice"
             raise ValueError(msg)
         for role in (Role.INDEXER, Role.LINKER, Role.ANALYST):
             if sum(p.role is role for p in self.parties) != 1:
@@ -362,8 +363,16 @@ class ProjectConfig(_Model):
         keys = [
             k for p in self.parties for c in p.identities for k in (c.signing_key, c.encryption_key)
         ]
-        if len(set(keys)) != len(keys):
-            msg = "every party needs its own identity; two parties share a key"
+        shared = {k for k in keys if keys.count(k) > 1}
+        if shared:
+            holders = sorted(
+                {p.name for p in self.parties for c in p.identities
+                 if shared & {c.signing_key, c.encryption_key}}
+            )  # fmt: skip
+            msg = (
+                "every party needs its own identity; a key is on more than one card of "
+                + " and ".join(holders)
+            )
             raise ValueError(msg)
         by_name = {p.name: p for p in self.parties}
         wanted = {
@@ -386,12 +395,11 @@ class ProjectConfig(_Model):
             if len(logins) != len(self.parties):
                 msg = "with the sftp transport every party needs an 'sftp' entry (user, folders)"
                 raise ValueError(msg)
-            if len(set(logins)) != len(logins):
-                msg = "every party needs its own sftp login; two parties share a user"
+            if twice := _repeated(logins):
+                msg = f"every party needs its own sftp login; two parties share user {twice}"
                 raise ValueError(msg)
-        source_names = [s.name for s in self.sources]
-        if len(set(source_names)) != len(source_names):
-            msg = "source names must be unique"
+        if twice := _repeated([s.name for s in self.sources]):
+            msg = f"source names must be unique: {twice} is given twice"
             raise ValueError(msg)
         return self
 
@@ -457,6 +465,16 @@ class WorkspaceConfig(_Model):
     )
 
 
+def _repeated(names: list[str]) -> str | None:
+    """The first name that ``names`` holds more than once, quoted; ``None`` if none does."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return repr(name)
+        seen.add(name)
+    return None
+
+
 def load_model(model: type[M], path: Path, *, what: str) -> M:
     """Read a TOML file into ``model``; every problem becomes a :class:`ConfigError` naming it.
 
@@ -464,12 +482,19 @@ def load_model(model: type[M], path: Path, *, what: str) -> M:
     quotes the offending input value.
     """
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte-order mark (Notepad writes one) is not part of the TOML
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError as exc:
         raise ConfigError(f"{what} not found", file=path, hint="check the path") from exc
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"{what} is not valid UTF-8 TOML", file=path, hint="fix the syntax and try again"
+            f"{what} is not UTF-8 text (byte {exc.start + 1} is not)",
+            file=path,
+            hint="save it as UTF-8 and try again",
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:  # its text names the line and column, never a value
+        raise ConfigError(
+            f"{what} is not valid TOML: {exc}", file=path, hint="fix the syntax and try again"
         ) from exc
     except OSError as exc:
         raise ConfigError(f"{what} cannot be read ({exc.strerror})", file=path) from exc
@@ -478,16 +503,31 @@ def load_model(model: type[M], path: Path, *, what: str) -> M:
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or None
-        count = exc.error_count()
-        more = f" (and {count - 1} more problem(s))" if count > 1 else ""
+        problems = exc.errors(include_input=False, include_url=False)
+        where = ".".join(str(part) for part in problems[0]["loc"]) or None
+        shown = [_problem(error) for error in problems[:_PROBLEMS_SHOWN]]
+        more = len(problems) - len(shown)
         raise ConfigError(
-            f"{what} is invalid: {first['msg']}{more}",
+            f"{what} is invalid: {'; '.join(shown)}"
+            + (f" (and {more} more problem(s))" if more else ""),
             file=path,
             field=where,
             hint="see docs/project-file.md for every key and its allowed values",
         ) from exc
+
+
+_PROBLEMS_SHOWN: Final = 5
+
+
+def _problem(error: ErrorDetails) -> str:
+    """One of pydantic's problems as where it is and what is wrong, never the value given."""
+    where = ".".join(str(part) for part in error["loc"])
+    text = (
+        "is not in the form expected"  # pydantic's text would print the pattern
+        if error["type"] == "string_pattern_mismatch"
+        else error["msg"]
+    )
+    return f"{where}: {text}" if where else text
 
 
 def load_project(path: Path) -> ProjectConfig:

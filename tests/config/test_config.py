@@ -68,11 +68,48 @@ def test_source_provider_must_have_the_right_role(tmp_path: Path) -> None:
 
 def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "project.toml"
-    path.write_text("[project\n")
-    with pytest.raises(ConfigError, match="not valid UTF-8 TOML"):
+    path.write_text('[project]\nid = "rcs"\nwave 1\n')
+    with pytest.raises(ConfigError, match=r"not valid TOML: .*\(at line 3, column 6\)"):
+        load_project(path)
+    path.write_bytes(b'[project]\nid = "r\xe9cs"\n')
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
         load_project(path)
     with pytest.raises(ConfigError, match="not found"):
         load_project(tmp_path / "missing.toml")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_toml(tmp_path: Path) -> None:
+    """Notepad saves UTF-8 with a byte-order mark, which TOML itself does not allow."""
+    path = tmp_path / "project.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + _project().encode())
+    assert load_project(path).party("nrs").role.value == "indexer"
+
+
+def test_a_repeated_name_or_shared_key_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "project.toml"
+    path.write_text(_project() + _party("ipsos", "survey-provider", 6))
+    with pytest.raises(ConfigError, match="party names must be unique: 'ipsos' is given twice"):
+        load_project(path)
+    path.write_text(_project() + _party("ipsos2", "survey-provider", 0))  # ipsos's card again
+    with pytest.raises(ConfigError, match="more than one card of ipsos and ipsos2"):
+        load_project(path)
+    twice = _project().replace('name = "fife"\nkind', 'name = "secondary"\nkind')
+    path.write_text(twice)
+    with pytest.raises(ConfigError, match="source names must be unique: 'secondary' is given"):
+        load_project(path)
+
+
+def test_several_problems_are_each_named_without_the_value_given(tmp_path: Path) -> None:
+    path = tmp_path / "project.toml"
+    bad = _project().replace("wave = 1", 'wave = "one"').replace("age1", "age2", 1)
+    path.write_text(bad)
+    with pytest.raises(ConfigError) as info:
+        load_project(path)
+    text = str(info.value)
+    assert "project.wave: " in text
+    assert "parties.0.identities.0.encryption_key: is not in the form expected" in text
+    assert "age2" not in text
+    assert "^age1" not in text  # the pattern itself is no help to the reader
 
 
 @pytest.mark.parametrize(

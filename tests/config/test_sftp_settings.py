@@ -79,5 +79,5 @@ def test_sftp_transport_needs_a_login_for_every_party() -> None:
     assert ProjectConfig.model_validate(_project()).party("nrs").sftp is not None
     with pytest.raises(ValidationError, match="every party needs an 'sftp' entry"):
         ProjectConfig.model_validate(_project(edris=None))
-    with pytest.raises(ValidationError, match="two parties share a user"):
+    with pytest.raises(ValidationError, match="two parties share user 'lw-nrs'"):
         ProjectConfig.model_validate(_project(edris={"user": "lw-nrs"}))
