@@ -100,6 +100,33 @@ def test_mapping_file_and_bad_inputs(tmp_path: Path) -> None:
     )
 
 
+def test_a_mapping_file_of_one_table_per_source_is_read_by_source(tmp_path: Path) -> None:
+    """The shape ``linkwell synth`` writes: without --source it is named, not misread."""
+    ids = issue_ids(2).tolist()
+    rows = [clean_row(i) | {"Pupil Ref": i} for i in ids]
+    header = ["Pupil Ref", *(c for c in rows[0] if c not in ("unique_id", "Pupil Ref"))]
+    path = write_csv(tmp_path / "e.csv", rows, header)
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        '[fife.columns]\n"Pupil Ref" = "unique_id"\n[other.columns]\nRef = "unique_id"\n'
+    )
+    run = ["validate", str(path), "--dataset", "authority", "--mapping", str(mapping)]
+    ok = invoke(*run, "--source", "fife", "--out", "o")
+    assert ok.exit_code == 0, ok.output
+    whole = invoke(*run, "--out", "o2")
+    assert whole.exit_code == 2
+    assert "one mapping per source" in whole.output
+    assert "--source: fife, other" in whole.output
+    absent = invoke(*run, "--source", "fyfe", "--out", "o3")
+    assert absent.exit_code == 2
+    assert "no table for source 'fyfe'" in absent.output
+    alone = invoke(
+        "validate", str(path), "--dataset", "authority", "--source", "fife", "--out", "o"
+    )
+    assert alone.exit_code == 2
+    assert "give --project with it, or --mapping" in alone.output
+
+
 def _card() -> str:
     alphabet = "023456789acdefghjklmnpqrstuvwxyz"
     age = "age1" + "".join(secrets.choice(alphabet) for _ in range(58))

@@ -56,7 +56,8 @@ def main(verbose: int, debug: bool) -> None:  # noqa: FBT001
     Quick start:
       linkwell demo --out demo-output       the whole five-party flow on synthetic data
       linkwell synth --children 5000 --out area/
-      linkwell validate --dataset authority area/authority.csv
+      linkwell validate area/secondary.csv --dataset survey-secondary \
+          --mapping area/mapping.toml --source secondary --out checked/
 
     Each party runs its own commands in its own workspace; see docs/ for the guide per role.
     """

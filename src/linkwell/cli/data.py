@@ -49,9 +49,17 @@ def _render_validation(result: ValidationResult, console: Console) -> None:
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--dataset", help="Dataset as ID or ID@VERSION, e.g. authority@1.")
-@click.option("--mapping", type=click.Path(path_type=Path), help="TOML file of one column mapping.")
+@click.option(
+    "--mapping",
+    type=click.Path(path_type=Path),
+    help="TOML file of one column mapping, or of one per source (with --source).",
+)
 @click.option("--project", type=click.Path(path_type=Path), help="Project file (with --source).")
-@click.option("--source", help="Source in the project file whose dataset and mapping to use.")
+@click.option(
+    "--source",
+    help="Source in the project file whose dataset and mapping to use, or the mapping "
+    "file's table.",
+)
 @click.option("--sheet", help="Workbook sheet to read (default: the mapping's, else the first).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--strict", is_flag=True, help="Exit with an error if any row is quarantined.")
@@ -79,6 +87,8 @@ def validate(
       linkwell validate pupils.xlsx --dataset authority --mapping fife.toml \\
           --sheet Pupils --out checked/
       linkwell validate survey.sav --project project.toml --source ipsos-s1s4 --out checked/
+      linkwell validate area/secondary.csv --dataset survey-secondary \
+          --mapping area/mapping.toml --source secondary --out checked/
     """
     chosen, column_mapping = validation_inputs(
         dataset=dataset, mapping=mapping, project=project, source=source

@@ -1,9 +1,10 @@
 """Choosing what a file is validated against: a dataset and a column mapping.
 
 Either named directly (a dataset key such as ``authority@1``, and a mapping file: a TOML file
-holding one :class:`~linkwell.config.ColumnMapping` at its top level) or taken from a source of
-the project file, which fixes both for every party. Mixing the two ways is refused, so a
-validation always says unambiguously which settings it used.
+holding one :class:`~linkwell.config.ColumnMapping` at its top level, or one table per source,
+as ``linkwell synth`` writes, from which a source name picks one) or taken from a source of the
+project file, which fixes both for every party. Mixing the two ways is refused, so a validation
+always says unambiguously which settings it used.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Final
+
+from pydantic import RootModel
 
 from linkwell.config import ColumnMapping, load_model, load_project
 from linkwell.errors import ConfigError
@@ -42,11 +45,6 @@ def parse_dataset_key(key: str) -> DatasetDef:
     return load_dataset(match["id"], max(versions))
 
 
-def load_mapping(path: Path) -> ColumnMapping:
-    """Read a mapping file: one ColumnMapping's keys at the top level of a TOML file."""
-    return load_model(ColumnMapping, path, what="mapping file")
-
-
 def validation_inputs(
     *,
     dataset: str | None = None,
@@ -54,12 +52,16 @@ def validation_inputs(
     project: Path | None = None,
     source: str | None = None,
 ) -> tuple[DatasetDef, ColumnMapping]:
-    """The dataset and mapping to validate with, named directly or by a project's source."""
-    if project is not None or source is not None:
-        if project is None or source is None:
+    """The dataset and mapping to validate with, named directly or by a project's source.
+
+    ``source`` names a source of ``project``, or, without a project, the table of a mapping file
+    that holds one per source.
+    """
+    if project is not None:
+        if source is None:
             raise ConfigError(
                 "a project file and a source name go together",
-                field="project" if project is None else "source",
+                field="source",
                 hint="give both --project and --source",
             )
         if dataset is not None or mapping is not None:
@@ -70,6 +72,12 @@ def validation_inputs(
             )
         chosen = load_project(project).source(source)
         return load_dataset(chosen.dataset, chosen.dataset_version), chosen.mapping
+    if source is not None and mapping is None:
+        raise ConfigError(
+            "a source name picks a source of a project file, or a table of a mapping file",
+            field="source",
+            hint="give --project with it, or --mapping",
+        )
     if dataset is None:
         raise ConfigError(
             "no dataset given",
@@ -77,5 +85,42 @@ def validation_inputs(
             hint="give --dataset (e.g. authority@1), or --project and --source",
         )
     return parse_dataset_key(dataset), (
-        ColumnMapping() if mapping is None else load_mapping(mapping)
+        ColumnMapping() if mapping is None else load_mapping(mapping, source=source)
     )
+
+
+class _PerSource(RootModel[dict[str, ColumnMapping]]):
+    """A mapping file of one table per source."""
+
+
+def load_mapping(path: Path, *, source: str | None = None) -> ColumnMapping:
+    """Read a mapping file: one ColumnMapping's keys at its top level, or ``source``'s table."""
+    if source is not None:
+        tables = load_model(_PerSource, path, what="mapping file").root
+        if source not in tables:
+            raise ConfigError(
+                f"the mapping file has no table for source {source!r}",
+                file=path,
+                field="source",
+                hint="its sources: " + (", ".join(tables) or "none"),
+            )
+        return tables[source]
+    try:
+        return load_model(ColumnMapping, path, what="mapping file")
+    except ConfigError as exc:
+        tables = _tables(path)
+        if not tables:
+            raise
+        raise ConfigError(
+            "the mapping file holds one mapping per source, not one mapping",
+            file=path,
+            hint="pick one with --source: " + ", ".join(tables),
+        ) from exc
+
+
+def _tables(path: Path) -> dict[str, ColumnMapping]:
+    """The file's mappings if it holds one per source, else none."""
+    try:
+        return load_model(_PerSource, path, what="mapping file").root
+    except ConfigError:
+        return {}
