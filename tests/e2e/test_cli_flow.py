@@ -24,6 +24,7 @@ from linkwell.cli import main
 from linkwell.config import FolderTransport
 from linkwell.demo import demo_parties, write_project_file
 from linkwell.engine import Engine
+from linkwell.report import ReportBundle
 from linkwell.seal import PackageKind
 from linkwell.synth import SynthResult, load_synthesis
 from linkwell.workspace import Opened, Workspace
@@ -256,6 +257,13 @@ def test_the_analysts_report_reads_the_release_with_the_workspaces_engine(
     assert "is written already" in again.output
     assert "linkwell report" in again.output
     assert not (tmp_path / "elsewhere").exists()
+    done = Workspace.open(workspace).completed("report", ReportBundle)
+    assert done is not None
+    shutil.rmtree(done.out_dir)  # published, then removed: the step must not claim it is there
+    gone = CliRunner().invoke(main, ["analyst", "report", "-w", str(workspace)])
+    assert gone.exit_code == 7, gone.output
+    assert "no longer holds it" in gone.output
+    assert "linkwell report" in gone.output
 
 
 def _analyst_copy(cli_run: CliRun, tmp_path: Path) -> tuple[Path, Opened]:

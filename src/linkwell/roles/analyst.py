@@ -105,6 +105,14 @@ def report(ws: Workspace, *, out: Path | None = None, progress: Progress = SILEN
     name = "report"
     done = ws.completed(name, ReportBundle)
     if done is not None:
+        if not done.html.is_file():
+            raise StorageError(
+                f"the report of wave {ws.project.project.wave} was written to {done.out_dir}, "
+                "which no longer holds it",
+                file=done.out_dir,
+                hint="find where it was moved, or write it again from the opened release: "
+                f"'linkwell report {intake.release} --out FOLDER'",
+            )
         if out is None:
             return done
         raise ConfigError(
