@@ -13,14 +13,14 @@ import sys
 from typing import Any
 
 import click
-from rich.console import Console
 
 from linkwell import __version__
+from linkwell.cli._messages import console
 from linkwell.errors import InternalError, LinkwellError
 
 __all__ = ["LinkwellGroup", "main", "stderr"]
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+stderr = console(stderr=True)
 
 
 class LinkwellGroup(click.Group):
@@ -56,7 +56,7 @@ def main(verbose: int, debug: bool) -> None:  # noqa: FBT001
     Quick start:
       linkwell demo --out demo-output       the whole five-party flow on synthetic data
       linkwell synth --children 5000 --out area/
-      linkwell validate area/secondary.csv --dataset survey-secondary \
+      linkwell validate area/secondary.csv --dataset survey-secondary \\
           --mapping area/mapping.toml --source secondary --out checked/
 
     Each party runs its own commands in its own workspace; see docs/ for the guide per role.

@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from linkwell.cli._messages import console
 from linkwell.workspace import Workspace
 
 __all__ = ["counts_table", "open_workspace", "stdout", "workspace_option"]
 
 F = TypeVar("F", bound=Callable[..., object])
 
-stdout = Console(highlight=False, soft_wrap=True)
+stdout = console()
 
 
 def workspace_option(command: F) -> F:

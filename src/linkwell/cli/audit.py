@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 from rich import box
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -23,11 +22,12 @@ from linkwell.audit import (
     repair_log,
     verify_log_files,
 )
+from linkwell.cli._messages import console
 from linkwell.cli._progress import terminal_progress
 
 __all__ = ["audit"]
 
-stdout = Console(highlight=False, soft_wrap=True)
+stdout = console()
 
 _LOG = click.Path(exists=True, dir_okay=False, path_type=Path)
 

@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from linkwell.cli._messages import print_personal_columns
+from linkwell.cli._messages import console, print_personal_columns
 from linkwell.cli._progress import terminal_progress
 from linkwell.engine import Engine
 from linkwell.errors import ValidationError
@@ -25,7 +25,7 @@ __all__ = ["ids", "validate"]
 _SHOWN_ROWS = 20
 
 
-def _render_validation(result: ValidationResult, console: Console) -> None:
+def _render_validation(result: ValidationResult, out: Console) -> None:
     table = Table(title=f"{result.source.name} against {result.dataset}", show_header=False)
     table.add_row("rows read", f"{result.rows_read:,}")
     table.add_row("accepted", f"{result.rows_accepted:,}")
@@ -38,12 +38,12 @@ def _render_validation(result: ValidationResult, console: Console) -> None:
         table.add_row("computed fields", ", ".join(result.computed))
     if result.dropped_columns:
         table.add_row("columns dropped", ", ".join(result.dropped_columns))
-    console.print(table)
-    print_personal_columns(console, result.personal_columns)
-    console.print(f"accepted rows: {result.accepted}")
+    out.print(table)
+    print_personal_columns(out, result.personal_columns)
+    out.print(f"accepted rows: {result.accepted}")
     if result.rows_quarantined:
-        console.print(f"quarantine (row, field, rule, message): {result.quarantine_csv}")
-    console.print(f"summary: {result.summary}")
+        out.print(f"quarantine (row, field, rule, message): {result.quarantine_csv}")
+    out.print(f"summary: {result.summary}")
 
 
 @click.command()
@@ -87,7 +87,7 @@ def validate(
       linkwell validate pupils.xlsx --dataset authority --mapping fife.toml \\
           --sheet Pupils --out checked/
       linkwell validate survey.sav --project project.toml --source ipsos-s1s4 --out checked/
-      linkwell validate area/secondary.csv --dataset survey-secondary \
+      linkwell validate area/secondary.csv --dataset survey-secondary \\
           --mapping area/mapping.toml --source secondary --out checked/
     """
     chosen, column_mapping = validation_inputs(
@@ -98,7 +98,7 @@ def validate(
             file, chosen, column_mapping, out_dir=out, engine=engine, sheet=sheet,
             progress=terminal_progress(),
         )  # fmt: skip
-    _render_validation(result, Console(highlight=False, soft_wrap=True))
+    _render_validation(result, console())
     if result.rows_accepted == 0:
         raise ValidationError("no row was accepted", file=file, hint="see the quarantine file")
     if strict and result.rows_quarantined:

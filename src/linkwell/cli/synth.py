@@ -6,9 +6,9 @@ import secrets
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from linkwell.cli._messages import console
 from linkwell.cli._progress import terminal_progress
 from linkwell.config import load_model
 from linkwell.synth import (
@@ -42,7 +42,7 @@ def _formats(values: tuple[str, ...]) -> SynthFormats:
 
 
 def _render(result: SynthResult) -> None:
-    out = Console(highlight=False)
+    out = console()
     out.print(
         f"Synthetic area of {result.children:,} pupils ({result.respondents:,} took part), "
         f"seed {result.seed}, authorities {', '.join(result.authorities)}, in {result.out_dir}"
