@@ -20,10 +20,11 @@ from pydantic import BaseModel
 
 import linkwell.workspace
 from linkwell.audit import AuditAction, read_log
-from linkwell.errors import AuditError, ConfigError, IdentityError, StorageError
+from linkwell.errors import AuditError, ConfigError, IdentityError, RoleError, StorageError
 from linkwell.seal import (
     DatasetRef,
     PackageKind,
+    SecretIdentity,
     inspect_package,
     new_identity,
     open_package,
@@ -31,6 +32,7 @@ from linkwell.seal import (
 from linkwell.transport import send_package
 from linkwell.workspace import Workspace
 from tests.seal.conftest import ROLES, card_dict, project_dict, write_shaped
+from tests.seal.forge import reforge
 
 DATASET = DatasetRef(id="survey-secondary", version=1)
 
@@ -42,6 +44,7 @@ class Pair:
     sender: Workspace
     receiver: Workspace
     package: Path
+    identities: dict[str, SecretIdentity]
 
 
 @pytest.fixture
@@ -84,7 +87,7 @@ def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pair:
         parents=(),
         dest_dir=sender.folder("outbox"),
     )
-    return Pair(sender, receiver, package)
+    return Pair(sender, receiver, package, identities)
 
 
 def _logged(ws: Workspace, action: AuditAction, package_id: str) -> int:
@@ -201,6 +204,29 @@ def test_a_send_cut_before_its_audit_entry_is_logged_once(pair: Pair) -> None:
     (again,) = ws.send()
     assert again.already_delivered
     assert _logged(ws, AuditAction.SENT, pair.package.stem) == 1
+
+
+def test_a_package_of_another_providers_source_is_refused_on_receipt(
+    pair: Pair, tmp_path: Path
+) -> None:
+    """Refused at the door, with a reason and in the log, not when a step later opens it."""
+    fife = pair.identities["fife"]
+    forged = reforge(  # fife, an authority, sends identifiers of ipsos's survey source
+        pair.package,
+        tmp_path / f"{pair.package.stem}.lwp",
+        key=fife.signing_key,
+        sender={"party": "fife", "fingerprint": fife.fingerprint},
+        sender_log_head=None,  # ipsos's; fife's modified linkwell leaves its own out
+    )
+    with pytest.raises(RoleError, match="must name a source that party 'fife' provides"):
+        pair.receiver.accept(forged)
+    assert pair.receiver.inbox_packages() == []
+    refused = [
+        line.entry
+        for line in read_log(pair.receiver.root / "audit.log")
+        if line.entry is not None and line.entry.action is AuditAction.REFUSED
+    ]
+    assert len(refused) == 1
 
 
 def test_a_workspace_is_private_to_its_owner(pair: Pair) -> None:

@@ -88,7 +88,7 @@ from linkwell.seal import (
     read_passphrase,
     seal_package,
 )
-from linkwell.seal.routes import check_route
+from linkwell.seal.routes import check_route, check_source
 from linkwell.transport import (
     PACKAGE_SUFFIX,
     Delivery,
@@ -603,7 +603,8 @@ class Workspace:
         """The receipt check the transport runs on every downloaded file; returns its id.
 
         Verifies the signature and ciphertext (never decrypting), that the package is for this
-        party, project and wave along an allowed route, and that it was not received or opened
+        party, project and wave along an allowed route, of a source its sender provides (for a
+        provider's kinds), and that it was not received or opened
         before; records it as received. Receiving the same package again after a crash in
         between is answered with its id, so the transport can finish what it started, and the
         audit log gets the one ``received`` entry the crashed run may not have written.
@@ -627,6 +628,7 @@ class Workspace:
                 )
             sender = self.project.party(manifest.sender.party)
             check_route(manifest.kind, sender.role, self.role, file=path)
+            check_source(self.project, manifest.kind, manifest.source, sender, file=path)
             check_package_time(manifest, self.project, file=path)
             with self.ledger() as ledger:
                 state = ledger.state(manifest.package_id)
