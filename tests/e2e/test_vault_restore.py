@@ -39,3 +39,19 @@ def test_a_backup_that_does_not_verify_is_taken_out_again(
     assert not (vault / "vault.duckdb").exists()
     assert (vault / "secrets.age").read_bytes() == secrets
     assert sorted(p.name for p in vault.iterdir() if not p.name.endswith(".wal")) == ["secrets.age"]
+
+
+def test_a_vault_not_made_yet_is_told_apart_from_one_whose_secrets_are_lost(
+    folder_demo: DemoResult, tmp_path: Path
+) -> None:
+    """Before the first link there is nothing to restore; a vault without secrets must be."""
+    shutil.copytree(folder_demo.workspaces["nrs"], tmp_path / "nrs", symlinks=True)
+    nrs = Workspace.open(tmp_path / "nrs")
+    vault = nrs.folder("vault")
+    (vault / "secrets.age").rename(tmp_path / "secrets.age")
+    with pytest.raises(VaultError, match="secrets file is missing"):
+        steps.vault_verify(nrs)
+    shutil.rmtree(vault)  # as in a workspace whose indexer has not linked yet
+    with pytest.raises(VaultError, match="no vault here yet") as fresh:
+        steps.vault_verify(nrs)
+    assert "indexer link" in (fresh.value.hint or "")

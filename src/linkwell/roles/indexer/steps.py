@@ -62,11 +62,18 @@ def open_vault(ws: Workspace, engine: Engine, *, create: bool) -> Vault:
     directory = ws.folder("vault")
     secrets_file = directory / SECRETS_FILE
     if not secrets_file.exists():
-        if (directory / DATABASE_FILE).exists() or not create:
+        if (directory / DATABASE_FILE).exists():
             raise VaultError(
                 "the vault's secrets file is missing",
                 file=secrets_file,
                 hint="restore the vault from a backup with `linkwell indexer vault restore`",
+            )
+        if not create:
+            raise VaultError(
+                "there is no vault here yet",
+                file=directory,
+                hint="the first `linkwell indexer link` makes it; to bring back a vault from a "
+                "backup, use `linkwell indexer vault restore`",
             )
         write_secrets(VaultSecrets.generate(), secrets_file, ws.identity().card().encryption_key)
     last: IdentityError | None = None
