@@ -19,7 +19,7 @@ from linkwell.audit import (
     verify_log_files,
 )
 from linkwell.audit.witness import log_party
-from linkwell.errors import ConfigError
+from linkwell.errors import AuditError, ConfigError
 from tests.audit.attacker import build_log
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
@@ -181,6 +181,9 @@ def test_a_log_of_another_party_than_expected_fails(tmp_path: Path) -> None:
     assert "'nrs'" in first.message
     assert "'edris'" in first.message
     assert {issue.kind for issue in report.issues} >= {IssueKind.FORGED_CHECKPOINT}
+    with pytest.raises(AuditError) as refused:  # a problem of the whole log: no position
+        report.raise_for_issues()
+    assert "wrong-party: the log was to be the log of 'nrs'" in str(refused.value)
     own = tmp_path / "own.log"
     build_log(own, KEY, appends=5)
     assert verify_log_files(own, signers=[str(project)], party="nrs").ok

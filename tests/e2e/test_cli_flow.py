@@ -186,6 +186,19 @@ def test_verify_separation_passes_through_the_cli(cli_run: CliRun) -> None:
     assert "survey IDs" in output
 
 
+def test_verify_separation_of_a_folder_that_is_no_demo_run_says_so(tmp_path: Path) -> None:
+    empty = CliRunner().invoke(main, ["verify-separation", str(tmp_path)])
+    assert empty.exit_code == 2, empty.output
+    assert "linkwell demo --out" in empty.output
+    (tmp_path / "synthetic" / "truth").mkdir(parents=True)
+    pq.write_table(
+        pa.table({"unique_id": ["1234567890"]}), tmp_path / "synthetic" / "truth" / "pupils.parquet"
+    )
+    bare = CliRunner().invoke(main, ["verify-separation", str(tmp_path)])
+    assert bare.exit_code == 2, bare.output
+    assert "no party's workspace" in bare.output
+
+
 @pytest.mark.parametrize(
     ("package_from", "into"),
     [

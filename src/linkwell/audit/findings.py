@@ -97,9 +97,9 @@ class VerifyReport(_Model):
             return
         first = self.issues[0]
         more = f" (and {len(self.issues) - 1} more problem(s))" if len(self.issues) > 1 else ""
+        where = f" at {first.position}" if first.position else ""
         raise AuditError(
-            f"the audit log fails verification: {first.kind.value} at {first.position}: "
-            f"{first.message}{more}",
+            f"the audit log fails verification: {first.kind.value}{where}: {first.message}{more}",
             file=self.path,
             row=first.line,
             hint="keep the log unchanged as evidence, list every problem with "

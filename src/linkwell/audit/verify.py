@@ -195,7 +195,7 @@ class _Verifier:
                 IssueKind.WRONG_PARTY,
                 None,
                 None,
-                f"the log was to be {expected!r}'s, but its entries name {named}",
+                f"the log was to be the log of {expected!r}, but its entries name {named}",
             )
         self.chain: dict[int, _Rec] = {}
         self.anchors: list[int] = []  # entries a valid signature vouches for, as found

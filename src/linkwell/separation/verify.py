@@ -21,7 +21,7 @@ from typing import Final
 
 from linkwell.config import Role, SourceKind
 from linkwell.engine import Engine, quote_ident
-from linkwell.errors import LinkwellError, SeparationError
+from linkwell.errors import ConfigError, LinkwellError, SeparationError
 from linkwell.progress import SILENT, Progress
 from linkwell.roles.indexer import open_vault
 from linkwell.schema import FieldKind, load_dataset, read_table
@@ -240,8 +240,22 @@ def verify_separation(
     """Search every party's workspace for the values its role must never hold.
 
     ``workspaces`` maps party names to workspace folders, or to workspaces already open (whose
-    keyrings are then not unlocked a second time).
+    keyrings are then not unlocked a second time). The values searched for come from the run
+    itself, so a folder without the run's ground truth or workspaces cannot be searched.
     """
+    if not truth_pupils.is_file():
+        raise ConfigError(
+            "the run's ground truth (its pupils' survey IDs) is not there, so there is "
+            "nothing to search for",
+            file=truth_pupils,
+            hint="give a folder that `linkwell demo --out` wrote",
+        )
+    if not workspaces:
+        raise ConfigError(
+            "no party's workspace was given to search",
+            file=truth_pupils.parent,
+            hint="give a folder that `linkwell demo --out` wrote, with its workspaces",
+        )
     opened = {
         name: ws if isinstance(ws, Workspace) else Workspace.open(ws)
         for name, ws in workspaces.items()
