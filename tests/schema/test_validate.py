@@ -252,6 +252,19 @@ def test_a_code_a_spreadsheet_would_run_is_quarantined_without_quoting_it(
     assert b"4471" not in data
 
 
+def test_a_code_with_a_separator_a_mark_or_an_invisible_character_is_quarantined(
+    tmp_path: Path,
+) -> None:
+    """Each would make one school two in the report: its label is the code as sent."""
+    codes = ["1349343", "1,349,343", "1349343!", "1349343,", "1349343\u200b", "ABC/12-3", "S 12"]
+    rows = [clean_row(make_id(n), school=c) for n, c in enumerate(codes, start=1)]
+    result = run(write_csv(tmp_path / "c.csv", rows))
+    assert quarantine(result) == Counter((n, "school", "code-format") for n in (2, 3, 4, 5))
+    accepted = {r["school"] for r in pq.read_table(result.accepted).to_pylist()}
+    assert accepted == {"1349343", "ABC/12-3", "S 12"}
+    assert b"349" not in result.quarantine_csv.read_bytes()
+
+
 def test_a_school_code_a_spreadsheet_shortened_is_quarantined_and_a_float_one_read(
     tmp_path: Path,
 ) -> None:

@@ -128,8 +128,9 @@ def _check_labels(engine: Engine, path: Path) -> None:
     for column, first in zip(columns, found, strict=True):
         if first is not None:
             raise ValidationError(
-                "a code in the release starts with =, +, - or @ or holds a control character, "
-                "which a spreadsheet would run as a formula in the published tables",
+                "a code in the release is not letters and digits (with only a space, '.', "
+                "'/', '_' or '-' between them): the published tables would show it as a label, "
+                "where a spreadsheet could run it as a formula",
                 file=path,
                 row=int(first),
                 field=column,

@@ -34,11 +34,13 @@ __all__ = [
 DUPLICATE_IDS: Final = "_duplicate_ids"
 """Name of the one-column relation of survey IDs found on more than one row."""
 
-CODE_PATTERN: Final = r"[^=+@[:cntrl:]-][^[:cntrl:]]*"
-"""What a ``code`` field's text may be (RE2, whole value): no control character, and not starting
-with ``=``, ``+``, ``-`` or ``@``, which a spreadsheet opening a published table reads as the
-start of a formula. School and authority codes become the report's row labels, so a code such as
-``=HYPERLINK(...)`` would otherwise run in every reader's spreadsheet."""
+CODE_PATTERN: Final = r"[\pL\pN]([\pL\pN ./_-]*[\pL\pN])?"
+"""What a ``code`` field's text may be (RE2, whole value): letters and digits, with only a space,
+``.``, ``/``, ``_`` or ``-`` between them. School and authority codes become the report's row
+labels: a code starting with ``=``, ``+``, ``-`` or ``@`` would run as a formula in every reader's
+spreadsheet (``=HYPERLINK(...)``), and one with a thousands separator, a stray mark or an
+invisible character (``1,349,343``, ``1349343!``, a zero-width space) would count one school as
+two."""
 
 _SHORTENED: Final = r"[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+"
 """A code written in scientific notation: a spreadsheet showed a long number so, dropping digits."""
@@ -213,9 +215,11 @@ def _field_checks(field: FieldDef) -> list[_Found]:
             f"{present} AND {text} NOT IN ({listed})")  # fmt: skip
     if field.type is FieldType.CODE:
         add(Rule.CODE_FORMAT,
-            f"{name!r} starts with =, +, - or @ or holds a control character, which a "
-            "spreadsheet would run as a formula; give the code as letters and digits",
-            f"{present} AND NOT regexp_full_match({text}, '{CODE_PATTERN}')")  # fmt: skip
+            f"{name!r} is not a code of letters and digits (with only a space, '.', '/', '_' "
+            "or '-' between them): it holds another mark, an invisible character or a "
+            "thousands separator, or starts as a spreadsheet formula would; correct the code",
+            f"{present} AND NOT regexp_full_match({text}, '{CODE_PATTERN}') "
+            f"AND NOT regexp_full_match({text}, '{_SHORTENED}')")  # fmt: skip
         add(Rule.CODE_FORMAT,
             f"{name!r} looks like a number a spreadsheet shortened (such as 9.35E+06), so its "
             "last digits are lost; export the column as text and send the file again",
