@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,14 +49,23 @@ def test_deliver_commits_package_and_digest_read_only(tmp_path: Path, shared: Pa
     assert [(e.name, e.size) for e in entries] == [(package.name, package.stat().st_size)]
 
 
-def test_partial_and_stray_files_are_never_listed(tmp_path: Path, shared: Path) -> None:
+def test_partial_and_stray_files_are_never_listed(
+    tmp_path: Path, shared: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     inbox = shared / "nrs" / "inbox"
     inbox.mkdir(parents=True)
     (inbox / PackageNames.partial("a.lwp", "0" * 64)).write_bytes(b"half")
     (inbox / "notes.txt").write_bytes(b"x")
     (inbox / "b.lwp").mkdir()
     (inbox / "c.lwp").symlink_to(tmp_path / "anything")
-    assert FolderMailbox(shared, "nrs").list_inbox() == ()
+    (inbox / f"{'d' * 32}.lwp.sha256").write_bytes(b"a digest, its package on its way")
+    with caplog.at_level(logging.WARNING, logger="linkwell.transport.folder"):
+        assert FolderMailbox(shared, "nrs").list_inbox() == ()
+    told = sorted(r.getMessage() for r in caplog.records)
+    assert told == [  # the strays, each by name, so an attack on the inbox is noticed
+        f"left alone in the inbox, not a package file: {name!r}"
+        for name in ("b.lwp", "c.lwp", "notes.txt")
+    ]
 
 
 def test_interrupted_delivery_resumes_from_the_partial(tmp_path: Path, shared: Path) -> None:

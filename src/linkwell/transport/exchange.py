@@ -281,7 +281,7 @@ def _take_in(
             reason=reason,
             detail=detail,
         )
-        logger.warning("package %s refused on receipt: %s", entry.name, reason.value)
+        logger.warning("package %s refused on receipt (%s): %s", entry.name, reason.value, detail)
     decided = book.decide(receipt)
     kill_point("transport.receive.before-place")
     return decided

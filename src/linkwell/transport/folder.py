@@ -123,7 +123,19 @@ class FolderMailbox:
             for entry in entries
             if self._names.is_package(entry.name) and entry.is_file(follow_symlinks=False)
         ]
+        listed = {entry.name for entry in found}
+        for entry in entries:
+            if entry.name not in listed and not self._expected_beside(entry.name):
+                logger.warning(  # %r: the name is anyone's who can write here
+                    "left alone in the inbox, not a package file: %r", entry.name
+                )
         return tuple(sorted(found, key=lambda entry: entry.name))
+
+    def _expected_beside(self, name: str) -> bool:
+        """A package's digest file (written just before it), or a hidden copy being written."""
+        return self._names.package_of_digest(name) is not None or (
+            name.startswith(".") and name.endswith(".partial")
+        )
 
     def read_digest(self, name: str) -> str | None:
         """The digest committed for package ``name`` in this party's inbox, if well-formed."""
