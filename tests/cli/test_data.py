@@ -76,6 +76,9 @@ def test_mapping_file_and_bad_inputs(tmp_path: Path) -> None:
         "validate", str(path), "--dataset", "authority", "--mapping", str(mapping), "--out", "o"
     )
     assert refused.exit_code == 2
+    assert (
+        f"[{mapping}, field 'pupil_name']" in refused.output
+    )  # the mapping's fault, not the file's
     assert invoke("validate", str(path), "--dataset", "nope", "--out", "o").exit_code == 2
     assert invoke("validate", str(path), "--dataset", "authority@9", "--out", "o").exit_code == 3
     assert invoke("validate", str(path), "--out", "o").exit_code == 2

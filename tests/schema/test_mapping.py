@@ -14,6 +14,7 @@ from linkwell.engine import Engine
 from linkwell.errors import ConfigError, ValidationError
 from linkwell.schema import load_dataset
 from linkwell.schema.mapping import (
+    check_mapping,
     looks_personal,
     mapped_query,
     mapping_digest,
@@ -159,6 +160,27 @@ def test_mapped_column_missing_from_file() -> None:
 def test_yes_no_codes(cell: str | None, expected: str | None) -> None:
     (row,) = run_mapping(full({"looked_after_home": [cell]}, 1), ColumnMapping())
     assert row["looked_after_home"] == expected
+
+
+@pytest.mark.parametrize(
+    ("codes", "wrong"),
+    [
+        ({"fsm_basis": {"U": "universal", "X": "Universall"}}, "'Universall'"),
+        ({"looked_after_home": {"LAH": "oui"}}, "'oui'"),
+    ],
+)
+def test_a_code_map_to_a_code_the_field_cannot_hold_is_refused_at_once(
+    codes: dict[str, dict[str, str]], wrong: str
+) -> None:
+    """Caught when the mapping is read, naming it, not as a quarantine of every row."""
+    mapping = ColumnMapping(codes=codes)
+    with pytest.raises(ConfigError) as info:
+        check_mapping(mapping, AUTHORITY, file="mapping.toml")
+    assert wrong in str(info.value)
+    assert info.value.file == "mapping.toml"
+    assert info.value.field == next(iter(codes))
+    fine = {"fsm_basis": {"U": "Universal", "?": ""}, "looked_after_home": {"LAH": "TRUE"}}
+    check_mapping(ColumnMapping(codes=fine), AUTHORITY, file="mapping.toml")
 
 
 def test_custom_codes_and_per_field_code_maps() -> None:

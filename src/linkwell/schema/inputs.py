@@ -18,6 +18,7 @@ from pydantic import RootModel
 from linkwell.config import ColumnMapping, load_model, load_project
 from linkwell.errors import ConfigError
 from linkwell.schema.definitions import DatasetDef, available_datasets, load_dataset
+from linkwell.schema.mapping import check_mapping
 
 __all__ = ["load_mapping", "parse_dataset_key", "validation_inputs"]
 
@@ -71,7 +72,9 @@ def validation_inputs(
                 hint="leave out --dataset and --mapping, or leave out --project and --source",
             )
         chosen = load_project(project).source(source)
-        return load_dataset(chosen.dataset, chosen.dataset_version), chosen.mapping
+        dataset_def = load_dataset(chosen.dataset, chosen.dataset_version)
+        check_mapping(chosen.mapping, dataset_def, file=project)
+        return dataset_def, chosen.mapping
     if source is not None and mapping is None:
         raise ConfigError(
             "a source name picks a source of a project file, or a table of a mapping file",
@@ -84,9 +87,12 @@ def validation_inputs(
             field="dataset",
             hint="give --dataset (e.g. authority@1), or --project and --source",
         )
-    return parse_dataset_key(dataset), (
-        ColumnMapping() if mapping is None else load_mapping(mapping, source=source)
-    )
+    dataset_def = parse_dataset_key(dataset)
+    if mapping is None:
+        return dataset_def, ColumnMapping()
+    loaded = load_mapping(mapping, source=source)
+    check_mapping(loaded, dataset_def, file=mapping)  # its faults are the mapping file's
+    return dataset_def, loaded
 
 
 class _PerSource(RootModel[dict[str, ColumnMapping]]):

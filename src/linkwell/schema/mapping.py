@@ -21,7 +21,7 @@ from typing import Final
 from linkwell.config import ColumnMapping
 from linkwell.engine import quote_ident
 from linkwell.errors import ConfigError, ValidationError
-from linkwell.schema.definitions import FORBIDDEN_NAME_PARTS, DatasetDef, FieldType
+from linkwell.schema.definitions import FORBIDDEN_NAME_PARTS, DatasetDef, FieldDef, FieldType
 
 __all__ = [
     "BLANKS",
@@ -107,7 +107,8 @@ def check_mapping(mapping: ColumnMapping, dataset: DatasetDef, *, file: str | Pa
                 field=target,
                 hint="map columns only to the dataset's fields",
             )
-    for target in mapping.codes:
+    fields = {f.name: f for f in dataset.fields}
+    for target, codes in mapping.codes.items():
         if target not in known:
             raise ConfigError(
                 f"the mapping has codes for {target!r}, which dataset {dataset.key} lacks",
@@ -115,6 +116,34 @@ def check_mapping(mapping: ColumnMapping, dataset: DatasetDef, *, file: str | Pa
                 field=target,
                 hint="give code maps only for the dataset's fields",
             )
+        allowed = _codes_of(fields[target], mapping)
+        wrong = sorted(
+            {
+                v
+                for v in codes.values()
+                if v.strip(BLANKS) and v.strip(BLANKS).lower() not in allowed
+            }
+        )
+        if allowed and wrong:
+            raise ConfigError(
+                f"the mapping translates codes of {target!r} to {', '.join(map(repr, wrong))}, "
+                "which it cannot hold",
+                file=file,
+                field=target,
+                hint="translate each code to one of the field's codes ("
+                + ", ".join(sorted(allowed))
+                + '), or to "" for missing',
+            )
+
+
+def _codes_of(field: FieldDef, mapping: ColumnMapping) -> set[str]:
+    """What a code map may translate to for ``field`` (lower case); empty: anything."""
+    if field.type is FieldType.CATEGORY and field.codes:
+        return {c.lower() for c in field.codes}
+    if field.type is FieldType.BOOLEAN:
+        codes = (*mapping.true_codes, *mapping.false_codes, "true", "false")
+        return {c.strip(BLANKS).lower() for c in codes}
+    return set()
 
 
 def _find(column: str, columns: Sequence[str]) -> str | None:
