@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import subprocess
@@ -80,3 +81,15 @@ def test_the_spill_folder_of_a_process_that_ended_is_removed(
     assert running.exists()  # its process (this one) is still there
     assert other.exists()
     assert not own[0].exists()
+
+
+def test_the_debug_log_shows_the_start_of_a_long_statement(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A check's inlined table made single log lines of 100 KB, burying everything else."""
+    listed = ", ".join(str(n) for n in range(20_000))
+    with caplog.at_level(logging.DEBUG, logger="linkwell.engine.core"), Engine() as engine:
+        assert engine.scalar(f"SELECT len([{listed}])", purpose="long") == 20_000
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sql long")]
+    assert len(line) < 2_200
+    assert line.endswith(f"({len('SELECT len([' + listed + '])'):,} characters)")

@@ -35,6 +35,9 @@ __all__ = ["PARQUET_COMPRESSION", "Engine", "Params", "default_memory_limit"]
 
 logger = logging.getLogger(__name__)
 
+_LOGGED_SQL: Final = 2_000
+"""Characters of a statement the debug log shows: enough to tell which it is."""
+
 Params: TypeAlias = Sequence[object] | Mapping[str, object] | None
 """Bound parameters for a statement: positional (``?``) or named (``$name``)."""
 
@@ -122,6 +125,8 @@ class Engine:
         if logger.isEnabledFor(logging.DEBUG):
             elapsed = time.perf_counter() - started
             text = " ".join(sql.split()) if log_sql else "<not logged>"
+            if len(text) > _LOGGED_SQL:  # a check's inlined lookup table runs to 100 KB
+                text = f"{text[:_LOGGED_SQL]}… ({len(text):,} characters)"
             logger.debug("sql %s (%.3fs): %s", purpose, elapsed, text)
         return result
 
