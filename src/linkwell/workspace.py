@@ -656,14 +656,19 @@ class Workspace:
         )
         return manifest.package_id
 
-    def receive(self, progress: Progress = SILENT) -> ReceiveReport:
-        """Fetch every package waiting for this party, each checked by :meth:`accept`."""
+    def receive(self, progress: Progress = SILENT, *, again: bool = False) -> ReceiveReport:
+        """Fetch every package waiting for this party, each checked by :meth:`accept`.
+
+        ``again`` first judges again the files refused because their signing key was on no
+        card (see :func:`~linkwell.transport.exchange.receive_from`).
+        """
         report = receive_packages(
             project=self.project,
             party=self.party.name,
             dirs=self.receive_dirs,
             accept=self.accept,
             key_file=self._key_file(),
+            again=again,
             progress=progress,
         )
         if report.accepted or report.quarantined:

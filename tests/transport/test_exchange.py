@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from linkwell.errors import IdentityError, StorageError, TransportError
+from linkwell.errors import IdentityError, StorageError, TransportError, UnknownSenderError
 from linkwell.transport import exchange
 from linkwell.transport.base import PackageNames
 from linkwell.transport.exchange import ReceiveDirs, receive_from
@@ -376,3 +376,55 @@ def test_a_package_refused_for_its_digest_file_is_received_when_sent_again_right
     with ReceiptBook(dirs.receipts) as book:
         (receipt,) = book.all()
         assert receipt.state is ReceiptState.ACCEPTED
+
+
+class _Stranger(FakeAcceptor):
+    """A receipt check that does not know the sender's key until its card is added."""
+
+    known: bool = False
+
+    def __call__(self, path: Path) -> str:
+        if not self.known:
+            raise UnknownSenderError("signed by a key on no card", file=path)
+        return super().__call__(path)
+
+
+def test_a_package_of_an_unknown_key_is_judged_again_once_its_card_is_added(
+    tmp_path: Path, shared: Path, dirs: ReceiveDirs
+) -> None:
+    """A rotation's first package can beat the new card: refused, it must not be lost for good."""
+    package = _send(tmp_path, shared)
+    check = _Stranger()
+    first = receive_from(FolderMailbox(shared, "nrs"), dirs=dirs, accept=check)
+    assert [q.reason for q in first.quarantined] == [RefusalReason.UNKNOWN_SENDER]
+    assert list(_inbox(shared).iterdir()) == []  # acknowledged: cleared from the server
+    plain = receive_from(FolderMailbox(shared, "nrs"), dirs=dirs, accept=check)
+    assert (plain.accepted, plain.quarantined) == ((), ())  # judged again only when asked
+    still = receive_from(FolderMailbox(shared, "nrs"), dirs=dirs, accept=check, again=True)
+    assert [q.reason for q in still.quarantined] == [RefusalReason.UNKNOWN_SENDER]
+    assert sorted(p.name for p in dirs.quarantine.iterdir()) == sorted(
+        [package.name, f"{package.name}.reason.json"]
+    )  # refused again: the same copy, not a second one
+    assert list(dirs.incoming.iterdir()) == []
+    check.known = True  # the card is added to the project file and trusted
+    again = receive_from(FolderMailbox(shared, "nrs"), dirs=dirs, accept=check, again=True)
+    assert [r.name for r in again.accepted] == [package.name]
+    assert (dirs.accepted / package.name).read_bytes() == package.read_bytes()
+    with ReceiptBook(dirs.receipts) as book:
+        (receipt,) = book.all()
+        assert (receipt.state, receipt.acknowledged) == (ReceiptState.ACCEPTED, True)
+    done = receive_from(FolderMailbox(shared, "nrs"), dirs=dirs, accept=check, again=True)
+    assert (done.accepted, done.quarantined) == ((), ())
+
+
+def test_a_quarantined_copy_changed_on_disk_is_not_judged_again(
+    tmp_path: Path, shared: Path, dirs: ReceiveDirs
+) -> None:
+    package = _send(tmp_path, shared)
+    check = _Stranger()
+    receive_from(FolderMailbox(shared, "nrs"), dirs=dirs, accept=check)
+    (dirs.quarantine / package.name).write_bytes(b"other bytes")
+    check.known = True
+    with pytest.raises(StorageError, match="changed since it was refused"):
+        receive_from(FolderMailbox(shared, "nrs"), dirs=dirs, accept=check, again=True)
+    assert list(dirs.accepted.iterdir()) == []

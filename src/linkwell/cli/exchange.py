@@ -35,7 +35,13 @@ def send(workspace: Path) -> None:
 
 @click.command()
 @workspace_option
-def receive(workspace: Path) -> None:
+@click.option(
+    "--again",
+    is_flag=True,
+    help="First judge again the packages refused because their signing key was on no card "
+    "(after the sender's new card was added to the project file and trusted).",
+)
+def receive(workspace: Path, *, again: bool) -> None:
     """Fetch every package waiting for this party and check it before accepting it.
 
     A package is accepted only if its signature verifies and it is addressed to this party,
@@ -43,11 +49,12 @@ def receive(workspace: Path) -> None:
     the reason.
 
     \b
-    Example:
+    Examples:
       linkwell receive -w /srv/linkwell/nrs
+      linkwell receive -w /srv/linkwell/nrs --again
     """
     ws = open_workspace(workspace)
-    report = ws.receive(terminal_progress())
+    report = ws.receive(terminal_progress(), again=again)
     stdout.print(
         counts_table(
             f"received by {ws.party.name}",

@@ -147,7 +147,8 @@ def _registered_sender(project: ProjectConfig, manifest: Manifest, file: Path) -
         f"the package is signed by a key registered for no party in the project file (it claims "
         f"to come from {manifest.sender.party!r})",
         file=file,
-        hint="if the sender has a new identity, add its card to the project file; else " + _RESEND,
+        hint="if the sender has a new identity, add its card to the project file, trust it "
+        "(`linkwell workspace trust`) and run `linkwell receive --again`; else " + _RESEND,
     )
 
 

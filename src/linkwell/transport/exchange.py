@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict
 
 from linkwell.config import FolderTransport, ProjectConfig, SftpTransport
-from linkwell.errors import ConfigError, PackageError, StorageError, TransportError
+from linkwell.errors import (
+    ConfigError,
+    PackageError,
+    StorageError,
+    TransportError,
+    UnknownSenderError,
+)
 from linkwell.faults import kill_point
 from linkwell.fileio import write_text_atomic
 from linkwell.progress import SILENT, Progress
@@ -180,6 +188,7 @@ def receive_packages(
     key_file: Path | None = None,
     key_passphrase: str | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
+    again: bool = False,
     progress: Progress = SILENT,
 ) -> ReceiveReport:
     """Receive every new package in ``party``'s inbox over the project's transport."""
@@ -187,20 +196,27 @@ def receive_packages(
         project, party, key_file=key_file, key_passphrase=key_passphrase, retry=retry
     )
     try:
-        return receive_from(transport, dirs=dirs, accept=accept, progress=progress)
+        return receive_from(transport, dirs=dirs, accept=accept, again=again, progress=progress)
     finally:
         transport.close()
 
 
 def receive_from(
-    transport: Transport, *, dirs: ReceiveDirs, accept: Accept, progress: Progress = SILENT
+    transport: Transport,
+    *,
+    dirs: ReceiveDirs,
+    accept: Accept,
+    again: bool = False,
+    progress: Progress = SILENT,
 ) -> ReceiveReport:
     """Take every new file in the transport's inbox through download, digest check and ``accept``.
 
     ``accept`` is called on each downloaded file whose digest matches, before the file is moved
     into ``dirs.accepted``; a :class:`~linkwell.errors.PackageError` from it quarantines the
     file. Any other error stops the run with the file left in ``dirs.incoming``, where the next
-    run picks it up again without downloading it twice.
+    run picks it up again without downloading it twice. ``again`` first judges again every
+    file refused because its signing key was on no card, from its quarantined copy: after the
+    sender's new card was added to the project file and trusted, it is accepted.
     """
     for folder in (dirs.incoming, dirs.accepted, dirs.quarantine):
         _make_private_dir(folder)
@@ -209,6 +225,16 @@ def receive_from(
         accepted: list[ReceivedPackage] = []
         quarantined: list[QuarantinedFile] = []
         seen: list[str] = []
+
+        def place(decided: Receipt) -> None:
+            _place(book, dirs, decided)
+            if decided.state is ReceiptState.ACCEPTED:
+                accepted.append(_received(dirs, decided))
+            else:
+                quarantined.append(_quarantined(dirs, decided))
+
+        for refused in book.unknown_senders() if again else ():
+            place(_judge_again(book, dirs, refused, accept))
         for entry in transport.list_inbox():
             expected = transport.read_digest(entry.name)
             receipt = None
@@ -225,11 +251,7 @@ def receive_from(
             if receipt is None:
                 seen.append(entry.name)
                 continue
-            _place(book, dirs, receipt)
-            if receipt.state is ReceiptState.ACCEPTED:
-                accepted.append(_received(dirs, receipt))
-            else:
-                quarantined.append(_quarantined(dirs, receipt))
+            place(receipt)
         unacknowledged = _acknowledge(transport, book)
     return ReceiveReport(
         accepted=tuple(accepted),
@@ -285,6 +307,39 @@ def _take_in(
     decided = book.decide(receipt)
     kill_point("transport.receive.before-place")
     return decided
+
+
+def _judge_again(book: ReceiptBook, dirs: ReceiveDirs, earlier: Receipt, accept: Accept) -> Receipt:
+    """Judge a refused file again from its quarantined copy; the decision replaces the refusal."""
+    candidate = dirs.incoming / earlier.name
+    try:
+        shutil.copyfile(dirs.quarantine / earlier.stored_as, candidate, follow_symlinks=False)
+    except OSError as exc:
+        raise local_error(exc, dirs.quarantine / earlier.stored_as, doing="copy") from exc
+    if sha256_file(candidate)[0] != earlier.sha256:
+        candidate.unlink()
+        raise StorageError(
+            "a quarantined file changed since it was refused, so it is not judged again",
+            file=dirs.quarantine / earlier.stored_as,
+            hint="ask the sender to seal the data again",
+        )
+    verdict = _check_package(book, candidate, accept)
+    judged = earlier.model_copy(
+        update={"placed": False, "decided_at": datetime.now(UTC), "package_id": None}
+    )
+    if isinstance(verdict, str):
+        judged = judged.model_copy(
+            update={
+                "state": ReceiptState.ACCEPTED,
+                "package_id": verdict,
+                "reason": None,
+                "detail": "",
+            }
+        )
+        logger.info("package %s accepted when judged again", earlier.name)
+    else:
+        judged = judged.model_copy(update={"reason": verdict[0], "detail": verdict[1]})
+    return book.decide(judged)
 
 
 def _download(
@@ -348,6 +403,8 @@ def _check_package(
         return RefusalReason.REPLAY, "a package with this id was accepted before"
     try:
         package_id = accept(candidate)
+    except UnknownSenderError as exc:  # may pass once the sender's new card is in the project
+        return RefusalReason.UNKNOWN_SENDER, f"{type(exc).__name__}: {exc.message}"
     except PackageError as exc:
         return RefusalReason.REFUSED, f"{type(exc).__name__}: {exc.message}"
     if package_id != expected_id:
@@ -368,7 +425,7 @@ def _place(book: ReceiptBook, dirs: ReceiveDirs, receipt: Receipt) -> None:
     if receipt.state is ReceiptState.QUARANTINED:
         write_text_atomic(folder / f"{receipt.stored_as}{REASON_SUFFIX}", _reason_note(receipt))
     if source.exists():
-        if not commit_no_overwrite(source, target):
+        if not commit_no_overwrite(source, target) and not _kept_already(source, target, receipt):
             raise StorageError(
                 "another file with this name is already there",
                 file=target,
@@ -381,6 +438,17 @@ def _place(book: ReceiptBook, dirs: ReceiveDirs, receipt: Receipt) -> None:
             hint="something outside linkwell removed it; ask the sender to send it again",
         )
     book.mark_placed(receipt)
+
+
+def _kept_already(source: Path, target: Path, receipt: Receipt) -> bool:
+    """Whether ``target`` is the refused copy of these very bytes: then ``source`` goes.
+
+    A refusal judged again and refused again keeps the quarantined copy's name.
+    """
+    if receipt.state is not ReceiptState.QUARANTINED or sha256_file(target)[0] != receipt.sha256:
+        return False
+    source.unlink()
+    return True
 
 
 def _finish_interrupted(book: ReceiptBook, dirs: ReceiveDirs) -> None:

@@ -74,9 +74,14 @@ class RefusalReason(StrEnum):
     """The file's name is not the package id the receipt check found inside it."""
     REPLAY = "replay"
     """A package with this id was accepted before."""
+    UNKNOWN_SENDER = "unknown-sender"
+    """Its signing key is on no card of the project file: judged again by ``receive --again``,
+    once the sender's new card is there and trusted."""
 
 
 _TRANSFER_REASONS: Final = frozenset({RefusalReason.NO_DIGEST, RefusalReason.DIGEST_MISMATCH})
+_JUDGED_AGAIN: Final = _TRANSFER_REASONS | {RefusalReason.UNKNOWN_SENDER}
+"""Refusals a later decision about the same bytes may replace."""
 
 
 class Receipt(BaseModel):
@@ -164,20 +169,27 @@ class ReceiptBook:
         """Record a decision, durable when this returns (DuckDB syncs its log on commit).
 
         Returns the decision with the name its file is kept under: its own name, or, when its
-        folder keeps another file of that name, the name followed by its digest's start.
+        folder keeps another file of that name, the name followed by its digest's start. A
+        refusal judged again (see :data:`_JUDGED_AGAIN`) is replaced; refused again, the file
+        keeps the quarantined copy's name, which holds the same bytes.
         """
         package_id = receipt.package_id if receipt.state is ReceiptState.ACCEPTED else None
-        self._engine.execute(  # a refusal of the same bytes' transfer, now judged afresh
-            "DELETE FROM receipts WHERE name = ? AND sha256 = ? AND reason IN (?, ?)",
-            [receipt.name, receipt.sha256, *sorted(r.value for r in _TRANSFER_REASONS)],
-            purpose="supersede a refusal of a transfer",
+        earlier = self.get(receipt.name, receipt.sha256)
+        if earlier is not None and earlier.state is receipt.state:
+            stored_as = earlier.stored_as
+        else:
+            taken = self._engine.scalar(
+                "SELECT count(*) FROM receipts WHERE state = ? AND stored_as = ?",
+                [receipt.state.value, receipt.name],
+                purpose="look for a file kept under this name",
+            )
+            stored_as = f"{receipt.name}.{receipt.sha256[:16]}" if taken else receipt.name
+        self._engine.execute(
+            f"DELETE FROM receipts WHERE name = ? AND sha256 = ? AND reason IN "
+            f"({', '.join('?' for _ in _JUDGED_AGAIN)})",
+            [receipt.name, receipt.sha256, *sorted(r.value for r in _JUDGED_AGAIN)],
+            purpose="supersede a refusal judged again",
         )
-        earlier = self._engine.scalar(
-            "SELECT count(*) FROM receipts WHERE state = ? AND stored_as = ?",
-            [receipt.state.value, receipt.name],
-            purpose="look for a file kept under this name",
-        )
-        stored_as = f"{receipt.name}.{receipt.sha256[:16]}" if earlier else receipt.name
         self._engine.execute(
             f"INSERT INTO receipts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -211,6 +223,14 @@ class ReceiptBook:
             "UPDATE receipts SET acknowledged = true WHERE name = ? AND sha256 = ?",
             [receipt.name, receipt.sha256],
             purpose="mark acknowledged",
+        )
+
+    def unknown_senders(self) -> tuple[Receipt, ...]:
+        """Files refused, and kept in quarantine, because their signing key was on no card."""
+        return self._select(
+            "WHERE reason = ? AND placed",
+            [RefusalReason.UNKNOWN_SENDER.value],
+            purpose="find refusals of unknown senders",
         )
 
     def unplaced(self) -> tuple[Receipt, ...]:
