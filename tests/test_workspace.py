@@ -20,7 +20,15 @@ from pydantic import BaseModel
 
 import linkwell.workspace
 from linkwell.audit import AuditAction, read_log
-from linkwell.errors import AuditError, ConfigError, IdentityError, RoleError, StorageError
+from linkwell.errors import (
+    AuditError,
+    ConfigError,
+    IdentityError,
+    PackageError,
+    PackageFormatError,
+    RoleError,
+    StorageError,
+)
 from linkwell.seal import (
     DatasetRef,
     PackageKind,
@@ -227,6 +235,47 @@ def test_a_package_of_another_providers_source_is_refused_on_receipt(
         if line.entry is not None and line.entry.action is AuditAction.REFUSED
     ]
     assert len(refused) == 1
+
+
+def test_an_outbox_file_not_sealed_here_for_its_route_is_not_sent(
+    pair: Pair, tmp_path: Path
+) -> None:
+    """Put there by hand or damaged there: named to this party, which made the outbox."""
+    outbox, genuine = pair.sender.folder("outbox"), pair.package.read_bytes()
+    fife = pair.identities["fife"]
+    pair.package.unlink()
+    reforge_source = tmp_path / "genuine.lwp"
+    reforge_source.write_bytes(genuine)
+    cases: list[tuple[str, type[Exception], str | None]] = [
+        ("link", StorageError, "a link or a folder"),
+        ("other sender", RoleError, "sealed by 'fife'"),
+        ("renamed", PackageFormatError, "not named for the package"),
+        ("cut short", PackageError, None),  # the seal layer's own words
+    ]
+    for case, error, words in cases:
+        if case == "link":
+            (outbox / pair.package.name).symlink_to(reforge_source)
+        elif case == "other sender":
+            reforge(
+                reforge_source,
+                outbox / pair.package.name,
+                key=fife.signing_key,
+                sender={"party": "fife", "fingerprint": fife.fingerprint},
+                sender_log_head=None,
+            )
+        elif case == "renamed":
+            (outbox / f"{'e' * 32}.lwp").write_bytes(genuine)
+        else:
+            (outbox / pair.package.name).write_bytes(genuine[: len(genuine) // 2])
+        with pytest.raises(error, match=words) as refused:
+            pair.sender.send()
+        assert "remove it from the outbox" in (refused.value.hint or ""), case  # type: ignore[attr-defined]
+        assert list(pair.sender.folder("sent").iterdir()) == [], case
+        for leftover in outbox.iterdir():
+            leftover.unlink()
+    assert not (tmp_path / "exchange" / "nrs" / "inbox").exists() or not list(
+        (tmp_path / "exchange" / "nrs" / "inbox").iterdir()
+    )
 
 
 def test_a_workspace_is_private_to_its_owner(pair: Pair) -> None:

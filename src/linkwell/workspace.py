@@ -65,7 +65,9 @@ from linkwell.errors import (
     LinkwellError,
     MisdirectedError,
     PackageError,
+    PackageFormatError,
     ReplayError,
+    RoleError,
     StorageError,
     ValidationError,
 )
@@ -685,7 +687,7 @@ class Workspace:
         deliveries = []
         sent = self.folder("sent")
         for package in sorted(self.folder("outbox").glob(f"*{PACKAGE_SUFFIX}")):
-            manifest = inspect_package(package, project=self.project)
+            manifest = self._outgoing(package)
             delivery = send_package(
                 package,
                 project=self.project,
@@ -712,6 +714,41 @@ class Workspace:
         if deliveries:
             self.audit.seal_off()
         return deliveries
+
+    def _outgoing(self, package: Path) -> Manifest:
+        """An outbox file checked before it leaves: sealed here, named for its id, routed right.
+
+        Anything else was put there by hand (or damaged there); delivered, its recipient would
+        only refuse it, so it is named here, to this party, which made the outbox's packages.
+        """
+        remove = "remove it from the outbox; if it is this party's, run the step that made it again"
+        if package.is_symlink() or not package.is_file():
+            raise StorageError(
+                "the outbox holds a link or a folder where a package should be",
+                file=package,
+                hint=remove,
+            )
+        try:
+            manifest = inspect_package(package, project=self.project)
+        except PackageError as exc:
+            raise type(exc)(exc.message, file=package, field=exc.field, hint=remove) from exc
+        if manifest.sender.party != self.party.name:
+            raise RoleError(
+                f"the outbox holds a package sealed by {manifest.sender.party!r}, not by this "
+                "party",
+                file=package,
+                field="sender",
+                hint=remove,
+            )
+        if package.name != f"{manifest.package_id}{PACKAGE_SUFFIX}":
+            raise PackageFormatError(
+                "the outbox file is not named for the package it holds",
+                file=package,
+                hint=remove,
+            )
+        recipient = self.project.party(manifest.recipient.party)
+        check_route(manifest.kind, self.role, recipient.role, file=package)
+        return manifest
 
     def _key_file(self) -> Path | None:
         key = self.settings.sftp_key_file
