@@ -220,3 +220,20 @@ def test_every_command_has_help_with_examples(command: list[str]) -> None:
     result = invoke(*command, "--help")
     assert result.exit_code == 0
     assert "Examples:\n    linkwell " in result.output
+
+
+def test_the_output_folder_is_new_or_a_validations_own(tmp_path: Path) -> None:
+    """Results are never mixed with other files; a validation's own are replaced."""
+    path, _ = _extract(tmp_path)
+    run = ["validate", str(path), "--dataset", "authority", "--out"]
+    assert invoke(*run, "checked").exit_code == 0
+    assert invoke(*run, "checked").exit_code == 0  # again: the earlier results are replaced
+    (tmp_path / "checked" / "notes.txt").write_text("mine")
+    mixed = invoke(*run, "checked")
+    assert mixed.exit_code == 2
+    assert "such as 'notes.txt'" in mixed.output
+    assert (tmp_path / "checked" / "summary.json").exists()  # nothing removed when refused
+    (tmp_path / "a-file").write_text("x")
+    onto_file = invoke(*run, "a-file")
+    assert onto_file.exit_code == 2
+    assert "a file, not a folder" in onto_file.output

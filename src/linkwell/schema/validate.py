@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from linkwell.config import ColumnMapping
 from linkwell.engine import Engine, quote_ident, quote_string
-from linkwell.errors import InternalError, StorageError
+from linkwell.errors import ConfigError, InternalError, StorageError
 from linkwell.fileio import atomic_path, write_text_atomic
 from linkwell.progress import SILENT, Progress
 from linkwell.schema.definitions import DatasetDef, FieldKind
@@ -123,9 +123,43 @@ def _safe_cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
+_OUTPUTS: Final = (SUMMARY, ACCEPTED, QUARANTINE, QUARANTINE_CSV, QUARANTINED_IDS)
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """Make ``out_dir``, or take one holding only a validation's outputs (they are replaced)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(
+            "the output is a file, not a folder",
+            file=out_dir,
+            field="out",
+            hint="give a new folder, or one a validation wrote before",
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        others = sorted(
+            e.name for e in out_dir.iterdir() if e.name not in _OUTPUTS and e.name[:1] != "."
+        )
+    except OSError as exc:
+        raise StorageError(
+            f"cannot create or list the output folder ({exc.strerror})",
+            file=out_dir,
+            hint="check the folder's path and permissions",
+        ) from exc
+    if others:
+        raise ConfigError(
+            f"the output folder holds files a validation did not write ({len(others)}, such as "
+            f"{others[0]!r}), which its results would be mixed with",
+            file=out_dir,
+            field="out",
+            hint="give a new or empty folder, or one a validation wrote before (its results are "
+            "replaced)",
+        )
+
+
 def _clear_outputs(out_dir: Path) -> None:
     """Remove a previous run's outputs first, so the folder never mixes two runs' files."""
-    for name in (SUMMARY, ACCEPTED, QUARANTINE, QUARANTINE_CSV, QUARANTINED_IDS):
+    for name in _OUTPUTS:
         try:
             (out_dir / name).unlink(missing_ok=True)
         except OSError as exc:
@@ -340,14 +374,7 @@ def validate_file(
     check_mapping(mapping, dataset, file=path)
     if sheet is None and mapping.sheet is not None and detect_format(path) is SourceFormat.XLSX:
         sheet = mapping.sheet
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(
-            f"cannot create the output folder ({exc.strerror})",
-            file=out_dir,
-            hint="check the folder's path and permissions",
-        ) from exc
+    _check_out_dir(out_dir)
     _clear_outputs(out_dir)
     landed = out_dir / f".landed-{secrets.token_hex(6)}.parquet"
     try:
