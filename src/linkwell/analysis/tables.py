@@ -348,8 +348,9 @@ def _checks(maker: _Maker, rows: list[list[TableCell]], columns: list[Column]) -
     checks += [
         (
             "secondary suppression: each withheld count, given every published count in every "
-            "table and every sum and inclusion between them, can still take a value at least "
-            f"{policy.threshold} away from its true one (checked by linear programming)"
+            "table and every sum and inclusion between them (among the counts of one measure), "
+            f"can still take a value at least {policy.threshold} away from its true one (checked "
+            "by linear programming)"
         ),
         f"rounding: published counts rounded to the nearest {policy.rounding_base}",
         (
