@@ -421,6 +421,8 @@ def _row_relations(
         at_most(cell, find(Pop.LINKED))
         if inclusions:
             at_most(cell, find(Pop.NEED_KNOWN, pop.need))
+    if inclusions:
+        le += _scored_within(pop, group, cell, by_key)
     if pop.kind is Pop.LINKED:
         at_most(cell, find(Pop.SURVEYED))
     if pop.kind is Pop.SVC_YES:
@@ -444,3 +446,22 @@ def _row_relations(
             at_most(with_need, find(Pop.NEED_YES, pop.need))
             at_most(receiving, find(Pop.SVC_YES, service=pop.service))
     return eq, le
+
+
+def _scored_within(
+    pop: PopKey, group: GroupKey, cell: int, by_key: dict[tuple[PopKey, GroupKey], int]
+) -> list[Relation]:
+    """The definitions say the SDQ total needs every problem subscale: whoever answered it
+    answered each subscale need too (the needs on a subscale are the other "sdq_" ones)."""
+    if pop.kind not in (Pop.NEED_KNOWN, Pop.NEED_KNOWN_LINKED) or not pop.need.startswith(
+        "sdq_total"
+    ):
+        return []
+    return [
+        ([cell, index], [1.0, -1.0])
+        for (other, other_group), index in by_key.items()
+        if other_group == group
+        and other.kind is pop.kind
+        and other.need.startswith("sdq_")
+        and not other.need.startswith("sdq_total")
+    ]

@@ -86,6 +86,10 @@ class NeedMeasure(BaseModel):
     aliases: tuple[str, ...] = ()
     merged_title: str = ""
     merged_phrase: str = ""
+    answered_within: tuple[str, ...] = ()
+    """Needs every child answering this one answers too, as its score needs theirs: a reader of
+    the definitions knows it, so disclosure control counts it (children answering it are at most
+    those answering each)."""
 
 
 def _band_range(dataset_id: str, band: str, label: str) -> tuple[str, int, int]:
@@ -135,7 +139,12 @@ def _sdq(  # noqa: PLR0917 - one argument per published band attribute
         source=f"youthinmind SDQ scoring; {scheme}",
         columns=(score,),
         sql=_in_range(score, low, high),
+        answered_within=_SDQ_SUBSCALE_NEEDS if score == "sdq_total" else (),
     )
+
+
+_SDQ_SUBSCALE_NEEDS: Final = ("sdq_emotional_very_high", "sdq_conduct_very_high")
+"""The registry's needs on an SDQ problem subscale: the total is scored only with every one."""
 
 
 def _registry() -> tuple[NeedMeasure, ...]:

@@ -347,6 +347,7 @@ class _Assembler:
     ) -> None:
         """Each need's answered, yes and no cells; ``within``: the children answered is among."""
         b = self.builder
+        answered: dict[str, int] = {}
         for need in self.prepared.needs:
             yes_atom, no_atom = f"{of.yes_atom}|{need.name}", f"{of.no_atom}|{need.name}"
             known = row.n(yes_atom) + row.n(no_atom)
@@ -358,6 +359,11 @@ class _Assembler:
             b.equal(total, [yes, no])
             if within is not None:
                 b.at_most(total, within)
+            answered[need.name] = total
+        for need in self.prepared.needs:
+            for other in need.answered_within:
+                if other in answered:
+                    b.at_most(answered[need.name], answered[other])
 
     def _services(
         self, breakdown: Breakdown, level: Level, group: GroupKey, row: _Row, linked: int

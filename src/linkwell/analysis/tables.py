@@ -348,7 +348,8 @@ def _checks(maker: _Maker, rows: list[list[TableCell]], columns: list[Column]) -
     checks += [
         (
             "secondary suppression: each withheld count, given every published count in every "
-            "table and every sum and inclusion between them (among the counts of one measure), "
+            "table and every sum and inclusion between them (among one measure's counts, and "
+            "children answering the SDQ total among those answering each subscale), "
             f"can still take a value at least {policy.threshold} away from its true one (checked "
             "by linear programming)"
         ),

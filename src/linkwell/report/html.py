@@ -134,11 +134,11 @@ def _disclosure_view(analysis: Analysis) -> dict[str, object]:
             "tables. The pattern is audited by linear programming: each withheld count can "
             f"still take values over a range at least {policy.threshold} wide. The sums and "
             "inclusions are those among the counts of one measure (a group and its parts, "
-            "children linked among all, a service within its family); relations between two "
-            "measures that follow from how they are scored (a child with an SDQ total answered "
-            "every subscale; secondary and primary items are answered by different children) "
-            "are not among them, so such a relation may narrow a withheld count. ACRO, the "
-            "safe-haven output checker, does no secondary suppression; this does."
+            "children linked among all, a service within its family) and, between measures, "
+            "that a child with an SDQ total answered every subscale; that secondary and primary "
+            "items are answered by different children is not among them, so it may narrow a "
+            "withheld count. ACRO, the safe-haven output checker, does no secondary "
+            "suppression; this does."
         ),
         (
             "The cell system behind the tables, which also holds the counts they imply "
