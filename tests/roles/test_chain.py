@@ -7,9 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkwell.config import ReleasePolicy
+from linkwell.config import ReleasePolicy, SourceKind
 from linkwell.engine import Engine
-from linkwell.errors import SeparationError
+from linkwell.errors import SeparationError, ValidationError
+from linkwell.roles.linker import ContentFile, check_rows_counted, join_release
 from linkwell.schema import issue_ids
 from linkwell.schema.release_check import check_release
 
@@ -140,3 +141,34 @@ def test_linking_returns_exactly_the_true_pairs(
     s = result.key_counts["secondary"]
     assert s["rows"] == s["keyed"] + s["invalid-id"] + s["duplicate"] == len(survey)
     assert result.withheld == outsiders
+
+
+def test_content_lacking_a_row_the_key_covers_is_refused(tmp_path: Path) -> None:
+    """A child left out of the content must not leave the release without a word."""
+    ids = issue_ids(20).tolist()
+    run_chain(tmp_path, [_survey(u, i) for i, u in enumerate(ids)], [])
+    content = pq.read_table(tmp_path / "s_content.parquet")
+    pq.write_table(content.slice(1), tmp_path / "short.parquet")  # one row fewer, by hand
+    with Engine() as engine, pytest.raises(ValidationError, match="lacks 1 row") as refused:
+        join_release(
+            engine,
+            key=tmp_path / "key.parquet",
+            policy=ReleasePolicy(),
+            dest=tmp_path / "again.parquet",
+            contents=[
+                ContentFile("secondary", SourceKind.SURVEY, tmp_path / "short.parquet"),
+                ContentFile("la1", SourceKind.AUTHORITY, tmp_path / "a_content.parquet"),
+            ],
+        )
+    assert refused.value.field == "row_ref"
+    assert not (tmp_path / "again.parquet").exists()
+
+
+def test_content_of_more_rows_than_its_identifiers_is_refused(tmp_path: Path) -> None:
+    """Rows the key does not cover must be the ones the indexer excluded, no more."""
+    ids = issue_ids(20).tolist()
+    run_chain(tmp_path, [_survey(u, i) for i, u in enumerate(ids)], [])
+    with Engine() as engine:
+        check_rows_counted(engine, {"secondary": 20, "la1": 0}, tmp_path / "match.parquet")
+        with pytest.raises(ValidationError, match="has 21 rows where its identifiers had 20"):
+            check_rows_counted(engine, {"secondary": 21, "la1": 0}, tmp_path / "match.parquet")

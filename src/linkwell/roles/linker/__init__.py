@@ -5,7 +5,12 @@ applies the release policy, checks that nothing identifying is left, and reports
 and linkage quality (counts only) beside the release.
 """
 
-from linkwell.roles.linker.release import ContentFile, JoinCounts, join_release
+from linkwell.roles.linker.release import (
+    ContentFile,
+    JoinCounts,
+    check_rows_counted,
+    join_release,
+)
 from linkwell.roles.linker.reports import disclosure_risk, linkage_quality
 from linkwell.roles.linker.steps import (
     ReleaseResult,
@@ -16,6 +21,7 @@ __all__ = [
     "ContentFile",
     "JoinCounts",
     "ReleaseResult",
+    "check_rows_counted",
     "disclosure_risk",
     "join_release",
     "linkage_quality",

@@ -28,7 +28,7 @@ from linkwell.schema.release import (
     urban_rural_column,
 )
 
-__all__ = ["ContentFile", "JoinCounts", "join_release"]
+__all__ = ["ContentFile", "JoinCounts", "check_rows_counted", "join_release"]
 
 AUTHORITY_TAG = "authority_source"
 # Authority fields that never enter the release: the survey's own school is the child's school
@@ -92,6 +92,7 @@ def join_release(
     }
     keyed = _key_rows(engine, "survey_keys", surveys, longitudinal=policy.longitudinal_id)
     keyed |= _key_rows(engine, "authority_keys", authorities, longitudinal=False)
+    _check_key_covered(engine, contents, keyed)
     _check_one_row_per_child(engine)
     released = _write(engine, policy, surveys, authorities, dest=dest)
     linked = int(
@@ -102,6 +103,54 @@ def join_release(
         )
     )
     return JoinCounts(received, keyed, released, linked)
+
+
+def _check_key_covered(
+    engine: Engine, contents: Sequence[ContentFile], keyed: dict[str, int]
+) -> None:
+    """Refuse content lacking rows the key covers: their children would leave the release unseen.
+
+    Content and identifiers come from one split, so every row the indexer keyed has its content
+    row; one missing means the content is not that split's, or was altered.
+    """
+    covered = dict(
+        engine.fetchall(
+            "SELECT source, count(*) FROM linkage_key GROUP BY source",
+            purpose="count the key's rows per source",
+        )
+    )
+    for item in contents:
+        lost = int(covered.get(item.source, 0)) - keyed[item.source]
+        if lost > 0:
+            raise ValidationError(
+                f"the content of source {item.source!r} lacks {lost:,} row(s) the linkage key "
+                "covers: those children would be left out of the release",
+                file=item.path,
+                field="row_ref",
+                hint="it is not the content of the split the key was built from, or was altered: "
+                "ask the provider to split and send both packages again",
+            )
+
+
+def check_rows_counted(engine: Engine, received: dict[str, int], match_report: Path) -> None:
+    """Refuse content whose rows are not the identifiers' the indexer counted, source by source.
+
+    The indexer's match report says how many identifiers rows each source sent; the content of
+    the same split has exactly as many rows, those the indexer excluded included.
+    """
+    counted = engine.fetchall(
+        "SELECT source, count FROM read_parquet(?) WHERE measure = 'rows'",
+        [str(match_report)],
+        purpose="read the match report's rows",
+    )
+    for source, rows in counted:
+        if source in received and received[source] != int(rows):
+            raise ValidationError(
+                f"the content of source {source!r} has {received[source]:,} rows where its "
+                f"identifiers had {int(rows):,}: they are not one split's",
+                field="row_ref",
+                hint="ask the provider to split and send both packages again",
+            )
 
 
 def _key_rows(

@@ -15,7 +15,7 @@ from linkwell.audit import AuditAction, CountName
 from linkwell.config import Role
 from linkwell.errors import ValidationError
 from linkwell.progress import SILENT, Progress
-from linkwell.roles.linker.release import ContentFile, join_release
+from linkwell.roles.linker.release import ContentFile, check_rows_counted, join_release
 from linkwell.roles.linker.reports import disclosure_risk, linkage_quality
 from linkwell.schema.release_check import check_release, release_columns
 from linkwell.seal import PackageKind, payloads
@@ -99,6 +99,9 @@ def release(ws: Workspace, *, progress: Progress = SILENT) -> ReleaseResult:
                 policy=policy,
                 dest=staging / "release.parquet",
             )
+            for report in match_reports:
+                if report.manifest.dataset == payloads.MATCH_REPORT:
+                    check_rows_counted(engine, joined.received, report.path)
             check_release(engine, staging / "release.parquet", allowed=release_columns(ws.project))
             risk = disclosure_risk(
                 engine, staging / "release.parquet", policy, staging / "risk.parquet"
