@@ -32,8 +32,11 @@ def _mapping(mapping_file: str, source: str) -> ColumnMapping:
 
 
 def validate(path: str, dataset: str, mapping_file: str, source: str, out: str) -> int:
-    """``validate_file`` on one provider file: read, map, check, quarantine, write accepted rows."""
-    with bench_engine(Path(out) / "tmp") as engine:
+    """``validate_file`` on one provider file: read, map, check, quarantine, write accepted rows.
+
+    The engine spills beside the output folder, which holds a validation's files only.
+    """
+    with bench_engine(Path(f"{out}-tmp")) as engine:
         result = validate_file(
             Path(path),
             load_dataset(dataset, 1),
