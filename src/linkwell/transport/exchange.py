@@ -324,22 +324,18 @@ def _judge_again(book: ReceiptBook, dirs: ReceiveDirs, earlier: Receipt, accept:
             hint="ask the sender to seal the data again",
         )
     verdict = _check_package(book, candidate, accept)
-    judged = earlier.model_copy(
-        update={"placed": False, "decided_at": datetime.now(UTC), "package_id": None}
-    )
+    update: dict[str, object] = {"placed": False, "decided_at": datetime.now(UTC)}
     if isinstance(verdict, str):
-        judged = judged.model_copy(
-            update={
-                "state": ReceiptState.ACCEPTED,
-                "package_id": verdict,
-                "reason": None,
-                "detail": "",
-            }
-        )
+        update |= {
+            "state": ReceiptState.ACCEPTED,
+            "package_id": verdict,
+            "reason": None,
+            "detail": "",
+        }
         logger.info("package %s accepted when judged again", earlier.name)
     else:
-        judged = judged.model_copy(update={"reason": verdict[0], "detail": verdict[1]})
-    return book.decide(judged)
+        update |= {"package_id": None, "reason": verdict[0], "detail": verdict[1]}
+    return book.decide(earlier.model_copy(update=update))
 
 
 def _download(
